@@ -1,0 +1,265 @@
+"""Latent Explorer: start the GUI, or train / evaluate models from the command line.
+
+    python main.py                      start the app
+    python main.py train --model vae    train a model and save a checkpoint
+    python main.py eval [CKPT ...]      evaluate checkpoints (default: the bundled ones)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+DATASET_NAMES = ("mnist", "fashion-mnist", "kmnist")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=DATASET_NAMES, default=None, help="dataset (default: mnist, or the checkpoint's)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder holding the four IDX files (gz or raw), or a cache root; "
+        "default: $LATENT_EXPLORER_DATA or the user data folder",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="latent-explorer",
+        description="See what an autoencoder learns: AE and VAE latent spaces, decoded live.",
+        epilog="Run without a sub-command to start the app.",
+    )
+    parser.add_argument("--screenshot", type=Path, metavar="PATH", help="start offscreen, save a PNG of the window and exit")
+    parser.add_argument("--panel", default=None, help="panel to show first (explore, ...)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="dataset folder (see the README)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model and save a checkpoint", description="Train one model and save a checkpoint.")
+    t.add_argument("--model", choices=("ae", "vae", "dae", "linear"), required=True, help="model kind")
+    _add_data_args(t)
+    t.add_argument("--latent", type=int, default=2, help="latent size (default 2)")
+    t.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes (default 512 256)")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine-decayed)")
+    t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
+    t.add_argument("--beta", type=float, default=1.0, help="VAE: weight of the KL term")
+    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="VAE decoder likelihood")
+    t.add_argument("--loss", choices=("mse", "l1", "bce", "cosine"), default="mse", help="AE reconstruction loss")
+    t.add_argument("--noise", default="gaussian", help="DAE: corruption (gaussian, salt_and_pepper, masking, blur, downsample)")
+    t.add_argument("--noise-level", type=float, default=0.5, help="DAE: corruption level")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    t.add_argument("--download", action="store_true", help="download the dataset if it is not on disk")
+    t.add_argument("--bundled", action="store_true", help="train on the bundled 10,000 MNIST test images (no download)")
+    t.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
+
+    e = sub.add_parser("eval", help="evaluate checkpoints on a test set", description="Evaluate checkpoints (default: the bundled ones).")
+    e.add_argument("checkpoints", nargs="*", type=Path, help="checkpoint files (default: the bundled MNIST models)")
+    _add_data_args(e)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--iwae-k", type=int, default=0, help="also estimate -log p(x) for VAEs with k importance samples")
+    return parser
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class _ProgressBar:
+    """A one-line text progress bar on stderr."""
+
+    def __init__(self, total: int, *, enabled: bool):
+        self.total = total
+        self.enabled = enabled
+        self._last = 0.0
+
+    def update(self, done: int, text: str) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.2 and done < self.total):
+            return
+        self._last = now
+        width = 30
+        filled = int(width * done / max(1, self.total))
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {text}   ")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.flush()
+
+
+def _load_data(name: str, data_dir: Path | None, *, download: bool = False, bundled: bool = False):
+    from models import data
+
+    if bundled:
+        return data.load_bundled(name)
+    try:
+        return data.load_dataset(name, data_dir=data_dir, download=download, progress=_download_progress)
+    except data.DatasetNotFoundError as exc:
+        hint = " Or pass --bundled to use the bundled 10,000 MNIST test images." if name == "mnist" else ""
+        raise CliError(f"{exc}{hint}") from exc
+    except data.DataError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _download_progress(p) -> None:
+    total = f"/{p.total_bytes / 1e6:.1f}" if p.total_bytes else ""
+    sys.stderr.write(f"\rdownloading {p.filename} ({p.file_index + 1}/{p.file_count}): {p.done_bytes / 1e6:.1f}{total} MB   ")
+    sys.stderr.flush()
+
+
+def _fmt(d: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in d.items())
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from models import checkpoint
+    from models.nets import ConfigError, NetConfig, build_model
+    from models.train import NonFiniteLossError, TrainConfig, Trainer, TrainingError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name = args.dataset or "mnist"
+    ds = _load_data(name, args.data_dir, download=args.download, bundled=args.bundled)
+    try:
+        config = NetConfig(
+            kind=args.model,
+            latent=args.latent,
+            hidden=tuple(args.hidden) if args.hidden is not None else (512, 256),
+            likelihood=args.likelihood,
+            beta=args.beta,
+            loss=args.loss,
+            noise=args.noise,
+            noise_level=args.noise_level,
+        )
+        tconfig = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, schedule=args.schedule
+        )
+    except (ConfigError, TrainingError) as exc:
+        raise CliError(str(exc)) from exc
+    torch.manual_seed(args.seed)
+    model = build_model(config)
+    print(f"training {config.title.lower()} (latent {config.latent}, hidden {list(config.hidden)}) "
+          f"on {ds.title}: {len(ds.train_images)} training images, {len(ds.test_images)} test images ({ds.source})")
+    bar = _ProgressBar(math.ceil(len(ds.train_images) / args.batch_size) * args.epochs, enabled=sys.stderr.isatty())
+
+    def on_step(info) -> None:
+        bar.update(info.step, f"epoch {info.epoch + 1}  loss {info.losses['loss']:.4g}  {info.samples_per_s:,.0f} samples/s")
+
+    def on_epoch(info) -> None:
+        bar.clear()
+        print(f"epoch {info.epoch}/{info.epochs} ({info.seconds:.1f} s)  train: {_fmt(info.train)}  test: {_fmt(info.test)}", flush=True)
+
+    trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images, on_step=on_step, on_epoch=on_epoch)
+    print(f"device: {trainer.device}")
+    meta = {
+        "dataset": name,
+        "dataset_source": ds.source,
+        "train": {k: getattr(tconfig, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule")},
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "torch": torch.__version__,
+        "command": "main.py " + " ".join(sys.argv[1:]),
+    }
+    try:
+        result = trainer.fit()
+    except NonFiniteLossError as exc:
+        bar.clear()
+        partial = args.out.with_name(args.out.stem + ".last-good" + args.out.suffix)
+        checkpoint.save_checkpoint(partial, trainer.model, meta={**meta, "status": "stopped: non-finite loss"})
+        raise CliError(f"{exc} Last good weights saved to {partial}.") from exc
+    except KeyboardInterrupt:
+        bar.clear()
+        print("interrupted; nothing saved", file=sys.stderr)
+        return 130
+    meta.update(epochs_done=result.epochs_done, test=result.final_test)
+    try:
+        checkpoint.save_checkpoint(args.out, trainer.model.cpu(), meta=meta)
+    except checkpoint.CheckpointError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from models import checkpoint, report
+    from models.train import as_float_images
+
+    paths = args.checkpoints or checkpoint.bundled_checkpoints("mnist")
+    if not paths:
+        raise CliError("no checkpoints given and no bundled checkpoints found")
+    try:
+        loaded = [checkpoint.load_checkpoint(p) for p in paths]
+    except checkpoint.CheckpointError as exc:
+        raise CliError(str(exc)) from exc
+    name = args.dataset or loaded[0].meta.get("dataset", "mnist")
+    if args.data_dir is None:
+        from models import data
+
+        try:
+            ds = data.load_dataset(name)
+        except data.DataError:
+            if name != "mnist":
+                raise CliError(f"{name} is not on disk; pass --data-dir or train/eval with `--download` first")
+            ds = data.load_bundled(name)
+    else:
+        ds = _load_data(name, args.data_dir)
+    test_x = as_float_images(ds.test_images)
+    train_x = None if ds.is_subset else as_float_images(ds.train_images)
+    results: dict[str, float] = {}
+    rows = []
+    seen: set[str] = set()
+    torch.set_grad_enabled(False)
+    for ck in loaded:
+        prefix = ck.config.kind if ck.config.kind not in seen else f"{ck.config.kind}.{ck.path.stem}"
+        seen.add(ck.config.kind)
+        figs = report.model_figures(ck.model, test_x, train_x=train_x, iwae_k=args.iwae_k)
+        for k, v in figs.items():
+            results[f"{prefix}.{k}"] = round(float(v), 6)
+        rows.append((prefix, ck.path, figs))
+    if args.json:
+        print(json.dumps({**results, "dataset": name, "dataset_source": ds.source}, indent=2))
+        return 0
+    print(f"test set: {ds.title}, {len(ds.test_images)} images ({ds.source})")
+    for prefix, path, figs in rows:
+        print(f"\n{prefix}  ({path})")
+        for k, v in figs.items():
+            print(f"  {k:<26} {v:10.4f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        from explorer.app import run_app
+
+        return run_app(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

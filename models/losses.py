@@ -1,0 +1,114 @@
+"""Loss functions as plain functions of tensors.
+
+Reductions: the ``*_loss`` image losses return one value per example (B,)
+unless ``reduction="mean"``; the VAE terms are in nats per image.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from models.nets import VAE, Model, NetConfig
+
+
+def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "none":
+        return per_example
+    if reduction == "mean":
+        return per_example.mean()
+    if reduction == "sum":
+        return per_example.sum()
+    raise ValueError(f"unknown reduction {reduction!r}; use 'none', 'mean' or 'sum'")
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], -1) if x.dim() > 1 else x.reshape(1, -1)
+
+
+def mse(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """Mean squared error per example (mean over coordinates); in [0, inf)."""
+    return _reduce(((_flat(x_hat) - _flat(x)) ** 2).mean(dim=1), reduction)
+
+
+def l1(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """Mean absolute error per example; in [0, inf)."""
+    return _reduce((_flat(x_hat) - _flat(x)).abs().mean(dim=1), reduction)
+
+
+def cosine_similarity(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """Cosine of the angle between the two vectors per example; in [-1, 1]."""
+    return _reduce(F.cosine_similarity(_flat(x_hat), _flat(x), dim=1, eps=1e-8), reduction)
+
+
+def cosine_loss(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """1 - cosine similarity, so that lower is better like the others; in [0, 2]."""
+    return _reduce(1.0 - cosine_similarity(x_hat, x), reduction)
+
+
+def bce(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """Binary cross-entropy summed over pixels (nats per image), x_hat in (0, 1)."""
+    per = F.binary_cross_entropy(_flat(x_hat).clamp(1e-7, 1 - 1e-7), _flat(x), reduction="none")
+    return _reduce(per.sum(dim=1), reduction)
+
+
+def bce_with_logits(logits: torch.Tensor, x: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """Bernoulli negative log-likelihood of grayscale targets, nats per image."""
+    per = F.binary_cross_entropy_with_logits(_flat(logits), _flat(x), reduction="none")
+    return _reduce(per.sum(dim=1), reduction)
+
+
+def gaussian_nll(mean: torch.Tensor, x: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """Unit-variance Gaussian negative log-likelihood (constant dropped): 0.5 * sum of squares."""
+    return _reduce(0.5 * ((_flat(mean) - _flat(x)) ** 2).sum(dim=1), reduction)
+
+
+def kl_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "none") -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per example, in nats; always >= 0."""
+    per = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+    return _reduce(per, reduction)
+
+
+def kl_gaussians(mu_q, logvar_q, mu_p, logvar_p, reduction: str = "none") -> torch.Tensor:
+    """KL(q || p) between diagonal Gaussians; asymmetric: swap q and p to see it change."""
+    var_q, var_p = logvar_q.exp(), logvar_p.exp()
+    per = 0.5 * (logvar_p - logvar_q + (var_q + (mu_q - mu_p) ** 2) / var_p - 1.0).sum(dim=-1)
+    return _reduce(per, reduction)
+
+
+RECON_LOSSES = {"mse": mse, "l1": l1, "bce": bce, "cosine": cosine_loss}
+
+
+def vae_loss(
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    *,
+    beta: float = 1.0,
+    likelihood: str = "bernoulli",
+) -> dict[str, torch.Tensor]:
+    """Negative ELBO averaged over the batch: {"loss", "recon", "kl"} in nats per image."""
+    if likelihood == "bernoulli":
+        recon = bce_with_logits(logits, x, "mean")
+    elif likelihood == "gaussian":
+        recon = gaussian_nll(torch.sigmoid(logits), x, "mean")
+    else:
+        raise ValueError(f"unknown likelihood {likelihood!r}")
+    kl = kl_normal(mu, logvar, "mean")
+    return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+
+
+def model_loss(
+    model: Model,
+    x_in: torch.Tensor,
+    target: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """The training loss of any model: {"loss", "recon"} (+ "kl" for the VAE)."""
+    config: NetConfig = model.config
+    if isinstance(model, VAE):
+        out = model(x_in, generator)
+        return vae_loss(out.logits, target, out.mu, out.logvar, beta=config.beta, likelihood=config.likelihood)
+    x_hat = model(x_in)
+    recon = RECON_LOSSES[config.loss](x_hat, target, "mean")
+    return {"loss": recon, "recon": recon}

@@ -1,0 +1,139 @@
+"""Evaluation figures: PSNR, reconstruction error, ELBO, importance-sampled
+log-likelihood, PCA and principal angles.
+
+Images are float tensors in [0, 1]; MSE is per pixel; nats are per image.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models import losses
+from models.nets import VAE, Model
+
+
+def psnr(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image in dB; a perfect copy is capped at 100 dB."""
+    err = losses.mse(x_hat, x).clamp_min(data_range**2 * 1e-10)
+    return 10.0 * torch.log10(data_range**2 / err)
+
+
+def _batches(x: torch.Tensor, batch_size: int):
+    for i in range(0, x.shape[0], batch_size):
+        yield x[i : i + batch_size]
+
+
+@torch.no_grad()
+def embed(model: Model, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Deterministic codes (posterior means for the VAE) of all images."""
+    model.eval()
+    dev = next(model.parameters()).device
+    return torch.cat([model.embed(b.to(dev)).cpu() for b in _batches(x, batch_size)])
+
+
+@torch.no_grad()
+def reconstruct(model: Model, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """decode(embed(x)) for all images, on the CPU."""
+    model.eval()
+    dev = next(model.parameters()).device
+    return torch.cat([model.reconstruct(b.to(dev)).cpu() for b in _batches(x, batch_size)])
+
+
+def reconstruction_mse(model: Model, x: torch.Tensor, *, x_in: torch.Tensor | None = None, batch_size: int = 2048) -> float:
+    """Per-pixel MSE between the clean images and the reconstructions of x_in (default x)."""
+    x_hat = reconstruct(model, x if x_in is None else x_in, batch_size)
+    return float(losses.mse(x_hat, x.reshape(x.shape[0], -1)).mean())
+
+
+@torch.no_grad()
+def negative_elbo(model: VAE, x: torch.Tensor, *, samples: int = 1, seed: int = 0, batch_size: int = 1000) -> dict[str, float]:
+    """-ELBO with a Bernoulli likelihood (nats per image), averaged over ``samples`` draws of z."""
+    model.eval()
+    dev = next(model.parameters()).device
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    recon_sum = kl_sum = 0.0
+    for b in _batches(x, batch_size):
+        b = model.flatten(b.to(dev))
+        mu, logvar = model.encode(b)
+        kl_sum += float(losses.kl_normal(mu, logvar).sum())
+        for _ in range(samples):
+            z = model.reparameterize(mu, logvar, gen)
+            recon_sum += float(losses.bce_with_logits(model.decode_logits(z), b).sum()) / samples
+    n = x.shape[0]
+    return {"nelbo": (recon_sum + kl_sum) / n, "recon": recon_sum / n, "kl": kl_sum / n}
+
+
+@torch.no_grad()
+def iwae_nll(model: VAE, x: torch.Tensor, *, k: int = 1000, seed: int = 0, chunk: int = 20000) -> float:
+    """Importance-weighted estimate of -log p(x) with k samples of q(z|x) (nats per image).
+
+    log p(x) >= log mean_k p(x|z_k) p(z_k) / q(z_k|x); it tightens as k grows and
+    lies below the negative ELBO (k = 1).
+    """
+    model.eval()
+    dev = next(model.parameters()).device
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    total = 0.0
+    per_batch = max(1, chunk // k)
+    for b in _batches(x, per_batch):
+        b = model.flatten(b.to(dev))
+        mu, logvar = model.encode(b)
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn((k, *mu.shape), generator=gen, device=dev)
+        z = mu + std * eps  # (k, B, latent)
+        logits = model.decode_logits(z.reshape(-1, mu.shape[1])).reshape(k, b.shape[0], -1)
+        log_px_z = -torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, b.expand(k, -1, -1), reduction="none"
+        ).sum(-1)
+        log_pz = (-0.5 * z.pow(2) - half_log_2pi).sum(-1)
+        log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - half_log_2pi).sum(-1)
+        log_w = log_px_z + log_pz - log_qz
+        log_px = torch.logsumexp(log_w, dim=0) - math.log(k)
+        total += float(-log_px.sum())
+    return total / x.shape[0]
+
+
+@dataclass(frozen=True)
+class PCA:
+    mean: np.ndarray  # (D,)
+    components: np.ndarray  # (k, D), orthonormal rows, by decreasing variance
+    explained_variance: np.ndarray  # (k,)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) @ self.components.T
+
+    def inverse_transform(self, codes: np.ndarray) -> np.ndarray:
+        return codes @ self.components + self.mean
+
+    def reconstruction_mse(self, x: np.ndarray) -> float:
+        """Per-pixel MSE of projecting x onto the principal subspace."""
+        x = np.asarray(x, dtype=np.float64)
+        return float(np.mean((self.inverse_transform(self.transform(x)) - x) ** 2))
+
+
+def pca_fit(x: np.ndarray | torch.Tensor, k: int) -> PCA:
+    """Principal components of the rows of x (N, D) via the covariance eigen-decomposition."""
+    x = np.asarray(x.numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    x = x.reshape(x.shape[0], -1)
+    if not 1 <= k <= min(x.shape):
+        raise ValueError(f"cannot fit {k} components to data of shape {x.shape}")
+    mean = x.mean(axis=0)
+    centred = x - mean
+    cov = centred.T @ centred / max(1, x.shape[0] - 1)
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1][:k]
+    return PCA(mean=mean, components=vectors[:, order].T.copy(), explained_variance=values[order].copy())
+
+
+def principal_angles(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Principal angles in degrees between the column spaces of a (D, p) and b (D, q), ascending."""
+    a = np.asarray(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
+    b = np.asarray(b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else b, dtype=np.float64)
+    qa, _ = np.linalg.qr(a)
+    qb, _ = np.linalg.qr(b)
+    s = np.linalg.svd(qa.T @ qb, compute_uv=False)
+    return np.degrees(np.arccos(np.clip(s, -1.0, 1.0)))

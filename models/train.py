@@ -1,0 +1,251 @@
+"""A training loop with callbacks; it knows nothing of threads or widgets."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from models import corrupt, losses, metrics
+from models.nets import VAE, Model
+
+log = logging.getLogger(__name__)
+
+DEVICE_ENV = "LATENT_EXPLORER_DEVICE"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to change."""
+
+
+class NonFiniteLossError(TrainingError):
+    """The loss became NaN or infinite; the model holds the last good weights."""
+
+
+def select_device(preference: str | None = None) -> torch.device:
+    """CUDA, then MPS, then CPU; ``preference`` or $LATENT_EXPLORER_DEVICE overrides."""
+    pref = (preference or os.environ.get(DEVICE_ENV) or "auto").lower()
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if pref.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError("CUDA was requested but torch sees no CUDA GPU; use --device cpu or install a CUDA build of torch")
+    if pref == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainingError("MPS was requested but is not available on this machine; use --device cpu")
+    try:
+        return torch.device(pref)
+    except RuntimeError as exc:
+        raise TrainingError(f"unknown device {pref!r}: use auto, cpu, cuda or mps") from exc
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    # Cosine decay to lr * min_lr_ratio over the run; "constant" keeps lr.
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.05
+    # How often (in steps) to keep a copy of the weights to fall back to on NaN.
+    keep_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise TrainingError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise TrainingError(f"batch size must be at least 1, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise TrainingError(f"learning rate must be a positive number, got {self.lr}")
+        if self.schedule not in ("cosine", "constant"):
+            raise TrainingError(f"unknown schedule {self.schedule!r}; use cosine or constant")
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    epoch: int  # 0-based
+    step: int  # global, 1-based
+    total_steps: int
+    samples: int  # seen so far
+    losses: dict[str, float]
+    samples_per_s: float
+    lr: float
+
+
+@dataclass(frozen=True)
+class EpochInfo:
+    epoch: int  # 1-based count of finished epochs
+    epochs: int
+    train: dict[str, float]
+    test: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    epochs_done: int = 0
+    stopped: bool = False
+    history: list[EpochInfo] = field(default_factory=list)
+
+    @property
+    def final_test(self) -> dict[str, float]:
+        return self.history[-1].test if self.history else {}
+
+
+def as_float_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) or float arrays -> float32 tensor (N, pixels) in [0, 1]."""
+    if isinstance(x, np.ndarray):
+        flat = x.reshape(x.shape[0], -1)
+        # astype copies, so read-only (memory-mapped or frombuffer) arrays are fine.
+        if flat.dtype == np.uint8:
+            return torch.from_numpy(flat.astype(np.float32)).div_(255.0)
+        return torch.from_numpy(flat.astype(np.float32))
+    t = x.reshape(x.shape[0], -1)
+    if t.dtype == torch.uint8:
+        return t.to(torch.float32).div_(255.0)
+    return t.to(torch.float32)
+
+
+@torch.no_grad()
+def evaluate(model: Model, x: torch.Tensor, *, seed: int = 0) -> dict[str, float]:
+    """Test figures shown after each epoch: MSE for every model, plus NELBO terms for the VAE
+    and the denoised MSE for a denoising AE."""
+    was_training = model.training
+    model.eval()
+    out: dict[str, float] = {"mse": metrics.reconstruction_mse(model, x)}
+    if isinstance(model, VAE):
+        out.update(metrics.negative_elbo(model, x, seed=seed))
+    elif model.kind == "dae":
+        noisy = corrupt.corrupt(x, model.config.noise, model.config.noise_level, seed=seed)
+        out["denoise_mse"] = metrics.reconstruction_mse(model, x, x_in=noisy)
+        out["psnr_noisy"] = float(metrics.psnr(noisy, x).mean())
+        out["psnr_out"] = float(metrics.psnr(metrics.reconstruct(model, noisy), x).mean())
+    model.train(was_training)
+    return out
+
+
+class Trainer:
+    """Trains one model on float images; reports through callbacks.
+
+    on_step(StepInfo) runs after every optimiser step, on_epoch(EpochInfo) after
+    every epoch, should_stop() is checked before every batch. A stop leaves the
+    model with its latest weights; a non-finite loss restores the last good
+    weights and raises NonFiniteLossError.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        config: TrainConfig,
+        train_x: np.ndarray | torch.Tensor,
+        test_x: np.ndarray | torch.Tensor | None = None,
+        on_step: Callable[[StepInfo], None] | None = None,
+        on_epoch: Callable[[EpochInfo], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        self.config = config
+        self.device = select_device(config.device)
+        self.model = model.to(self.device)
+        self.train_x = as_float_images(train_x).to(self.device)
+        self.test_x = None if test_x is None else as_float_images(test_x)
+        if self.train_x.shape[0] == 0:
+            raise TrainingError("the training set is empty")
+        self.on_step = on_step
+        self.on_epoch = on_epoch
+        self.should_stop = should_stop
+        self._stop_requested = False
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop before its next batch (safe from another thread)."""
+        self._stop_requested = True
+
+    def _stopping(self) -> bool:
+        return self._stop_requested or (self.should_stop is not None and self.should_stop())
+
+    def _lr_at(self, step: int, total: int) -> float:
+        c = self.config
+        if c.schedule == "constant" or total <= 1:
+            return c.lr
+        floor = c.lr * c.min_lr_ratio
+        return floor + 0.5 * (c.lr - floor) * (1 + math.cos(math.pi * step / total))
+
+    def fit(self) -> TrainResult:
+        """Run the configured number of epochs (or until stopped)."""
+        c = self.config
+        model, x = self.model, self.train_x
+        n = x.shape[0]
+        steps_per_epoch = math.ceil(n / c.batch_size)
+        total = steps_per_epoch * c.epochs
+        gen = torch.Generator().manual_seed(c.seed)
+        torch.manual_seed(c.seed)
+        noise_gen = torch.Generator(device=self.device).manual_seed(c.seed + 1)
+        denoising = model.kind == "dae"
+        good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        result = TrainResult()
+        step = samples = 0
+        t_start = time.perf_counter()
+        model.train()
+        for epoch in range(c.epochs):
+            t_epoch = time.perf_counter()
+            sums: dict[str, float] = {}
+            count = 0
+            order = torch.randperm(n, generator=gen).to(self.device)
+            for i in range(steps_per_epoch):
+                if self._stopping():
+                    result.stopped = True
+                    return result
+                lr = self._lr_at(step, total)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                batch = x[order[i * c.batch_size : (i + 1) * c.batch_size]]
+                x_in = corrupt.corrupt(batch, model.config.noise, model.config.noise_level, generator=noise_gen) if denoising else batch
+                out = losses.model_loss(model, x_in, batch, noise_gen)
+                loss = out["loss"]
+                values = {k: v.item() for k, v in out.items()}
+                if not all(math.isfinite(v) for v in values.values()):
+                    model.load_state_dict(good)
+                    raise NonFiniteLossError(
+                        f"the loss became {values['loss']} at epoch {epoch + 1}, step {step + 1}; "
+                        f"the learning rate ({c.lr:g}) is probably too high. "
+                        "The model keeps its last good weights."
+                    )
+                if step % c.keep_every == 0:
+                    for k, v in model.state_dict().items():
+                        good[k].copy_(v)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                step += 1
+                samples += batch.shape[0]
+                bs = batch.shape[0]
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v * bs
+                count += bs
+                if self.on_step is not None:
+                    elapsed = time.perf_counter() - t_start
+                    self.on_step(StepInfo(epoch, step, total, samples, values, samples / max(elapsed, 1e-9), lr))
+            train_avg = {k: v / count for k, v in sums.items()}
+            test = evaluate(model, self.test_x.to(self.device), seed=c.seed) if self.test_x is not None else {}
+            model.train()
+            info = EpochInfo(epoch + 1, c.epochs, train_avg, test, time.perf_counter() - t_epoch)
+            result.history.append(info)
+            result.epochs_done = epoch + 1
+            # An epoch that ended with finite losses is a safe fallback.
+            for k, v in model.state_dict().items():
+                good[k].copy_(v)
+            if self.on_epoch is not None:
+                self.on_epoch(info)
+        model.eval()
+        return result
