@@ -1,0 +1,115 @@
+"""A trained model's latent space as a 2-D plane: the plot coordinates of test
+codes, and decoding of plane points. Latent size 2 is the plane itself; other
+sizes are seen through the PCA plane of their codes (dragging then decodes
+points of that plane)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from models import metrics
+from models.nets import Model
+
+
+class LatentSpace:
+    """Codes of a fixed image set under one model, and decoding of plane points."""
+
+    def __init__(self, model: Model, images: np.ndarray | torch.Tensor):
+        from models.train import as_float_images
+
+        self.model = model.to("cpu").eval()
+        self.images = as_float_images(images)
+        self.codes = metrics.embed(self.model, self.images).numpy().astype(np.float64)
+        self.latent = self.model.latent
+        if self.latent == 2:
+            self._pca = None
+            self.xy = self.codes.astype(np.float32)
+        else:
+            # A 1-D latent has no second axis to show: pad the plane with zeros.
+            self._pca = metrics.pca_fit(self.codes, min(2, self.latent))
+            xy = self._pca.transform(self.codes)
+            if xy.shape[1] == 1:
+                xy = np.hstack([xy, np.zeros_like(xy)])
+            self.xy = xy.astype(np.float32)
+
+    @property
+    def is_projected(self) -> bool:
+        """True when the plot shows a PCA plane of a latent space that is not 2-D."""
+        return self._pca is not None
+
+    @property
+    def description(self) -> str:
+        if not self.is_projected:
+            return "latent space (2-D)"
+        return f"PCA plane of the {self.latent}-D latent space"
+
+    def plane_to_codes(self, xy: np.ndarray) -> np.ndarray:
+        """Plane coordinates (N, 2) -> latent codes (N, latent)."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if self._pca is None:
+            return xy
+        k = self._pca.components.shape[0]
+        return self._pca.inverse_transform(xy[:, :k])
+
+    @torch.inference_mode()
+    def decode_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Latent codes (N, latent) -> images (N, H, W) float32 clipped to [0, 1]."""
+        z = torch.as_tensor(np.asarray(codes, dtype=np.float32).reshape(-1, self.latent))
+        out = self.model.decode(z).clamp_(0.0, 1.0)
+        return out.reshape(-1, *self.model.config.image_shape).numpy()
+
+    def decode_plane(self, xy: np.ndarray) -> np.ndarray:
+        """Plane points (N, 2) -> decoded images (N, H, W) in [0, 1]."""
+        return self.decode_codes(self.plane_to_codes(xy))
+
+    @torch.inference_mode()
+    def reconstruct(self, indices: np.ndarray | list[int]) -> np.ndarray:
+        """Reconstructions (N, H, W) of the chosen images of the set."""
+        x = self.images[torch.as_tensor(np.asarray(indices, dtype=np.int64))]
+        return self.model.reconstruct(x).clamp_(0.0, 1.0).reshape(-1, *self.model.config.image_shape).numpy()
+
+    def encode_images(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Plane coordinates (N, 2) of new images (e.g. a drawing)."""
+        from models.train import as_float_images
+
+        codes = metrics.embed(self.model, as_float_images(images)).numpy().astype(np.float64)
+        if self._pca is None:
+            return codes.astype(np.float32)
+        xy = self._pca.transform(codes)
+        if xy.shape[1] == 1:
+            xy = np.hstack([xy, np.zeros_like(xy)])
+        return xy.astype(np.float32)
+
+    def nearest(self, xy: tuple[float, float], max_distance: float | None = None) -> int | None:
+        """Index of the point nearest to xy in the plane (None if farther than max_distance)."""
+        d2 = ((self.xy - np.asarray(xy, dtype=np.float32)) ** 2).sum(axis=1)
+        i = int(np.argmin(d2))
+        if max_distance is not None and d2[i] > max_distance**2:
+            return None
+        return i
+
+    def manifold(self, *, x_range: tuple[float, float], y_range: tuple[float, float], n: int = 15) -> np.ndarray:
+        """Images decoded on an n x n lattice of the plane, tiled into one (n*H, n*W) array;
+        row 0 of the result is the top (largest y)."""
+        h, w = self.model.config.image_shape
+        xs = np.linspace(x_range[0], x_range[1], n)
+        ys = np.linspace(y_range[1], y_range[0], n)
+        gx, gy = np.meshgrid(xs, ys)
+        imgs = self.decode_plane(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(n, n, h, w)
+        return imgs.transpose(0, 2, 1, 3).reshape(n * h, n * w)
+
+
+def interpolate(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` evenly spaced points on the straight line from a to b (inclusive)."""
+    if steps < 2:
+        raise ValueError("interpolation needs at least 2 steps")
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return (1 - t) * a + t * b
+
+
+def sample_prior(n: int, latent: int, *, seed: int | None = None) -> np.ndarray:
+    """n codes drawn from N(0, I) in ``latent`` dimensions."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, latent))
