@@ -154,7 +154,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc
     torch.manual_seed(args.seed)
-    model = build_model(config)
+    from models.train import as_float_images
+
+    model = build_model(config, data_mean=as_float_images(ds.train_images).mean(dim=0))
     print(f"training {config.title.lower()} (latent {config.latent}, hidden {list(config.hidden)}) "
           f"on {ds.title}: {len(ds.train_images)} training images, {len(ds.test_images)} test images ({ds.source})")
     bar = _ProgressBar(math.ceil(len(ds.train_images) / args.batch_size) * args.epochs, enabled=sys.stderr.isatty())

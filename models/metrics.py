@@ -133,6 +133,8 @@ def principal_angles(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor)
     """Principal angles in degrees between the column spaces of a (D, p) and b (D, q), ascending."""
     a = np.asarray(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
     b = np.asarray(b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else b, dtype=np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("principal angles of a subspace with NaN or infinite entries are undefined")
     qa, _ = np.linalg.qr(a)
     qb, _ = np.linalg.qr(b)
     s = np.linalg.svd(qa.T @ qb, compute_uv=False)

@@ -238,6 +238,28 @@ _CLASSES = {"ae": AE, "dae": DenoisingAE, "linear": LinearAE, "vae": VAE}
 Model = AE | LinearAE | VAE
 
 
-def build_model(config: NetConfig) -> Model:
-    """Build an untrained network for ``config``."""
-    return _CLASSES[config.kind](config)
+def _output_layer(model: Model) -> nn.Linear:
+    return model.decoder if isinstance(model.decoder, nn.Linear) else model.decoder[-1]
+
+
+@torch.no_grad()
+def init_output_bias(model: Model, mean_image: torch.Tensor) -> None:
+    """Start the decoder's output at the data's mean image.
+
+    A linear AE then only has to find the principal subspace instead of also
+    chasing the (large) mean through it, which makes it converge to PCA in a
+    few epochs instead of hundreds; sigmoid decoders start at logit(mean).
+    """
+    mean = mean_image.reshape(-1).to(torch.float32)
+    if model.kind != "linear":
+        mean = torch.logit(mean.clamp(1e-3, 1 - 1e-3))
+    _output_layer(model).bias.copy_(mean)
+
+
+def build_model(config: NetConfig, *, data_mean: torch.Tensor | None = None) -> Model:
+    """Build an untrained network for ``config``; with ``data_mean`` (the training
+    set's mean image) its output starts at that mean."""
+    model = _CLASSES[config.kind](config)
+    if data_mean is not None:
+        init_output_bias(model, data_mean)
+    return model
