@@ -166,6 +166,8 @@ class Trainer:
         self.should_stop = should_stop
         self._stop_requested = False
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.result = TrainResult()
+        self.total_steps = math.ceil(self.train_x.shape[0] / config.batch_size) * config.epochs
 
     def request_stop(self) -> None:
         """Ask the loop to stop before its next batch (safe from another thread)."""
@@ -183,17 +185,26 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         """Run the configured number of epochs (or until stopped)."""
+        for _ in self.steps():
+            pass
+        return self.result
+
+    def steps(self):
+        """The training loop as a generator: yields a StepInfo after every optimiser
+        step (and an EpochInfo after every epoch), so that several models can be
+        trained in lockstep by one caller. ``self.result`` holds the outcome."""
         c = self.config
         model, x = self.model, self.train_x
         n = x.shape[0]
         steps_per_epoch = math.ceil(n / c.batch_size)
         total = steps_per_epoch * c.epochs
+        self.total_steps = total
         gen = torch.Generator().manual_seed(c.seed)
         torch.manual_seed(c.seed)
         noise_gen = torch.Generator(device=self.device).manual_seed(c.seed + 1)
         denoising = model.kind == "dae"
         good = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        result = TrainResult()
+        result = self.result = TrainResult()
         step = samples = 0
         t_start = time.perf_counter()
         model.train()
@@ -205,7 +216,8 @@ class Trainer:
             for i in range(steps_per_epoch):
                 if self._stopping():
                     result.stopped = True
-                    return result
+                    model.eval()
+                    return
                 lr = self._lr_at(step, total)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
@@ -216,6 +228,7 @@ class Trainer:
                 values = {k: v.item() for k, v in out.items()}
                 if not all(math.isfinite(v) for v in values.values()):
                     model.load_state_dict(good)
+                    model.eval()
                     raise NonFiniteLossError(
                         f"the loss became {values['loss']} at epoch {epoch + 1}, step {step + 1}; "
                         f"the learning rate ({c.lr:g}) is probably too high. "
@@ -228,24 +241,26 @@ class Trainer:
                 loss.backward()
                 self.optimizer.step()
                 step += 1
-                samples += batch.shape[0]
                 bs = batch.shape[0]
+                samples += bs
                 for k, v in values.items():
                     sums[k] = sums.get(k, 0.0) + v * bs
                 count += bs
+                elapsed = time.perf_counter() - t_start
+                info = StepInfo(epoch, step, total, samples, values, samples / max(elapsed, 1e-9), lr)
                 if self.on_step is not None:
-                    elapsed = time.perf_counter() - t_start
-                    self.on_step(StepInfo(epoch, step, total, samples, values, samples / max(elapsed, 1e-9), lr))
+                    self.on_step(info)
+                yield info
             train_avg = {k: v / count for k, v in sums.items()}
             test = evaluate(model, self.test_x.to(self.device), seed=c.seed) if self.test_x is not None else {}
             model.train()
-            info = EpochInfo(epoch + 1, c.epochs, train_avg, test, time.perf_counter() - t_epoch)
-            result.history.append(info)
+            einfo = EpochInfo(epoch + 1, c.epochs, train_avg, test, time.perf_counter() - t_epoch)
+            result.history.append(einfo)
             result.epochs_done = epoch + 1
             # An epoch that ended with finite losses is a safe fallback.
             for k, v in model.state_dict().items():
                 good[k].copy_(v)
             if self.on_epoch is not None:
-                self.on_epoch(info)
+                self.on_epoch(einfo)
+            yield einfo
         model.eval()
-        return result
