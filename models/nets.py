@@ -15,6 +15,8 @@ Contract shared by every model (inputs are float tensors in [0, 1]):
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -62,6 +64,10 @@ class NetConfig:
             raise ConfigError(f"unknown model kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         if len(self.image_shape) != 2 or min(self.image_shape) < 1:
             raise ConfigError(f"image_shape must be (height, width), got {self.image_shape}")
+        # A float latent (hand-edited checkpoint config) would otherwise fail deep inside nn.Linear.
+        if isinstance(self.latent, bool) or not isinstance(self.latent, numbers.Integral):
+            raise ConfigError(f"latent size must be a whole number, got {self.latent!r}")
+        object.__setattr__(self, "latent", int(self.latent))
         if self.latent < 1:
             raise ConfigError(f"latent size must be at least 1, got {self.latent}")
         if any(h < 1 for h in self.hidden):
@@ -111,7 +117,13 @@ class _Base(nn.Module):
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:
         """Accept (B, pixels), (B, H, W) or (B, 1, H, W) and return (B, pixels)."""
-        if x.dim() >= 2 and x.shape[-1] * (x.shape[-2] if x.dim() >= 3 else 1) == self.config.pixels:
+        # Everything after the batch axis must hold one image, so (B, 3, 28, 28)
+        # is refused here instead of failing inside reshape.
+        if (
+            x.dim() >= 2
+            and x.shape[-1] * (x.shape[-2] if x.dim() >= 3 else 1) == self.config.pixels
+            and math.prod(x.shape[1:]) == self.config.pixels
+        ):
             return x.reshape(x.shape[0], self.config.pixels)
         raise ValueError(
             f"expected images with {self.config.pixels} pixels "
