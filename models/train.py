@@ -104,13 +104,16 @@ class TrainResult:
 
 def as_float_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (N, 28, 28) or float arrays -> float32 tensor (N, pixels) in [0, 1]."""
+    # An explicit pixel count (not -1) so an empty set reshapes too and the
+    # Trainer can say "the training set is empty".
+    pixels = math.prod(x.shape[1:])
     if isinstance(x, np.ndarray):
-        flat = x.reshape(x.shape[0], -1)
+        flat = x.reshape(x.shape[0], pixels)
         # astype copies, so read-only (memory-mapped or frombuffer) arrays are fine.
         if flat.dtype == np.uint8:
             return torch.from_numpy(flat.astype(np.float32)).div_(255.0)
         return torch.from_numpy(flat.astype(np.float32))
-    t = x.reshape(x.shape[0], -1)
+    t = x.reshape(x.shape[0], pixels)
     if t.dtype == torch.uint8:
         return t.to(torch.float32).div_(255.0)
     return t.to(torch.float32)
@@ -251,6 +254,16 @@ class Trainer:
                 if self.on_step is not None:
                     self.on_step(info)
                 yield info
+            # A finite loss can still come with NaN gradients (overflow in the backward
+            # pass); such weights must neither be reported as trained nor kept below.
+            if not all(bool(torch.isfinite(v).all()) for v in model.state_dict().values()):
+                model.load_state_dict(good)
+                model.eval()
+                raise NonFiniteLossError(
+                    f"the weights became NaN or infinite in epoch {epoch + 1}; "
+                    f"the learning rate ({c.lr:g}) is probably too high. "
+                    "The model keeps its last good weights."
+                )
             train_avg = {k: v / count for k, v in sums.items()}
             test = evaluate(model, self.test_x.to(self.device), seed=c.seed) if self.test_x is not None else {}
             model.train()
