@@ -377,3 +377,32 @@ def test_ae_reconstruction_loss_follows_the_config(name):
         got = losses.model_loss(model, x, x)["loss"]
         want = losses.RECON_LOSSES[name](model(x), x, "mean")
     assert float(got) == pytest.approx(float(want))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_models_without_hidden_layers_work(kind):
+    torch.manual_seed(0)
+    model = build_model(NetConfig(kind=kind, latent=4, hidden=()), data_mean=torch.full((784,), 0.2))
+    x = torch.rand(3, 1, 28, 28)
+    assert model.embed(x).shape == (3, 4)
+    assert model.reconstruct(x).shape == (3, 784)
+    out = losses.model_loss(model, x, x, torch.Generator().manual_seed(0))
+    assert math.isfinite(out["loss"].item())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_data_mean_start_decodes_the_mean_image_at_the_origin(kind):
+    """build_model(data_mean=...) starts every decoder at the training set's mean image
+    (through logit(mean) for sigmoid decoders), so the first pictures are not noise."""
+    mean = torch.linspace(0.05, 0.95, 784)
+    torch.manual_seed(0)
+    model = build_model(NetConfig(kind=kind, latent=2, hidden=HIDDEN), data_mean=mean)
+    if kind != "linear":
+        # ReLU layers pass a zero code on as their biases; zero them to isolate the output layer
+        with torch.no_grad():
+            for m in model.decoder.modules():
+                if isinstance(m, torch.nn.Linear) and m is not model.decoder[-1]:
+                    m.bias.zero_()
+    with torch.no_grad():
+        out = model.decode(torch.zeros(1, 2))
+    assert torch.allclose(out[0], mean, atol=1e-5)
