@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models import corrupt, losses, metrics
+from models import losses, metrics
 from models.nets import VAE, Model
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ def evaluate(model: Model, x: torch.Tensor, *, seed: int = 0) -> dict[str, float
     if isinstance(model, VAE):
         out.update(metrics.negative_elbo(model, x, seed=seed))
     elif model.kind == "dae":
+        from models import corrupt  # only denoising models need it
+
         noisy = corrupt.corrupt(x, model.config.noise, model.config.noise_level, seed=seed)
         out["denoise_mse"] = metrics.reconstruction_mse(model, x, x_in=noisy)
         out["psnr_noisy"] = float(metrics.psnr(noisy, x).mean())
@@ -206,6 +208,8 @@ class Trainer:
         torch.manual_seed(c.seed)
         noise_gen = torch.Generator(device=self.device).manual_seed(c.seed + 1)
         denoising = model.kind == "dae"
+        if denoising:
+            from models import corrupt
         good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         result = self.result = TrainResult()
         step = samples = 0

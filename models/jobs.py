@@ -1,0 +1,276 @@
+"""A training job that runs in a child process and reports through a queue.
+
+The GUI starts ``run_job`` with the spawn context of ``multiprocessing`` (a
+child process trains at full speed while the GUI thread stays responsive; see
+DESIGN.md) and reads plain messages from the queue: numpy arrays and frozen
+dataclasses, never live tensors. Qt-free, so it can be driven from a script.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models import checkpoint, data
+from models.nets import NetConfig, build_model
+from models.train import EpochInfo, NonFiniteLossError, StepInfo, TrainConfig, Trainer, TrainingError, as_float_images
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """What to train: one or more models on one dataset, in lockstep."""
+
+    configs: tuple[NetConfig, ...]
+    train: TrainConfig
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    # Train on the bundled 10,000 MNIST test images when no full set is found.
+    allow_bundled: bool = True
+    # Fixed images whose codes are sent while training (the moving scatter).
+    probe_count: int = 2000
+    snapshot_interval_s: float = 1.0
+    threads: int | None = None
+    # Where to save the trained checkpoints (one file per model, named by kind).
+    out_dir: str | None = None
+    # A tiny synthetic dataset for tests: (train_images, test_images[, test_labels]) arrays.
+    arrays: tuple[Any, Any] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    dataset_title: str
+    dataset_source: str
+    is_subset: bool
+    train_count: int
+    test_count: int
+    total_steps: int
+    device: str
+    probe_indices: np.ndarray  # which test images are the probes
+    probe_labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """The latest state of one model, copied out of the training process."""
+
+    index: int
+    kind: str
+    latent: int
+    epoch: int
+    step: int
+    total_steps: int
+    samples_per_s: float
+    losses: dict[str, float]
+    # (steps, means) of the losses since the previous snapshot, for the curves.
+    curve_steps: np.ndarray
+    curve_losses: dict[str, np.ndarray]
+    probe_codes: np.ndarray  # (P, latent) deterministic codes of the probe images
+    decoder_state: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    index: int
+    kind: str
+    epoch: int
+    epochs: int
+    train: dict[str, float]
+    test: dict[str, float]
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    stopped: bool
+    checkpoints: tuple[str, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    message: str
+    # Checkpoints of the last good weights, when training itself failed.
+    checkpoints: tuple[str, ...] = ()
+
+
+def _load_data(job: TrainJob):
+    if job.arrays is not None:
+        train_images, test_images = (np.asarray(a) for a in job.arrays[:2])
+        labels = np.asarray(job.arrays[2]) if len(job.arrays) > 2 else np.zeros(len(test_images), dtype=np.int64)
+        return "synthetic", "synthetic images (tests)", False, train_images, test_images, labels
+    try:
+        ds = data.load_dataset(job.dataset, data_dir=job.data_dir)
+    except data.DatasetNotFoundError:
+        if not (job.allow_bundled and job.dataset == data.BUNDLED_NAME):
+            raise
+        ds = data.load_bundled(job.dataset)
+    return ds.title, ds.source, ds.is_subset, ds.train_images, ds.test_images, ds.test_labels
+
+
+def _decoder_state(model) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items() if k.startswith("decoder")}
+
+
+class _Curve:
+    """Loss means per reported step since the last snapshot (keeps messages small)."""
+
+    def __init__(self, every: int):
+        self.every = max(1, every)
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {}
+        self._acc: dict[str, float] = {}
+        self._n = 0
+
+    def add(self, info: StepInfo) -> None:
+        for k, v in info.losses.items():
+            self._acc[k] = self._acc.get(k, 0.0) + v
+        self._n += 1
+        if self._n >= self.every:
+            self.steps.append(info.step)
+            for k, v in self._acc.items():
+                self.values.setdefault(k, []).append(v / self._n)
+            self._acc, self._n = {}, 0
+
+    def take(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        out = np.asarray(self.steps, dtype=np.int64), {k: np.asarray(v, dtype=np.float32) for k, v in self.values.items()}
+        self.steps, self.values = [], {}
+        return out
+
+
+def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
+    """Child-process entry point: train, report, save; every outcome ends in one
+    JobFinished or JobFailed message."""
+    t0 = time.perf_counter()
+    try:
+        if job.threads:
+            torch.set_num_threads(job.threads)
+        title, source, is_subset, train_images, test_images, test_labels = _load_data(job)
+        train_x = as_float_images(train_images)
+        mean = train_x.mean(dim=0)
+        rng = np.random.default_rng(job.train.seed)
+        probe_idx = np.sort(rng.choice(len(test_images), size=min(job.probe_count, len(test_images)), replace=False))
+        probe_x = as_float_images(test_images[probe_idx])
+
+        def stopping() -> bool:
+            # Pausing blocks here, between two batches, so a paused run uses no CPU.
+            while pause_event.is_set() and not stop_event.is_set():
+                time.sleep(0.05)
+            return stop_event.is_set()
+
+        trainers = []
+        for i, config in enumerate(job.configs):
+            torch.manual_seed(job.train.seed + i)
+            model = build_model(config, data_mean=mean)
+            trainers.append(Trainer(model, config=job.train, train_x=train_x, test_x=test_images, should_stop=stopping))
+        total = trainers[0].total_steps
+        queue.put(
+            JobStarted(
+                title, source, is_subset, len(train_images), len(test_images), total,
+                str(trainers[0].device), probe_idx, np.asarray(test_labels)[probe_idx],
+            )
+        )
+
+        curves = [_Curve(every=max(1, total // 2000)) for _ in trainers]
+        last_info: list[StepInfo | None] = [None] * len(trainers)
+        gens = [t.steps() for t in trainers]
+        alive = [True] * len(trainers)
+        next_snapshot = time.perf_counter()
+
+        def send_snapshots(only: int | None = None) -> None:
+            for i, t in enumerate(trainers):
+                info = last_info[i]
+                if only is not None and i != only:
+                    continue
+                if info is None:
+                    continue
+                was_training = t.model.training
+                t.model.eval()
+                with torch.inference_mode():
+                    codes = t.model.embed(probe_x.to(t.device)).cpu().numpy()
+                t.model.train(was_training)
+                steps, values = curves[i].take()
+                queue.put(
+                    ModelSnapshot(
+                        index=i,
+                        kind=t.model.kind,
+                        latent=t.model.latent,
+                        epoch=info.epoch,
+                        step=info.step,
+                        total_steps=info.total_steps,
+                        samples_per_s=info.samples_per_s,
+                        losses=dict(info.losses),
+                        curve_steps=steps,
+                        curve_losses=values,
+                        probe_codes=codes,
+                        decoder_state=_decoder_state(t.model),
+                    )
+                )
+
+        while any(alive):
+            for i, g in enumerate(gens):
+                if not alive[i]:
+                    continue
+                try:
+                    item = next(g)
+                except StopIteration:
+                    alive[i] = False
+                    continue
+                if isinstance(item, StepInfo):
+                    last_info[i] = item
+                    curves[i].add(item)
+                elif isinstance(item, EpochInfo):
+                    send_snapshots(only=i)
+                    queue.put(EpochReport(i, trainers[i].model.kind, item.epoch, item.epochs, item.train, item.test))
+            now = time.perf_counter()
+            if now >= next_snapshot:
+                send_snapshots()
+                # Time-based snapshots keep their cost near a fixed share of training.
+                next_snapshot = time.perf_counter() + job.snapshot_interval_s
+        send_snapshots()
+        stopped = any(t.result.stopped for t in trainers)
+        paths = _save_all(job, trainers, title=title, source=source, stopped=stopped)
+        queue.put(JobFinished(stopped=stopped, checkpoints=paths, seconds=time.perf_counter() - t0))
+    except NonFiniteLossError as exc:
+        paths: tuple[str, ...] = ()
+        try:
+            paths = _save_all(job, trainers, title=title, source=source, stopped=True, status="last good weights")
+        except Exception:  # the error message below matters more than a failed save
+            log.exception("saving the last good weights failed")
+        queue.put(JobFailed(str(exc), paths))
+    except (data.DataError, TrainingError, checkpoint.CheckpointError) as exc:
+        queue.put(JobFailed(str(exc)))
+    except Exception as exc:  # never let the child die silently
+        log.error("training job failed:\n%s", traceback.format_exc())
+        queue.put(JobFailed(f"training failed unexpectedly: {type(exc).__name__}: {exc}"))
+
+
+def _save_all(job: TrainJob, trainers, *, title: str, source: str, stopped: bool, status: str = "") -> tuple[str, ...]:
+    if job.out_dir is None:
+        return ()
+    out = Path(job.out_dir)
+    paths = []
+    for t in trainers:
+        meta = {
+            "dataset": job.dataset if job.arrays is None else "synthetic",
+            "dataset_source": source,
+            "train": {k: getattr(job.train, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule")},
+            "epochs_done": t.result.epochs_done,
+            "test": t.result.final_test,
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "status": status or ("stopped early" if stopped else "complete"),
+        }
+        paths.append(str(checkpoint.save_checkpoint(out / f"{t.model.kind}.pt", t.model.cpu(), meta=meta)))
+    return tuple(paths)
+
+
+def epochs_for_seconds(seconds: float, *, samples_per_s: float, train_count: int) -> int:
+    """How many epochs fit in a time budget at a measured speed (at least 1)."""
+    return max(1, math.floor(seconds * samples_per_s / max(1, train_count)))
