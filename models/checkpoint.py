@@ -6,13 +6,13 @@ import io
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from models.files import atomic_write_bytes
 from models.nets import ConfigError, Model, NetConfig, build_model
 
 log = logging.getLogger(__name__)
@@ -35,26 +35,6 @@ class Checkpoint:
     @property
     def name(self) -> str:
         return self.path.name if self.path is not None else self.config.kind
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place, so a
-    failure (full disk, crash) leaves any previous file untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_checkpoint(path: str | os.PathLike, model: Model, *, meta: dict[str, Any] | None = None) -> Path:

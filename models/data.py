@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -24,6 +23,8 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 import numpy as np
+
+from models.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -157,26 +158,6 @@ def _idx_code(dtype: np.dtype) -> int:
     raise ValueError(f"IDX cannot store dtype {dtype}; use uint8, int8, int16, int32, float32 or float64")
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write beside ``path`` and rename into place, so a failure leaves no half file under the final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes files private (0600); data files are ordinary readable files.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_idx(path: str | os.PathLike, array: np.ndarray, *, gzip: bool = False) -> Path:
     """Write ``array`` as an IDX file (optionally gzipped), atomically."""
     path = Path(path)
@@ -190,7 +171,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, gzip: bool = False)
         # mtime=0 makes the bytes reproducible, so checksums of generated files are stable.
         payload = gzip_module.compress(payload, compresslevel=9, mtime=0)
     try:
-        _atomic_write(path, payload)
+        atomic_write_bytes(path, payload)
     except OSError as exc:
         raise DataError(_disk_error_text(path, exc)) from exc
     return path
