@@ -73,6 +73,11 @@ class LatentSpace:
         from models.train import as_float_images
 
         codes = metrics.embed(self.model, as_float_images(images)).numpy().astype(np.float64)
+        return self.codes_to_plane(codes)
+
+    def codes_to_plane(self, codes: np.ndarray) -> np.ndarray:
+        """Latent codes (N, latent) -> plane coordinates (N, 2)."""
+        codes = np.asarray(codes, dtype=np.float64).reshape(-1, self.latent)
         if self._pca is None:
             return codes.astype(np.float32)
         xy = self._pca.transform(codes)
@@ -80,23 +85,88 @@ class LatentSpace:
             xy = np.hstack([xy, np.zeros_like(xy)])
         return xy.astype(np.float32)
 
-    def nearest(self, xy: tuple[float, float], max_distance: float | None = None) -> int | None:
-        """Index of the point nearest to xy in the plane (None if farther than max_distance)."""
+    def nearest(
+        self, xy: tuple[float, float], max_distance: float | None = None, *, among: np.ndarray | None = None
+    ) -> int | None:
+        """Index of the point nearest to xy in the plane (None if farther than max_distance).
+
+        ``among`` is an optional boolean mask of the points that may be picked
+        (e.g. the classes shown); None if it selects nothing."""
         d2 = ((self.xy - np.asarray(xy, dtype=np.float32)) ** 2).sum(axis=1)
+        if among is not None:
+            among = np.asarray(among, dtype=bool)
+            if not among.any():
+                return None
+            d2 = np.where(among, d2, np.inf)
         i = int(np.argmin(d2))
         if max_distance is not None and d2[i] > max_distance**2:
             return None
         return i
 
-    def manifold(self, *, x_range: tuple[float, float], y_range: tuple[float, float], n: int = 15) -> np.ndarray:
-        """Images decoded on an n x n lattice of the plane, tiled into one (n*H, n*W) array;
+    def bounds(self, *, quantile: float = 0.002, margin: float = 0.08) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(x_range, y_range) holding nearly all codes (outliers beyond ``quantile`` are
+        cut so one stray code does not shrink the rest), padded by ``margin``."""
+        lo = np.quantile(self.xy, quantile, axis=0)
+        hi = np.quantile(self.xy, 1 - quantile, axis=0)
+        span = np.maximum(hi - lo, 1e-6)
+        lo, hi = lo - margin * span, hi + margin * span
+        return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
+
+    def prior_center(self) -> tuple[float, float]:
+        """Where the prior's mean (the origin of the latent space) lies in the plane.
+
+        The PCA plane has orthonormal axes, so N(0, I) seen through it is still a
+        unit Gaussian, centred on the projection of the origin."""
+        x, y = self.codes_to_plane(np.zeros((1, self.latent)))[0]
+        return float(x), float(y)
+
+    def density(
+        self,
+        *,
+        x_range: tuple[float, float],
+        y_range: tuple[float, float],
+        bins: int = 90,
+        among: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Histogram of the codes on a bins x bins grid, (bins_y, bins_x) with row 0 at the
+        smallest y, scaled by log1p and normalised to [0, 1]."""
+        xy = self.xy if among is None else self.xy[np.asarray(among, dtype=bool)]
+        hist, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=bins, range=[list(y_range), list(x_range)])
+        hist = np.log1p(hist)
+        top = hist.max()
+        return (hist / top if top > 0 else hist).astype(np.float32)
+
+    def sample(self, n: int, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Codes drawn from the prior N(0, I) in the full latent space: (plane xy (n, 2), images (n, H, W))."""
+        codes = sample_prior(n, self.latent, seed=seed)
+        return self.codes_to_plane(codes), self.decode_codes(codes)
+
+    def interpolate_images(self, i: int, j: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The straight path from test image i's code to test image j's, in the full latent
+        space: (plane xy (steps, 2), decoded images (steps, H, W)). A straight line stays
+        straight in the PCA plane, so the plotted path is exact."""
+        n = len(self.codes)
+        for k in (i, j):
+            if not 0 <= k < n:
+                raise IndexError(f"test image {k} does not exist; choose 0 to {n - 1}")
+        codes = interpolate(self.codes[i], self.codes[j], steps)
+        return self.codes_to_plane(codes), self.decode_codes(codes)
+
+    def manifold(
+        self, *, x_range: tuple[float, float], y_range: tuple[float, float], n: int | tuple[int, int] = 15
+    ) -> np.ndarray:
+        """Images decoded on a lattice of the plane (n x n, or nx x ny for n=(nx, ny)) from
+        the first to the last value of each range, tiled into one (ny*H, nx*W) array;
         row 0 of the result is the top (largest y)."""
+        nx, ny = (n, n) if isinstance(n, int) else (int(n[0]), int(n[1]))
+        if nx < 1 or ny < 1:
+            raise ValueError(f"the lattice needs at least one point per axis, got {nx} x {ny}")
         h, w = self.model.config.image_shape
-        xs = np.linspace(x_range[0], x_range[1], n)
-        ys = np.linspace(y_range[1], y_range[0], n)
+        xs = np.linspace(x_range[0], x_range[1], nx)
+        ys = np.linspace(y_range[1], y_range[0], ny)
         gx, gy = np.meshgrid(xs, ys)
-        imgs = self.decode_plane(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(n, n, h, w)
-        return imgs.transpose(0, 2, 1, 3).reshape(n * h, n * w)
+        imgs = self.decode_plane(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(ny, nx, h, w)
+        return imgs.transpose(0, 2, 1, 3).reshape(ny * h, nx * w)
 
 
 def interpolate(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:

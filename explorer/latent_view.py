@@ -1,0 +1,382 @@
+"""One latent plot: the test codes as points (one scatter item per class), a probe
+crosshair driven by left-drag, and switchable backgrounds (decoded manifold, prior
+contours, code density). Every graphics item is created once and only updated."""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QWidget
+
+from explorer.theme import CLASS_COLORS, LIGHT, Theme
+from models.latent_space import LatentSpace
+
+log = logging.getLogger(__name__)
+
+POINT_SIZE = 4
+POINT_ALPHA = 170
+CLICK_RADIUS_PX = 6
+MANIFOLD_CELL_PX = 34  # on-screen size of one decoded image of the manifold
+MANIFOLD_MAX_CELLS = 32
+DEBOUNCE_MS = 120
+PRIOR_SIGMAS = (1, 2, 3)
+
+
+class _ProbeViewBox(pg.ViewBox):
+    """Left-drag probes instead of panning; shift+left, middle and right drag pan; the
+    wheel zooms. Clicks are handed to the plot."""
+
+    def __init__(self, plot: "LatentPlot"):
+        super().__init__(enableMenu=False)
+        self._plot = plot
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
+        left = ev.button() == Qt.MouseButton.LeftButton
+        shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if axis is None and left and not shift:
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            self._plot._drag_probe(p.x(), p.y(), finished=ev.isFinish())
+            return
+        if axis is None and ev.button() == Qt.MouseButton.RightButton:
+            # pyqtgraph zooms on right-drag; here it pans like the middle button.
+            ev.accept()
+            tr = pg.functions.invertQTransform(self.childGroup.transform())
+            d = tr.map(ev.lastPos() - ev.pos()) - tr.map(QPointF(0, 0))
+            self._resetTarget()
+            self.translateBy(x=d.x(), y=d.y())
+            self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            self._plot._click(p.x(), p.y())
+            return
+        ev.accept()  # no context menu: right-drag pans
+
+
+class LatentPlot(pg.PlotWidget):
+    """A model's test codes in its latent plane, with probe crosshair and backgrounds."""
+
+    probe_changed = Signal(float, float)  # plane point under a left-drag
+    clicked = Signal(float, float, float)  # plane point and the click radius in plane units
+
+    def __init__(self, parent: QWidget | None = None, *, role: str, theme: Theme = LIGHT):
+        self._vb = _ProbeViewBox(self)
+        super().__init__(parent, viewBox=self._vb)
+        self.role = role
+        self._theme = theme
+        self.space: LatentSpace | None = None
+        self._labels = np.zeros(0, dtype=np.int64)
+        self._class_visible = [True] * len(CLASS_COLORS)
+        self._title = ""
+        self._backgrounds = {"manifold": False, "prior": False, "density": False}
+        self._data_range: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
+
+        pi = self.getPlotItem()
+        pi.hideButtons()
+        pi.setMenuEnabled(False)
+        pi.showGrid(x=True, y=True, alpha=0.25)
+        self._vb.setAspectLocked(True, ratio=1.0)
+        self.setMinimumSize(260, 240)
+
+        # Backgrounds, from the bottom up.
+        self._manifold = pg.ImageItem(axisOrder="row-major")
+        self._manifold.setZValue(-30)
+        self._density = pg.ImageItem(axisOrder="row-major")
+        self._density.setZValue(-20)
+        self._prior_curves = [pg.PlotCurveItem() for _ in PRIOR_SIGMAS]
+        self._prior_labels = [pg.TextItem(f"{k}σ", anchor=(0, 1)) for k in PRIOR_SIGMAS]
+        for item in (self._manifold, self._density, *self._prior_curves, *self._prior_labels):
+            item.setVisible(False)
+            pi.addItem(item, ignoreBounds=True)
+        for item in self._prior_curves:
+            item.setZValue(-10)
+
+        # One scatter item per class with one shared brush: pyqtgraph loops over
+        # per-point brushes in Python, which makes 10,000 points 5x slower.
+        self._scatter: list[pg.ScatterPlotItem] = []
+        for k, color in enumerate(CLASS_COLORS):
+            c = pg.mkColor(color)
+            c.setAlpha(POINT_ALPHA)
+            item = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(c), hoverable=False, name=str(k))
+            pi.addItem(item)
+            self._scatter.append(item)
+
+        # Overlays: interpolation path, prior samples, selected test image, crosshair.
+        self._path = pg.PlotDataItem(symbol="o", symbolSize=6)
+        self._path.setZValue(20)
+        self._samples = pg.ScatterPlotItem(symbol="star", size=15, hoverable=False)
+        self._samples.setZValue(21)
+        self._selection = pg.ScatterPlotItem(symbol="o", size=16, brush=None, hoverable=False)
+        self._selection.setZValue(22)
+        self._vline = pg.InfiniteLine(angle=90, movable=False)
+        self._hline = pg.InfiniteLine(angle=0, movable=False)
+        for item in (self._path, self._samples, self._selection, self._vline, self._hline):
+            item.setVisible(False)
+            pi.addItem(item, ignoreBounds=True)
+        self._vline.setZValue(30)
+        self._hline.setZValue(30)
+
+        self._message = pg.TextItem("", anchor=(0.5, 0.5))
+        self._message.setVisible(False)
+        pi.addItem(self._message, ignoreBounds=True)
+
+        # The manifold is recomputed for the visible range once the view stops moving.
+        self._manifold_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._manifold_timer.timeout.connect(self._update_manifold)
+        self._vb.sigRangeChanged.connect(self._view_moved)
+
+        self.apply_theme(theme)
+        self._show_empty("No model loaded")
+
+    # ------------------------------------------------------------ content
+
+    def set_space(self, space: LatentSpace | None, *, labels: np.ndarray | None = None, title: str = "", empty_message: str = "") -> None:
+        """Show the codes of space (coloured by labels), or an empty plot with a message."""
+        self.space = space
+        self._title = title
+        self.clear_overlays()
+        if space is None:
+            self._labels = np.zeros(0, dtype=np.int64)
+            for item in self._scatter:
+                item.setData(x=[], y=[])
+            self._show_empty(empty_message or "No model loaded")
+            self._set_title()
+            return
+        self._message.setVisible(False)
+        self._labels = np.asarray(labels, dtype=np.int64) if labels is not None else np.zeros(len(space.xy), np.int64)
+        for k, item in enumerate(self._scatter):
+            xy = space.xy[self._labels == k]
+            item.setData(x=xy[:, 0], y=xy[:, 1])
+            item.setVisible(self._class_visible[k])
+        self._data_range = space.bounds()
+        axis = "PC{} of z" if space.is_projected else "z{}"
+        self.setLabel("bottom", axis.format(1))
+        self.setLabel("left", axis.format(2))
+        self._set_title()
+        self._update_prior()
+        self._update_density()
+        self.reset_view()
+        self._update_manifold()
+
+    def _set_title(self) -> None:
+        self.setTitle(self._title, color=self._theme.foreground, size="11pt")
+
+    def _show_empty(self, message: str) -> None:
+        self._message.setText(message, color=self._theme.muted)
+        self._message.setPos(0, 0)
+        self._message.setVisible(True)
+        self.setLabel("bottom", "z1")
+        self.setLabel("left", "z2")
+        for item in (self._manifold, self._density, *self._prior_curves, *self._prior_labels):
+            item.setVisible(False)
+        self._vb.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
+
+    def reset_view(self) -> None:
+        """Show all codes (ignoring a few outliers)."""
+        if self.space is None:
+            self._vb.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
+            return
+        (x0, x1), (y0, y1) = self._data_range
+        self._vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    def view_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        (x0, x1), (y0, y1) = self._vb.viewRange()
+        return (x0, x1), (y0, y1)
+
+    # ------------------------------------------------------------ classes
+
+    def set_class_visible(self, k: int, visible: bool) -> None:
+        self._class_visible[k] = visible
+        self._scatter[k].setVisible(visible)
+        if self._backgrounds["density"]:
+            self._update_density()
+
+    def class_visible(self, k: int) -> bool:
+        return self._class_visible[k]
+
+    def visible_mask(self) -> np.ndarray:
+        """Boolean mask of the test points whose class is shown."""
+        shown = np.flatnonzero(self._class_visible)
+        return np.isin(self._labels, shown)
+
+    def scatter_items(self) -> list[pg.ScatterPlotItem]:
+        return list(self._scatter)
+
+    def visible_point_count(self) -> int:
+        return sum(len(item.data) for item in self._scatter if item.isVisible())
+
+    # ------------------------------------------------------------ probing
+
+    def _drag_probe(self, x: float, y: float, *, finished: bool) -> None:
+        self.probe_changed.emit(x, y)
+
+    def _click(self, x: float, y: float) -> None:
+        px, _ = self._vb.viewPixelSize()
+        self.clicked.emit(x, y, CLICK_RADIUS_PX * px)
+
+    def set_crosshair(self, xy: tuple[float, float] | None) -> None:
+        """Move the crosshair to xy (plane coordinates), or hide it."""
+        if xy is None:
+            self._vline.setVisible(False)
+            self._hline.setVisible(False)
+            return
+        self._vline.setValue(xy[0])
+        self._hline.setValue(xy[1])
+        self._vline.setVisible(True)
+        self._hline.setVisible(True)
+
+    def crosshair(self) -> tuple[float, float] | None:
+        if not self._vline.isVisible():
+            return None
+        return float(self._vline.value()), float(self._hline.value())
+
+    def view_to_widget(self, x: float, y: float) -> QPointF:
+        """Plane coordinates -> this widget's pixel coordinates (for synthetic mouse events)."""
+        scene = self._vb.mapViewToScene(QPointF(x, y))
+        return QPointF(self.mapFromScene(scene))
+
+    # ------------------------------------------------------------ overlays
+
+    def set_samples(self, xy: np.ndarray | None) -> None:
+        if xy is None or len(xy) == 0:
+            self._samples.setVisible(False)
+            return
+        self._samples.setData(x=xy[:, 0], y=xy[:, 1])
+        self._samples.setVisible(True)
+
+    def set_path(self, xy: np.ndarray | None) -> None:
+        if xy is None or len(xy) == 0:
+            self._path.setVisible(False)
+            return
+        self._path.setData(x=xy[:, 0], y=xy[:, 1])
+        self._path.setVisible(True)
+
+    def path(self) -> np.ndarray | None:
+        if not self._path.isVisible():
+            return None
+        x, y = self._path.getData()
+        return np.stack([x, y], axis=1)
+
+    def set_selection(self, xy: tuple[float, float] | None) -> None:
+        if xy is None:
+            self._selection.setVisible(False)
+            return
+        self._selection.setData(x=[xy[0]], y=[xy[1]])
+        self._selection.setVisible(True)
+
+    def clear_overlays(self) -> None:
+        for setter in (self.set_samples, self.set_path):
+            setter(None)
+        self.set_selection(None)
+        self.set_crosshair(None)
+
+    # ------------------------------------------------------------ backgrounds
+
+    def set_background(self, name: str, on: bool) -> None:
+        """Switch one background ('manifold', 'prior' or 'density') on or off."""
+        if name not in self._backgrounds:
+            raise ValueError(f"unknown background {name!r}; choose one of {', '.join(self._backgrounds)}")
+        self._backgrounds[name] = on
+        {"manifold": self._update_manifold, "prior": self._update_prior, "density": self._update_density}[name]()
+        # Points fade over an image background so it stays readable.
+        faded = self._backgrounds["manifold"] or self._backgrounds["density"]
+        for item in self._scatter:
+            item.setOpacity(0.35 if faded else 1.0)
+
+    def background(self, name: str) -> bool:
+        return self._backgrounds[name]
+
+    def manifold_image(self) -> np.ndarray | None:
+        """The tiled decoded images shown as the manifold background (None when off)."""
+        if not self._manifold.isVisible():
+            return None
+        return self._manifold.image
+
+    def _view_moved(self, *args) -> None:
+        if self._backgrounds["manifold"] and self.space is not None:
+            self._manifold_timer.start()
+
+    def _update_manifold(self) -> None:
+        if not self._backgrounds["manifold"] or self.space is None:
+            self._manifold.setVisible(False)
+            return
+        (x0, x1), (y0, y1) = self.view_range()
+        px, _ = self._vb.viewPixelSize()
+        cell = max(px * MANIFOLD_CELL_PX, 1e-9)
+        nx = int(np.clip(round((x1 - x0) / cell), 2, MANIFOLD_MAX_CELLS))
+        ny = int(np.clip(round((y1 - y0) / cell), 2, MANIFOLD_MAX_CELLS))
+        cx, cy = (x1 - x0) / nx, (y1 - y0) / ny
+        # Lattice points at cell centres, so every tile sits over the plane point it decodes.
+        tiles = self.space.manifold(x_range=(x0 + cx / 2, x1 - cx / 2), y_range=(y0 + cy / 2, y1 - cy / 2), n=(nx, ny))
+        # Row 0 of the tiles is the top; the plot's y axis points up, so flip rows.
+        self._manifold.setImage(tiles[::-1], autoLevels=False, levels=(0.0, 1.0))
+        self._manifold.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self._manifold.setVisible(True)
+
+    def _update_prior(self) -> None:
+        show = self._backgrounds["prior"] and self.space is not None
+        for curve, label in zip(self._prior_curves, self._prior_labels):
+            curve.setVisible(show)
+            label.setVisible(show)
+        if not show:
+            return
+        cx, cy = self.space.prior_center()
+        t = np.linspace(0, 2 * np.pi, 181)
+        for r, curve, label in zip(PRIOR_SIGMAS, self._prior_curves, self._prior_labels):
+            curve.setData(cx + r * np.cos(t), cy + r * np.sin(t))
+            label.setPos(cx + r * math.cos(math.pi / 4), cy + r * math.sin(math.pi / 4))
+
+    def _update_density(self) -> None:
+        if not self._backgrounds["density"] or self.space is None:
+            self._density.setVisible(False)
+            return
+        (x0, x1), (y0, y1) = self._data_range
+        hist = self.space.density(x_range=(x0, x1), y_range=(y0, y1), among=self.visible_mask())
+        self._density.setImage(hist, autoLevels=False, levels=(0.0, 1.0))
+        self._density.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self._density.setVisible(True)
+
+    # ------------------------------------------------------------ theme
+
+    def apply_theme(self, theme: Theme) -> None:
+        self._theme = theme
+        self.setBackground(theme.background)
+        pi = self.getPlotItem()
+        for name in ("left", "bottom"):
+            ax = pi.getAxis(name)
+            ax.setPen(pg.mkPen(theme.muted))
+            ax.setTextPen(pg.mkPen(theme.foreground))
+        self._set_title()
+        cross = pg.mkPen(theme.crosshair, width=1.5, style=Qt.PenStyle.DashLine)
+        self._vline.setPen(cross)
+        self._hline.setPen(cross)
+        self._selection.setPen(pg.mkPen(theme.crosshair, width=2.5))
+        self._samples.setBrush(pg.mkBrush(theme.accent))
+        self._samples.setPen(pg.mkPen(theme.background, width=1))
+        self._path.setPen(pg.mkPen(theme.accent, width=2))
+        self._path.setSymbolBrush(pg.mkBrush(theme.accent))
+        self._path.setSymbolPen(pg.mkPen(theme.background))
+        for curve in self._prior_curves:
+            curve.setPen(pg.mkPen(theme.prior, width=1.5, style=Qt.PenStyle.DashLine))
+        for label in self._prior_labels:
+            label.setColor(theme.prior)
+        self._message.setColor(theme.muted)
+        # Manifold: ink in the foreground colour on the plot's background.
+        bg, fg = np.array(pg.mkColor(theme.background).getRgb()[:3]), np.array(pg.mkColor(theme.foreground).getRgb()[:3])
+        t = np.linspace(0, 1, 256)[:, None]
+        self._manifold.setLookupTable((bg * (1 - t) + fg * t).astype(np.uint8))
+        # Density: transparent where there are no codes, a saturated hue where they crowd.
+        hue = np.array(pg.mkColor("#e8590c" if not theme.is_dark else "#ffa94d").getRgb()[:3])
+        lut = np.zeros((256, 4), dtype=np.uint8)
+        lut[:, :3] = hue
+        lut[:, 3] = (np.linspace(0, 1, 256) ** 0.8 * 210).astype(np.uint8)
+        lut[0, 3] = 0
+        self._density.setLookupTable(lut)
