@@ -25,6 +25,14 @@ DEBOUNCE_MS = 120
 PRIOR_SIGMAS = (1, 2, 3)
 
 
+class _PassiveScatter(pg.ScatterPlotItem):
+    """Points that let clicks through to the view box, which picks the nearest shown
+    point itself (pyqtgraph's scatter would swallow a click that lands on a point)."""
+
+    def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph API)
+        ev.ignore()
+
+
 class _ProbeViewBox(pg.ViewBox):
     """Left-drag probes instead of panning; shift+left, middle and right drag pan; the
     wheel zooms. Clicks are handed to the plot."""
@@ -105,16 +113,16 @@ class LatentPlot(pg.PlotWidget):
         for k, color in enumerate(CLASS_COLORS):
             c = pg.mkColor(color)
             c.setAlpha(POINT_ALPHA)
-            item = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(c), hoverable=False, name=str(k))
+            item = _PassiveScatter(size=POINT_SIZE, pen=None, brush=pg.mkBrush(c), hoverable=False, name=str(k))
             pi.addItem(item)
             self._scatter.append(item)
 
         # Overlays: interpolation path, prior samples, selected test image, crosshair.
         self._path = pg.PlotDataItem(symbol="o", symbolSize=6)
         self._path.setZValue(20)
-        self._samples = pg.ScatterPlotItem(symbol="star", size=15, hoverable=False)
+        self._samples = _PassiveScatter(symbol="star", size=15, hoverable=False)
         self._samples.setZValue(21)
-        self._selection = pg.ScatterPlotItem(symbol="o", size=16, brush=None, hoverable=False)
+        self._selection = _PassiveScatter(symbol="o", size=16, brush=None, hoverable=False)
         self._selection.setZValue(22)
         self._vline = pg.InfiniteLine(angle=90, movable=False)
         self._hline = pg.InfiniteLine(angle=0, movable=False)
@@ -299,6 +307,12 @@ class LatentPlot(pg.PlotWidget):
         if not self._manifold.isVisible():
             return None
         return self._manifold.image
+
+    def flush(self) -> None:
+        """Do pending debounced work now (before a grab or a test assertion)."""
+        if self._manifold_timer.isActive():
+            self._manifold_timer.stop()
+            self._update_manifold()
 
     def _view_moved(self, *args) -> None:
         if self._backgrounds["manifold"] and self.space is not None:

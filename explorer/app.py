@@ -1,0 +1,122 @@
+"""Start the GUI: QApplication set-up, the bundled models and images, the main window,
+and the offscreen screenshot mode used for the README's pictures."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "latent-explorer"
+APPLICATION = "latent-explorer"
+DEFAULT_MODELS = (("left", "ae"), ("right", "vae"))
+
+
+def load_startup(data_dir: Path | None = None):
+    """The bundled AE and VAE and the test images (bundled, or the full test set in
+    data_dir); whatever fails is reported in ``errors`` instead of raising."""
+    from explorer.window import StartupData
+    from models import data
+    from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
+
+    errors: list[str] = []
+    images = labels = None
+    class_names = tuple(str(k) for k in range(10))
+    source = "no images loaded"
+    try:
+        ds = data.load_dataset_or_bundled("mnist", data_dir=data_dir) if data_dir is not None else data.load_bundled("mnist")
+        images, labels, class_names = ds.test_images, ds.test_labels, tuple(ds.class_names)
+        source = ds.source if ds.is_subset else f"{ds.title} test set, {len(images):,} images ({ds.source})"
+    except data.DataError as exc:
+        errors.append(f"The test images could not be loaded: {exc}")
+    checkpoints = {}
+    folder = bundled_models_dir("mnist")
+    for side, kind in DEFAULT_MODELS:
+        try:
+            checkpoints[side] = load_checkpoint(folder / f"{kind}.pt", expect_kind=kind)
+        except CheckpointError as exc:
+            checkpoints[side] = None
+            errors.append(f"The bundled {kind.upper()} could not be loaded ({exc}). Open a checkpoint with File › Open.")
+    return StartupData(
+        images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=checkpoints, errors=tuple(errors)
+    )
+
+
+def _demo_state(window) -> None:
+    """What a user sees after a few clicks: a probed point, a selected test image,
+    prior samples and an interpolation; used for screenshots."""
+    panel = window.explore
+    panel.set_background("prior", True)
+    labels = panel.labels
+    if labels is None or panel.space("right") is None:
+        return
+    a = int(next(i for i, y in enumerate(labels) if y == 1))
+    b = int(next(i for i, y in enumerate(labels) if y == 7))
+    panel.select_image(int(next(i for i, y in enumerate(labels) if y == 4)))
+    panel.sample(n=12, seed=0)
+    panel.interpolate(a, b, 10)
+    panel.probe("right", 0.6, -0.8)
+
+
+def run_app(args) -> int:
+    """Open the window (or, with args.screenshot, save a PNG of it and exit)."""
+    screenshot: Path | None = getattr(args, "screenshot", None)
+    if screenshot is not None:
+        # Must be set before the QApplication exists.
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import pyqtgraph as pg
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("Latent Explorer")
+    app.setStyle("Fusion")
+    pg.setConfigOptions(antialias=False)
+
+    from explorer.window import MainWindow
+
+    startup = load_startup(getattr(args, "data_dir", None))
+    # Screenshots use the defaults, not whatever the user last left in their settings.
+    settings = None if screenshot is not None else QSettings()
+    window = MainWindow(startup=startup, settings=settings)
+    panel = getattr(args, "panel", None)
+    if panel is not None and panel not in window.panel_names():
+        sys.stderr.write(f"error: unknown panel {panel!r}; valid panels: {', '.join(window.panel_names())}\n")
+        window.deleteLater()
+        return 2
+    if panel is not None:
+        window.show_panel(panel)
+
+    if screenshot is None:
+        window.show()
+        return app.exec()
+
+    window.resize(1400, 900)
+    if panel in (None, "explore"):
+        _demo_state(window)
+    window.show()
+    result = {"code": 1}
+
+    def grab() -> None:
+        app.processEvents()
+        window.explore.flush()
+        app.processEvents()
+        path = Path(screenshot)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if window.grab().save(str(path), "PNG"):
+            result["code"] = 0
+        else:
+            sys.stderr.write(f"error: could not write {path}\n")
+        app.quit()
+
+    # One pass of the event loop lays the window out and paints it before the grab.
+    QTimer.singleShot(0, grab)
+    app.exec()
+    window.close()
+    return result["code"]

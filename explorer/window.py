@@ -1,0 +1,378 @@
+"""The main window: a tab per panel, menus, toolbar, status bar and settings."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStyle,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
+
+from explorer.explore_panel import SIDES, ExplorePanel, model_name
+from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
+from models.checkpoint import Checkpoint, CheckpointError, bundled_models_dir, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Latent Explorer"
+DEFAULT_SIZE = QSize(1400, 900)
+ABOUT_TEXT = (
+    "<h3>Latent Explorer</h3>"
+    "<p>An autoencoder squeezes each image through a small code z = f(x) and rebuilds it as x̂ = g(z); "
+    "with a 2-D code you can see where every digit lands and decode any point by dragging over it.</p>"
+    "<p>A plain autoencoder's codes have holes and an arbitrary scale, while a variational autoencoder "
+    "is pulled towards the prior N(0, I), so its space is filled and points drawn from the prior "
+    "decode to digits.</p>"
+)
+
+
+@dataclass(frozen=True)
+class StartupData:
+    """What the window starts with: the test images and up to two checkpoints."""
+
+    images: np.ndarray | None
+    labels: np.ndarray | None
+    class_names: tuple[str, ...] = tuple(str(k) for k in range(10))
+    data_source: str = "no images loaded"
+    checkpoints: dict[str, Checkpoint | None] = field(default_factory=lambda: {s: None for s in SIDES})
+    errors: tuple[str, ...] = ()
+
+
+def _figures(meta: dict) -> str:
+    test = meta.get("test") if isinstance(meta, dict) else None
+    if not isinstance(test, dict):
+        return ""
+    parts = []
+    for key, label in (("nelbo", "−ELBO"), ("mse", "MSE")):
+        value = test.get(key)
+        if isinstance(value, (int, float)):
+            parts.append(f"{label} {value:.4g}")
+    return ("test " + ", ".join(parts)) if parts else ""
+
+
+class MainWindow(QMainWindow):
+    """Latent Explorer's window; panels are tabs registered by name."""
+
+    panel_changed = Signal(str)
+    theme_changed = Signal(str)
+
+    def __init__(self, *, startup: StartupData, settings: QSettings | None = None, theme_choice: str | None = None):
+        super().__init__()
+        self.setWindowTitle(APP_NAME)
+        self._settings = settings
+        self.last_error: str | None = None
+        self._message_box: QMessageBox | None = None
+        self._data_source = startup.data_source
+        saved_theme = settings.value("theme", "system", type=str) if settings is not None else "system"
+        self._theme_choice = theme_choice or (saved_theme if saved_theme in THEME_CHOICES else "system")
+        self.theme: Theme = resolve_theme(self._theme_choice)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.currentChanged.connect(lambda i: self.panel_changed.emit(self.current_panel_name()))
+        self.setCentralWidget(self.tabs)
+        self._panels: dict[str, QWidget] = {}
+
+        self.explore = ExplorePanel(
+            images=startup.images, labels=startup.labels, class_names=startup.class_names, theme=self.theme
+        )
+        self.explore.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.explore.models_changed.connect(self._update_status)
+        self.add_panel("explore", "Explore", self.explore)
+
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.apply_theme(self._theme_choice)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
+
+        errors = list(startup.errors)
+        empty = "No model loaded\nFile › Open checkpoint…" if startup.images is not None else "No test images loaded"
+        for side in SIDES:
+            ckpt = startup.checkpoints.get(side)
+            try:
+                self.explore.set_checkpoint(side, ckpt, empty_message=empty)
+            except CheckpointError as exc:
+                self.explore.set_checkpoint(side, None, empty_message=empty)
+                errors.append(str(exc))
+        self._update_status()
+
+        self.resize(DEFAULT_SIZE)
+        if settings is not None:
+            self._restore_settings(settings)
+        if errors:
+            self.show_error("Latent Explorer could not load everything", "\n\n".join(errors))
+
+    # ------------------------------------------------------------ panels
+
+    def add_panel(self, name: str, title: str, widget: QWidget) -> None:
+        """Register a panel under ``name`` (for --panel and show_panel) as a tab."""
+        if name in self._panels:
+            raise ValueError(f"a panel named {name!r} already exists")
+        self._panels[name] = widget
+        self.tabs.addTab(widget, title)
+
+    def panel_names(self) -> tuple[str, ...]:
+        return tuple(self._panels)
+
+    def panel(self, name: str) -> QWidget:
+        return self._panels[name]
+
+    def show_panel(self, name: str) -> None:
+        """Bring panel ``name`` to the front; KeyError naming the valid panels if unknown."""
+        if name not in self._panels:
+            raise KeyError(f"unknown panel {name!r}; choose one of: {', '.join(self._panels)}")
+        self.tabs.setCurrentWidget(self._panels[name])
+
+    def current_panel_name(self) -> str:
+        current = self.tabs.currentWidget()
+        return next((n for n, w in self._panels.items() if w is current), "")
+
+    # ------------------------------------------------------------ actions and menus
+
+    def _std_icon(self, theme_name: str, fallback: QStyle.StandardPixmap) -> QIcon:
+        return QIcon.fromTheme(theme_name, self.style().standardIcon(fallback))
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.open_actions: dict[str, QAction] = {}
+        for side, keys in (("left", "Ctrl+O"), ("right", "Ctrl+Shift+O")):
+            name = "left (AE)" if side == "left" else "right (VAE)"
+            a = QAction(self._std_icon("document-open", sp.SP_DialogOpenButton), f"Open checkpoint for the {name} plot…", self)
+            a.setShortcut(QKeySequence(keys))
+            a.setIconText(f"Open {'left' if side == 'left' else 'right'}…")
+            a.setToolTip(f"Load a model checkpoint (.pt) into the {side} plot ({keys})")
+            a.triggered.connect(lambda _=False, side=side: self._ask_open_checkpoint(side))
+            self.open_actions[side] = a
+        self.export_action = QAction(self._std_icon("document-save-as", sp.SP_DialogSaveButton), "&Export view as PNG…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setIconText("Export PNG…")
+        self.export_action.setToolTip("Save a picture of the current panel (Ctrl+E)")
+        self.export_action.triggered.connect(self._ask_export)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        self.about_action = QAction("&About Latent Explorer", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self._show_about)
+
+        self.theme_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for choice in THEME_CHOICES:
+            a = QAction({"system": "Follow the &system", "light": "&Light", "dark": "&Dark"}[choice], self, checkable=True)
+            a.setChecked(choice == self._theme_choice)
+            a.triggered.connect(lambda _=False, choice=choice: self.apply_theme(choice))
+            group.addAction(a)
+            self.theme_actions[choice] = a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        for a in self.open_actions.values():
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view = mb.addMenu("&View")
+        view.addAction(self.explore.reset_action)
+        view.addSeparator()
+        backgrounds = view.addMenu("&Backgrounds")
+        for a in self.explore.background_actions.values():
+            backgrounds.addAction(a)
+        view.addAction(self.explore.linked_action)
+        view.addSeparator()
+        theme = view.addMenu("&Theme")
+        for a in self.theme_actions.values():
+            theme.addAction(a)
+
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main toolbar", self)
+        tb.setObjectName("main_toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.setIconSize(QSize(16, 16))
+        for a in self.open_actions.values():
+            tb.addAction(a)
+        tb.addAction(self.export_action)
+        tb.addSeparator()
+        tb.addAction(self.explore.reset_action)
+        tb.addSeparator()
+        for a in self.explore.background_actions.values():
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(self.explore.linked_action)
+        self.addToolBar(tb)
+        self.toolbar = tb
+
+    # ------------------------------------------------------------ status bar
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.model_labels: dict[str, QLabel] = {}
+        for side in SIDES:
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            sb.addPermanentWidget(label)
+            self.model_labels[side] = label
+        self.data_label = QLabel()
+        sb.addPermanentWidget(self.data_label)
+
+    def _model_text(self, side: str) -> str:
+        ckpt = self.explore.checkpoint(side)
+        if ckpt is None:
+            return f"{model_name(None, side)}: no model"
+        space = self.explore.space(side)
+        parts = [f"{model_name(ckpt, side)}: {ckpt.name}", f"latent {ckpt.config.latent}"]
+        if space is not None and space.is_projected:
+            parts[-1] += " (PCA plane)"
+        figs = _figures(ckpt.meta)
+        if figs:
+            parts.append(figs)
+        return " · ".join(parts)
+
+    def _update_status(self) -> None:
+        for side in SIDES:
+            self.model_labels[side].setText(self._model_text(side))
+            ckpt = self.explore.checkpoint(side)
+            self.model_labels[side].setToolTip(str(ckpt.path) if ckpt is not None and ckpt.path else "")
+        self.data_label.setText(f"Data: {self._data_source}")
+
+    def status_text(self) -> str:
+        """Everything the status bar shows, for tests and logs."""
+        return " | ".join([self.statusBar().currentMessage(), *(lb.text() for lb in (*self.model_labels.values(), self.data_label))])
+
+    # ------------------------------------------------------------ checkpoints
+
+    def open_checkpoint(self, side: str, path: str | Path) -> bool:
+        """Load a checkpoint into one plot; on failure show why and keep the old model."""
+        path = Path(path)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            ckpt = load_checkpoint(path)
+            self.explore.set_checkpoint(side, ckpt)
+        except CheckpointError as exc:
+            self.show_error("Could not open the checkpoint", str(exc))
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        if self._settings is not None:
+            self._settings.setValue("last_dir", str(path.parent))
+        self.statusBar().showMessage(f"Loaded {path.name} into the {side} plot", 8000)
+        return True
+
+    def _ask_open_checkpoint(self, side: str) -> None:
+        start = self._settings.value("last_dir", "", type=str) if self._settings is not None else ""
+        start = start or str(bundled_models_dir("mnist"))
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Open a checkpoint for the {side} plot", start, "Checkpoints (*.pt *.pth);;All files (*)"
+        )
+        if path:
+            self.open_checkpoint(side, path)
+
+    # ------------------------------------------------------------ export
+
+    def export_png(self, path: str | Path) -> bool:
+        """Save a picture of the current panel; report failures like any other error."""
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        widget = self.tabs.currentWidget() or self
+        if not widget.grab().save(str(path), "PNG"):
+            self.show_error("Could not export the view", f"{path}: could not write the PNG (check the folder and its permissions)")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+        return True
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", f"{self.current_panel_name()}.png", "PNG images (*.png)")
+        if path:
+            self.export_png(path)
+
+    # ------------------------------------------------------------ messages
+
+    def show_error(self, title: str, message: str) -> None:
+        """A non-blocking dialog and a status-bar message; the window stays usable."""
+        log.warning("%s: %s", title, message)
+        self.last_error = message
+        self.statusBar().showMessage(f"{title}: {message.splitlines()[0] if message else ''}", 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._message_box = box  # keep it alive while it is open
+        box.open()
+
+    def _show_about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}", ABOUT_TEXT, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        self._message_box = box
+        box.open()
+
+    # ------------------------------------------------------------ theme
+
+    def apply_theme(self, choice: str) -> None:
+        """'system', 'light' or 'dark': Qt palette, plot colours and pyqtgraph defaults."""
+        if choice not in THEME_CHOICES:
+            raise ValueError(f"unknown theme {choice!r}; choose one of {', '.join(THEME_CHOICES)}")
+        self._theme_choice = choice
+        self.theme = resolve_theme(choice)
+        self.theme_actions[choice].setChecked(True)
+        QApplication.setPalette(qt_palette(self.theme))
+        # Plots made later (other panels) start in the same colours.
+        pg.setConfigOptions(background=self.theme.background, foreground=self.theme.foreground)
+        for panel in self._panels.values():
+            if hasattr(panel, "apply_theme"):
+                panel.apply_theme(self.theme)
+        if self._settings is not None:
+            self._settings.setValue("theme", choice)
+        self.theme_changed.emit(self.theme.name)
+
+    def _system_scheme_changed(self, *args) -> None:
+        if self._theme_choice == "system":
+            self.apply_theme("system")
+
+    # ------------------------------------------------------------ settings
+
+    def _restore_settings(self, settings: QSettings) -> None:
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.explore.restore_settings(settings)
+        panel = settings.value("window/panel", "", type=str)
+        if panel in self._panels:
+            self.show_panel(panel)
+
+    def save_settings(self) -> None:
+        if self._settings is None:
+            return
+        s = self._settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("window/panel", self.current_panel_name())
+        self.explore.save_settings(s)
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_settings()
+        super().closeEvent(event)
