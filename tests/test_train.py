@@ -334,12 +334,14 @@ def test_linear_autoencoder_spans_the_pca_subspace():
     pca = metrics.pca_fit(train_x, 2)
     untrained = metrics.principal_angles(model.subspace(), pca.components.T).max()
 
-    Trainer(model, config=config(epochs=40, batch_size=8, lr=3e-3), train_x=train_x).fit()
+    Trainer(model, config=config(epochs=30, batch_size=8, lr=3e-3), train_x=train_x).fit()
 
     angles = metrics.principal_angles(model.subspace(), pca.components.T)
     assert untrained > 45  # a random start is far from it
     assert angles.max() < 2.0
-    assert metrics.principal_angles(model.subspace(), basis).max() < 2.0
+    # and it is as close to the plane the data was made from as PCA is (both see sampling noise)
+    pca_to_truth = metrics.principal_angles(pca.components.T, basis).max()
+    assert metrics.principal_angles(model.subspace(), basis).max() < pca_to_truth + 0.5
     ae_mse = metrics.reconstruction_mse(model, torch.from_numpy(test_x))
     pca_mse = pca.reconstruction_mse(test_x)
     # PCA is the optimum, so the AE cannot beat it by more than sampling noise
