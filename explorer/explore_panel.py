@@ -226,12 +226,19 @@ class ExplorePanel(QWidget):
             view.setToolTip("The image the decoder makes from the point under the crosshair")
             grid.addWidget(view, 0, col)
             self.probe_views[s] = view
-        linked = QCheckBox("Linked: decode the same point with both models")
+        linked = QCheckBox("Linked: same point, both models")
         linked.setToolTip(self.linked_action.toolTip())
         linked.setChecked(self.linked_action.isChecked())
         linked.toggled.connect(self.linked_action.setChecked)
         self.linked_action.toggled.connect(linked.setChecked)
         grid.addWidget(linked, 1, 0, 1, 2)
+        note = QLabel(
+            "The AE decodes nonsense in the gaps between its clusters and far out; "
+            "the VAE's space is filled around the origin, so nearly every point there decodes to a digit."
+        )
+        note.setWordWrap(True)
+        note.setEnabled(False)  # a muted hint, not a control
+        grid.addWidget(note, 2, 0, 1, 2)
         layout.addWidget(probe_box, 3)
 
         detail_box = QGroupBox("Test image")

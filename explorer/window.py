@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, Q
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -233,9 +234,17 @@ class MainWindow(QMainWindow):
             label = QLabel()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             sb.addPermanentWidget(label)
+            sb.addPermanentWidget(self._separator())
             self.model_labels[side] = label
         self.data_label = QLabel()
         sb.addPermanentWidget(self.data_label)
+
+    @staticmethod
+    def _separator() -> QFrame:
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.VLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        return line
 
     def _model_text(self, side: str) -> str:
         ckpt = self.explore.checkpoint(side)
