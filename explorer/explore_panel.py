@@ -27,6 +27,7 @@ from explorer.latent_view import LatentPlot
 from explorer.theme import CLASS_COLORS, LIGHT, Theme
 from models.checkpoint import Checkpoint, CheckpointError
 from models.latent_space import LatentSpace
+from models.train import as_float_images
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ class ExplorePanel(QWidget):
         super().__init__(parent)
         self.images = images
         self.labels = labels
+        # Converted once and shared by both models' LatentSpaces (they only read it).
+        self._float_images = as_float_images(images) if images is not None else None
         self.class_names = tuple(class_names)
         self._theme = theme
         self._checkpoints: dict[str, Checkpoint | None] = {s: None for s in SIDES}
@@ -343,7 +346,7 @@ class ExplorePanel(QWidget):
                     f"{ckpt.name}: the model was trained on {h}x{w} images, the loaded images are {shape[0]}x{shape[1]}"
                 )
             try:
-                space = LatentSpace(ckpt.model, self.images)
+                space = LatentSpace(ckpt.model, self._float_images)
             except (RuntimeError, ValueError) as exc:
                 raise CheckpointError(f"{ckpt.name}: could not encode the test images: {exc}") from exc
         self._checkpoints[side] = ckpt
