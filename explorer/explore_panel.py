@@ -164,6 +164,11 @@ class ExplorePanel(QWidget):
         self.reset_action.setShortcuts([QKeySequence("Ctrl+0"), QKeySequence("R")])
         self.reset_action.setToolTip("Show all codes again (Ctrl+0 or R)")
         self.reset_action.triggered.connect(self.reset_view)
+        cancel = QAction("Cancel picking", self)
+        cancel.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        cancel.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        cancel.triggered.connect(lambda: self.pick_button.setChecked(False))
+        self.addAction(cancel)
 
     def _build_ui(self) -> None:
         root = QVBoxLayout(self)
@@ -477,7 +482,7 @@ class ExplorePanel(QWidget):
     def _pick_toggled(self, on: bool) -> None:
         self._pick = []
         if on:
-            self.status_changed.emit("Click the first point of the path on either plot")
+            self.status_changed.emit("Click the first point of the path on either plot (Esc cancels)")
 
     def interpolate(self, a: int | None = None, b: int | None = None, steps: int | None = None) -> None:
         """Decode the straight path between test images a and b in each model's latent space."""
