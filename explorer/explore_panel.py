@@ -363,6 +363,9 @@ class ExplorePanel(QWidget):
             views[side].set_image(None, fmt.format(name))
         for strips in (self.sample_strips, self.interp_strips):
             strips[side].set_label(name)
+            width = max(strip.natural_label_width() for strip in strips.values())
+            for strip in strips.values():
+                strip.set_min_label_width(width)
         self._refresh_overlays()
         self.models_changed.emit()
 

@@ -124,6 +124,7 @@ class ImageStrip(QWidget):
         self._images: list[np.ndarray] = []
         self._qimages: list[QImage] = []
         self._captions: list[str] = []
+        self._min_label_width = 0
         self.setMinimumHeight(56)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -136,6 +137,14 @@ class ImageStrip(QWidget):
 
     def label(self) -> str:
         return self._label
+
+    def set_min_label_width(self, pixels: int) -> None:
+        """Reserve at least this width for the label, so stacked strips line up."""
+        self._min_label_width = pixels
+        self.update()
+
+    def natural_label_width(self) -> int:
+        return self.fontMetrics().horizontalAdvance(self._label) + 12 if self._label else 0
 
     def set_images(self, images: Sequence[np.ndarray] | np.ndarray, captions: Sequence[str] | None = None) -> None:
         """Show the images (N, H, W) in [0, 1] left to right."""
@@ -154,7 +163,7 @@ class ImageStrip(QWidget):
         return [im.copy() for im in self._images]
 
     def _label_width(self) -> int:
-        return self.fontMetrics().horizontalAdvance(self._label) + 12 if self._label else 0
+        return max(self.natural_label_width(), self._min_label_width)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
