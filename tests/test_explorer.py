@@ -291,3 +291,25 @@ def test_screenshot_command_writes_a_png(tmp_path):
     )
     assert bad.returncode == 2
     assert "nope" in bad.stderr and "explore" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_reset_view_shortcut_and_theme_switch(window, qtbot):
+    plot = window.explore.plots["left"]
+    home = plot.view_range()
+    plot.getPlotItem().vb.scaleBy(s=(0.2, 0.2))
+    assert plot.view_range()[0][1] - plot.view_range()[0][0] < 0.5 * (home[0][1] - home[0][0])
+    QTest.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert np.allclose(plot.view_range(), home, rtol=1e-3)
+
+    window.theme_actions["dark"].trigger()
+    assert window.theme.is_dark
+    assert plot.backgroundBrush().color().name() == window.theme.background
+    window.theme_actions["light"].trigger()
+    assert plot.backgroundBrush().color().name() == "#ffffff"
+
+
+def test_about_box_states_the_lecture_ideas(window):
+    window.about_action.trigger()
+    box = window._message_box
+    assert box.isVisible()
+    assert "N(0, I)" in box.text() and "z = f(x)" in box.text()
