@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=float, default=1.0, help="VAE: weight of the KL term")
     t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="VAE decoder likelihood")
     t.add_argument("--loss", choices=("mse", "l1", "bce", "cosine"), default="mse", help="AE reconstruction loss")
-    t.add_argument("--noise", default="gaussian", help="DAE: corruption (gaussian, salt_and_pepper, masking, blur, downsample)")
-    t.add_argument("--noise-level", type=float, default=0.5, help="DAE: corruption level")
+    t.add_argument("--noise", default="gaussian", choices=("gaussian", "salt_and_pepper", "masking", "blur", "downsample"),
+                   help="DAE: the corruption applied to training inputs")
+    t.add_argument("--noise-level", type=float, default=None,
+                   help="DAE: corruption level (sigma, fraction or factor; default: the corruption's own default)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -69,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(e)
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--iwae-k", type=int, default=0, help="also estimate -log p(x) for VAEs with k importance samples")
+    b = sub.add_parser("bench", help="measure training, dragging, redrawing and start-up speed",
+                       description="Measure speed as ratios against plain PyTorch in the same process.")
+    b.add_argument("--json", action="store_true", help="print one JSON object (keys nested as name.p50)")
+    b.add_argument("--quick", action="store_true", help="a short run (under a minute)")
     return parser
 
 
@@ -136,6 +142,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     name = args.dataset or "mnist"
+    from models import corrupt
+
+    noise_level = corrupt.CORRUPTIONS[args.noise].default_level if args.noise_level is None else args.noise_level
+    try:
+        corrupt.corrupt(torch.zeros(1, 784), args.noise, noise_level, seed=0)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     ds = _load_data(name, args.data_dir, download=args.download, bundled=args.bundled)
     try:
         config = NetConfig(
@@ -146,7 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             beta=args.beta,
             loss=args.loss,
             noise=args.noise,
-            noise_level=args.noise_level,
+            noise_level=noise_level,
         )
         tconfig = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, schedule=args.schedule
@@ -255,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "bench":
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+            from explorer.bench import bench_main
+
+            return bench_main(quick=args.quick, as_json=args.json, root=Path(__file__).resolve().parent)
         from explorer.app import run_app
 
         return run_app(args)

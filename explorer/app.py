@@ -60,6 +60,28 @@ def _demo_state(window) -> None:
     panel.probe("right", 0.6, -0.8)
 
 
+STARTUP_PROBE_ENV = "LATENT_EXPLORER_STARTUP_PROBE"
+
+
+def _report_first_paint(app, window) -> None:
+    """For the benchmark: print the wall-clock time of the window's first paint, then quit."""
+    import time
+
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
+            if event.type() == QEvent.Type.Paint:
+                obj.removeEventFilter(self)
+                sys.stdout.write(f"first-paint-wallclock {time.time():.6f}\n")
+                sys.stdout.flush()
+                app.quit()
+            return False
+
+    window._first_paint_probe = FirstPaint(window)
+    window.installEventFilter(window._first_paint_probe)
+
+
 def run_app(args) -> int:
     """Open the window (or, with args.screenshot, save a PNG of it and exit)."""
     screenshot: Path | None = getattr(args, "screenshot", None)
@@ -95,6 +117,8 @@ def run_app(args) -> int:
 
     if screenshot is None:
         window.show()
+        if os.environ.get(STARTUP_PROBE_ENV):
+            _report_first_paint(app, window)
         return app.exec()
 
     window.resize(1400, 900)

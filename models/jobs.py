@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -159,11 +160,14 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
         probe_idx = np.sort(rng.choice(len(test_images), size=min(job.probe_count, len(test_images)), replace=False))
         probe_x = as_float_images(test_images[probe_idx])
 
+        parent = multiprocessing.parent_process()
+
         def stopping() -> bool:
             # Pausing blocks here, between two batches, so a paused run uses no CPU.
             while pause_event.is_set() and not stop_event.is_set():
                 time.sleep(0.05)
-            return stop_event.is_set()
+            # An orphaned child (the app was killed) stops instead of training on.
+            return stop_event.is_set() or (parent is not None and not parent.is_alive())
 
         trainers = []
         for i, config in enumerate(job.configs):

@@ -1,0 +1,355 @@
+"""``python main.py bench``: how fast the app is, as ratios against plain PyTorch
+run in the same process (these machines are shared and noisy, so absolute
+times alone mean little)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import data
+from models.nets import NetConfig, build_model
+from models.train import TrainConfig, Trainer, as_float_images
+
+log = logging.getLogger(__name__)
+
+BENCH_NET = NetConfig(kind="vae", latent=2, hidden=(512, 256))
+BATCH = 128
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    quick: bool = False
+
+    @property
+    def train_steps(self) -> int:
+        return 60 if self.quick else 300
+
+    @property
+    def rounds(self) -> int:
+        return 2 if self.quick else 3
+
+    @property
+    def in_app_seconds(self) -> float:
+        return 6.0 if self.quick else 20.0
+
+    @property
+    def latency_samples(self) -> int:
+        return 200 if self.quick else 1000
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=np.float64)
+    return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99))}
+
+
+def _bench_images() -> tuple[np.ndarray, str]:
+    """MNIST training images when on disk, else the bundled 10,000 test images."""
+    try:
+        ds = data.load_dataset("mnist")
+    except data.DataError:
+        ds = data.load_bundled("mnist")
+    return ds.train_images, ds.source
+
+
+def plain_loop_samples_per_s(x: torch.Tensor, steps: int, *, seed: int = 0) -> float:
+    """The reference: the same network, batch size, optimiser and data, no frills."""
+    torch.manual_seed(seed)
+    model = build_model(BENCH_NET)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    n = x.shape[0]
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=gen)
+    model.train()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        j = (i * BATCH) % max(1, n - BATCH)
+        b = x[order[j : j + BATCH]]
+        logits, mu, logvar, _ = model(b)
+        recon = torch.nn.functional.binary_cross_entropy_with_logits(logits, b, reduction="sum") / b.shape[0]
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / b.shape[0]
+        loss = recon + kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps * BATCH / (time.perf_counter() - t0)
+
+
+def trainer_samples_per_s(x: torch.Tensor, steps: int, *, seed: int = 0) -> float:
+    """Our Trainer on the same work, timed over the same number of steps."""
+    model = build_model(BENCH_NET)
+    epochs = max(1, -(-steps * BATCH // x.shape[0]))
+    trainer = Trainer(model, config=TrainConfig(epochs=epochs, batch_size=BATCH, seed=seed, device="cpu"), train_x=x)
+    t0 = time.perf_counter()
+    done = 0
+    for info in trainer.steps():
+        if hasattr(info, "samples_per_s"):
+            done += 1
+            if done >= steps:
+                break
+    return done * BATCH / (time.perf_counter() - t0)
+
+
+def measure_train_ratio(x: torch.Tensor, settings: BenchSettings) -> tuple[float, float]:
+    """Median over alternating runs of Trainer / plain loop; also the plain speed."""
+    ratios, plain = [], []
+    plain_loop_samples_per_s(x, 20)  # warm up allocator and kernels
+    for r in range(settings.rounds):
+        p = plain_loop_samples_per_s(x, settings.train_steps, seed=r)
+        t = trainer_samples_per_s(x, settings.train_steps, seed=r)
+        ratios.append(t / p)
+        plain.append(p)
+    return statistics.median(ratios), statistics.median(plain)
+
+
+def _run_until(predicate, timeout_s: float) -> None:
+    """Run the Qt event loop until predicate() is true or the time is up."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    check = QTimer()
+    check.setInterval(20)
+    deadline = time.monotonic() + timeout_s
+
+    def poll() -> None:
+        if predicate() or time.monotonic() > deadline:
+            loop.quit()
+
+    check.timeout.connect(poll)
+    check.start()
+    loop.exec()
+    check.stop()
+
+
+def measure_in_app(images: np.ndarray, plain_speed: float, settings: BenchSettings, window_factory) -> dict:
+    """Background training with the main window shown: its speed against the
+    plain loop, and the lateness of a 10 ms GUI timer meanwhile."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.training_controller import TrainingController
+    from models.jobs import TrainJob
+
+    app = QApplication.instance()
+    window = window_factory()
+    window.show()
+    app.processEvents()
+    controller = TrainingController()
+    job = TrainJob(configs=(BENCH_NET,), train=TrainConfig(epochs=50, batch_size=BATCH, device="cpu"),
+                   arrays=(images, images[:2000]), probe_count=2000, snapshot_interval_s=1.0)
+    speeds: list[float] = []
+    controller.snapshot_changed.connect(lambda s: speeds.append(s.samples_per_s))
+    controller.start(job)
+    # Wait for the child to be up and training before measuring.
+    _run_until(lambda: bool(speeds), 60.0)
+    late: list[float] = []
+    clock = QElapsedTimer()
+    timer = QTimer()
+    timer.setInterval(10)
+    state = {"last": None}
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        if state["last"] is not None:
+            late.append(max(0.0, now - state["last"] - 10.0))
+        state["last"] = now
+
+    timer.timeout.connect(tick)
+    first_speed_count = len(speeds)
+    clock.start()
+    timer.start()
+    # Measure for the set time and until enough timer ticks and fresh snapshots came in.
+    t_end = time.monotonic() + settings.in_app_seconds
+    _run_until(
+        lambda: time.monotonic() >= t_end and len(late) >= settings.latency_samples and len(speeds) > first_speed_count + 1,
+        settings.in_app_seconds + 60.0,
+    )
+    timer.stop()
+    controller.shutdown(timeout=2.0)
+    window.close()
+    # samples_per_s is cumulative since the start; the last value is the fairest.
+    fresh = speeds[first_speed_count:] or speeds
+    in_app = fresh[-1] if fresh else 0.0
+    return {"in_app_train_ratio": in_app / plain_speed, "gui_latency_ms": _percentiles(late)}
+
+
+def measure_startup(root: Path, *, runs: int = 1) -> float:
+    """Process start to the main window's first paint (median of runs), each in a
+    fresh interpreter with the bundled models."""
+    from explorer.app import STARTUP_PROBE_ENV
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **{STARTUP_PROBE_ENV: "1"})
+    times = []
+    for _ in range(runs):
+        t0 = time.time()
+        out = subprocess.run([sys.executable, str(root / "main.py")], env=env, capture_output=True, text=True, timeout=120, cwd=root)
+        stamps = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("first-paint-wallclock ")]
+        if out.returncode != 0 or not stamps:
+            raise RuntimeError(f"the app did not start (exit {out.returncode}): {out.stderr[-800:]}")
+        times.append(float(stamps[0]) - t0)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024
+
+
+def machine() -> dict:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "device": "cpu",
+        "python": platform.python_version(),
+    }
+
+
+def _view_point(plot, x: float, y: float):
+    """Widget coordinates of plane point (x, y) on a LatentPlot's viewport."""
+    import pyqtgraph as pg
+
+    return plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(x, y)))
+
+
+def measure_drag_decode(window, settings: BenchSettings) -> dict[str, float]:
+    """Real left-button mouse moves on the VAE plot: from the move event to the
+    decoded image set on its widget (the handler decodes synchronously)."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    panel = window.explore
+    plot = panel.plots["right"]
+    vp = plot.viewport()
+    app = QApplication.instance()
+    p0 = _view_point(plot, 0.0, 0.0)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0)
+    QTest.mouseMove(vp, p0 + QPoint(10, 10))  # past the drag threshold
+    times = []
+    rng = np.random.default_rng(0)
+    n = 100 if settings.quick else 500
+    for _ in range(n):
+        target = _view_point(plot, *rng.uniform(-2.5, 2.5, size=2))
+        t0 = time.perf_counter()
+        QTest.mouseMove(vp, target)
+        times.append((time.perf_counter() - t0) * 1000)
+        app.processEvents()
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, target)
+    return _percentiles(times)
+
+
+def measure_scatter_fps(window, settings: BenchSettings) -> float:
+    """Full redraws per second of a 10,000-point latent plot: new positions for
+    every class item, then a render of the widget."""
+    plot = window.explore.plots["right"]
+    items = plot.scatter_items()
+    base = [item.getData() for item in items]
+    rng = np.random.default_rng(0)
+    frames = 20 if settings.quick else 60
+    plot.grab()  # first render builds caches; not counted
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        for item, (x, y) in zip(items, base):
+            jitter = rng.normal(0.0, 0.02, size=(2, len(x))).astype(np.float32)
+            item.setData(x=x + jitter[0], y=y + jitter[1])
+        plot.grab()
+    fps = frames / (time.perf_counter() - t0)
+    for item, (x, y) in zip(items, base):
+        item.setData(x=x, y=y)
+    return fps
+
+
+def run_bench(*, quick: bool, root: Path) -> dict:
+    """Every measurement, as one flat-ish dict with the documented key names."""
+    from PySide6.QtWidgets import QApplication
+
+    import pyqtgraph as pg
+
+    settings = BenchSettings(quick=quick)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    images, source = _bench_images()
+    x = as_float_images(images)
+    train_ratio, plain_speed = measure_train_ratio(x, settings)
+    results: dict = {"train_ratio": train_ratio, "plain_samples_per_s": plain_speed}
+
+    app = QApplication.instance() or QApplication(["latent-explorer-bench"])
+    pg.setConfigOptions(antialias=False)
+    from explorer.app import load_startup
+    from explorer.window import MainWindow
+
+    startup = load_startup(None)
+
+    def make_window():
+        w = MainWindow(startup=startup, settings=None)
+        w.resize(1400, 900)
+        return w
+
+    window = make_window()
+    window.show()
+    app.processEvents()
+    results["drag_decode_ms"] = measure_drag_decode(window, settings)
+    results["scatter_fps"] = measure_scatter_fps(window, settings)
+    window.close()
+    results.update(measure_in_app(images, plain_speed, settings, make_window))
+    results["startup_s"] = measure_startup(root, runs=1 if quick else 3)
+    results["peak_rss_mb"] = peak_rss_mb()
+    results["machine"] = {**machine(), "data": source}
+    return results
+
+
+BARS = {
+    "train_ratio": (">=", 0.9),
+    "in_app_train_ratio": (">=", 0.85),
+    "gui_latency_ms.p99": ("<", 50.0),
+    "drag_decode_ms.p50": ("<", 10.0),
+    "scatter_fps": (">=", 30.0),
+    "startup_s": ("<", 3.0),
+}
+
+
+def flatten(results: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in results.items():
+        if isinstance(v, dict) and k != "machine":
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def format_table(results: dict) -> str:
+    """A readable table with each figure's bar and whether it is met."""
+    lines = [f"{'figure':<24} {'value':>12}   bar", "-" * 50]
+    for key, value in flatten(results).items():
+        if key == "machine":
+            continue
+        bar = BARS.get(key)
+        verdict = ""
+        if bar is not None:
+            op, limit = bar
+            ok = value >= limit if op == ">=" else value < limit
+            verdict = f"{op} {limit:g}  {'ok' if ok else 'MISSED'}"
+        lines.append(f"{key:<24} {value:>12.3f}   {verdict}")
+    m = results.get("machine", {})
+    lines.append("")
+    lines.append("machine: " + ", ".join(f"{k} {v}" for k, v in m.items()))
+    return "\n".join(lines)
+
+
+def bench_main(*, quick: bool, as_json: bool, root: Path) -> int:
+    results = run_bench(quick=quick, root=root)
+    print(json.dumps(results, indent=2) if as_json else format_table(results))
+    return 0

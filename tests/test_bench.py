@@ -1,0 +1,42 @@
+"""The benchmark command runs end to end and reports every figure."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+KEYS = [
+    "train_ratio",
+    "in_app_train_ratio",
+    "gui_latency_ms.p50",
+    "gui_latency_ms.p99",
+    "drag_decode_ms.p50",
+    "drag_decode_ms.p99",
+    "scatter_fps",
+    "startup_s",
+    "peak_rss_mb",
+]
+
+
+def _get(d: dict, dotted: str):
+    for part in dotted.split("."):
+        d = d[part]
+    return d
+
+
+def test_bench_quick_json_has_every_key_positive_and_finite(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LATENT_EXPLORER_DATA=str(tmp_path / "no-data"))
+    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "bench", "--quick", "--json"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads(out.stdout)
+    for key in KEYS:
+        value = _get(results, key)
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
+    assert results["machine"]["cores"] >= 1
+    assert "bundled" in results["machine"]["data"]
