@@ -172,26 +172,18 @@ class DenoisingAE(AE):
     """An AE whose trainer corrupts the inputs (config.noise) and targets the clean image."""
 
 
-class LinearAE(_Base):
+class LinearAE(AE):
     """No nonlinearity: trained with MSE it spans the top principal subspace."""
 
     def __init__(self, config: NetConfig):
-        super().__init__()
+        _Base.__init__(self)
         self.config = config
         self.encoder = nn.Linear(config.pixels, config.latent)
         self.decoder = nn.Linear(config.latent, config.pixels)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.flatten(x))
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encode(x)
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        # Unbounded on purpose: PCA reconstructions are not confined to [0, 1].
         return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
     def subspace(self) -> torch.Tensor:
         """The decoder's column space, (pixels, latent): what PCA is compared with."""

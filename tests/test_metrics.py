@@ -9,19 +9,12 @@ import torch
 from models import losses, metrics
 from models.nets import NetConfig, build_model
 
+import synthetic
+
 
 def blob_images(n: int, seed: int) -> torch.Tensor:
     """(n, 784) float32 in [0, 1]: a soft blob at one of four places, slightly jittered."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:28, 0:28]
-    centres = np.array([(8, 8), (8, 20), (20, 8), (20, 20)], dtype=np.float64)
-    which = rng.integers(0, len(centres), n)
-    jitter = rng.uniform(-1.5, 1.5, (n, 2))
-    width = rng.uniform(2.0, 3.5, n)
-    cy = (centres[which, 0] + jitter[:, 0])[:, None, None]
-    cx = (centres[which, 1] + jitter[:, 1])[:, None, None]
-    img = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width[:, None, None] ** 2))
-    return torch.tensor(img.reshape(n, 784), dtype=torch.float32)
+    return torch.from_numpy(synthetic.blob_images(n, seed).reshape(n, 784))
 
 
 @pytest.fixture(scope="module")

@@ -19,24 +19,11 @@ from models.train import (
     as_float_images,
     select_device,
 )
+from synthetic import blob_images
 
 HIDDEN = (64, 32)
 N_TRAIN, BATCH = 256, 32
 STEPS_PER_EPOCH = N_TRAIN // BATCH
-
-
-def blob_images(n: int, seed: int) -> np.ndarray:
-    """(n, 28, 28) float32 in [0, 1]: a soft blob at one of four places, slightly jittered."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:28, 0:28]
-    centres = np.array([(8, 8), (8, 20), (20, 8), (20, 20)], dtype=np.float64)
-    which = rng.integers(0, len(centres), n)
-    jitter = rng.uniform(-1.5, 1.5, (n, 2))
-    width = rng.uniform(2.0, 3.5, n)
-    cy = (centres[which, 0] + jitter[:, 0])[:, None, None]
-    cx = (centres[which, 1] + jitter[:, 1])[:, None, None]
-    img = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width[:, None, None] ** 2))
-    return img.astype(np.float32)
 
 
 TRAIN_X = blob_images(N_TRAIN, seed=0)
