@@ -148,8 +148,10 @@ def measure_in_app(images: np.ndarray, plain_speed: float, settings: BenchSettin
     controller = TrainingController()
     job = TrainJob(configs=(BENCH_NET,), train=TrainConfig(epochs=50, batch_size=BATCH, device="cpu"),
                    arrays=(images, images[:2000]), probe_count=2000, snapshot_interval_s=1.0)
-    speeds: list[float] = []
-    controller.snapshot_changed.connect(lambda s: speeds.append(s.samples_per_s))
+    # (arrival time, samples trained) of each snapshot: the speed over the
+    # measuring window excludes the child's start-up and first-step warm-up.
+    speeds: list[tuple[float, int]] = []
+    controller.snapshot_changed.connect(lambda s: speeds.append((time.perf_counter(), s.step * BATCH)))
     controller.start(job)
     # Wait for the child to be up and training before measuring.
     _run_until(lambda: bool(speeds), 60.0)
@@ -178,9 +180,10 @@ def measure_in_app(images: np.ndarray, plain_speed: float, settings: BenchSettin
     timer.stop()
     controller.shutdown(timeout=2.0)
     window.close()
-    # samples_per_s is cumulative since the start; the last value is the fairest.
-    fresh = speeds[first_speed_count:] or speeds
-    in_app = fresh[-1] if fresh else 0.0
+    if first_speed_count < 1 or len(speeds) < first_speed_count + 1:
+        raise RuntimeError("the background training run did not report progress")
+    (t_a, n_a), (t_b, n_b) = speeds[first_speed_count - 1], speeds[-1]
+    in_app = (n_b - n_a) / max(t_b - t_a, 1e-9)
     return {"in_app_train_ratio": in_app / plain_speed, "gui_latency_ms": _percentiles(late)}
 
 
