@@ -63,6 +63,16 @@ def _demo_state(window) -> None:
 STARTUP_PROBE_ENV = "LATENT_EXPLORER_STARTUP_PROBE"
 
 
+def configure_pyqtgraph() -> None:
+    """Plot options the whole app relies on."""
+    import pyqtgraph as pg
+
+    # Decoding a point costs about 0.1 ms, so every mouse move is worth handling:
+    # pyqtgraph's default 100 Hz limit drops moves outright, which can leave the
+    # crosshair and the decoded image short of where the mouse stopped.
+    pg.setConfigOptions(antialias=False, mouseRateLimit=-1)
+
+
 def _report_first_paint(app, window) -> None:
     """For the benchmark: print the wall-clock time of the window's first paint, then quit."""
     import time
@@ -92,14 +102,12 @@ def run_app(args) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    import pyqtgraph as pg
-
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Latent Explorer")
     app.setStyle("Fusion")
-    pg.setConfigOptions(antialias=False)
+    configure_pyqtgraph()
 
     from explorer.window import MainWindow
 

@@ -279,8 +279,6 @@ def run_bench(*, quick: bool, root: Path) -> dict:
     """Every measurement, as one flat-ish dict with the documented key names."""
     from PySide6.QtWidgets import QApplication
 
-    import pyqtgraph as pg
-
     settings = BenchSettings(quick=quick)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     images, source = _bench_images()
@@ -289,8 +287,9 @@ def run_bench(*, quick: bool, root: Path) -> dict:
     results: dict = {"train_ratio": train_ratio, "plain_samples_per_s": plain_speed}
 
     app = QApplication.instance() or QApplication(["latent-explorer-bench"])
-    pg.setConfigOptions(antialias=False)
-    from explorer.app import load_startup
+    from explorer.app import configure_pyqtgraph, load_startup
+
+    configure_pyqtgraph()
     from explorer.window import MainWindow
 
     startup = load_startup(None)
