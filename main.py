@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="PATH", help="start offscreen, save a PNG of the window and exit")
     parser.add_argument("--panel", default=None, help="panel to show first (explore, ...)")
     parser.add_argument("--data-dir", type=Path, default=None, help="dataset folder (see the README)")
+    parser.add_argument("--train-for", type=float, default=None, metavar="SECONDS",
+                        help="with --screenshot: start a default training run, let it run this long, then take the picture")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model and save a checkpoint", description="Train one model and save a checkpoint.")

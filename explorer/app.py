@@ -122,6 +122,15 @@ def run_app(args) -> int:
         return 2
     if panel is not None:
         window.show_panel(panel)
+    if getattr(args, "data_dir", None) is not None:
+        window.train_panel.set_data_dir(args.data_dir)
+    train_for = getattr(args, "train_for", None) if screenshot is not None else None
+    if train_for is not None and panel is None:
+        window.show_panel("train")
+    if train_for is not None and train_for < 0:
+        sys.stderr.write("error: --train-for needs a number of seconds >= 0\n")
+        window.deleteLater()
+        return 2
 
     if screenshot is None:
         window.show()
@@ -138,6 +147,8 @@ def run_app(args) -> int:
     def grab() -> None:
         app.processEvents()
         window.explore.flush()
+        if train_for is not None:
+            window.train_panel.redraw()
         app.processEvents()
         path = Path(screenshot)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,8 +158,17 @@ def run_app(args) -> int:
             sys.stderr.write(f"error: could not write {path}\n")
         app.quit()
 
-    # One pass of the event loop lays the window out and paints it before the grab.
-    QTimer.singleShot(0, grab)
+    if train_for is not None:
+        # The run goes on in its child process while the event loop draws it; the
+        # picture is taken at the deadline, before the run is stopped.
+        if not window.train_panel.start():
+            sys.stderr.write(f"error: could not start training: {window.train_panel.last_error}\n")
+            window.close()
+            return 1
+        QTimer.singleShot(int(train_for * 1000), grab)
+    else:
+        # One pass of the event loop lays the window out and paints it before the grab.
+        QTimer.singleShot(0, grab)
     app.exec()
     window.close()
     return result["code"]

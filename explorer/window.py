@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from explorer.explore_panel import SIDES, ExplorePanel, model_name
 from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
+from explorer.train_panel import RunResult, TrainPanel
 from models.checkpoint import Checkpoint, CheckpointError, bundled_models_dir, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,12 @@ class MainWindow(QMainWindow):
         self.explore.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.explore.models_changed.connect(self._update_status)
         self.add_panel("explore", "Explore", self.explore)
+
+        self.train_panel = TrainPanel(theme=self.theme, settings=settings)
+        self.train_panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.train_panel.finished.connect(self._training_finished)
+        self.train_panel.failed.connect(self.show_error)
+        self.add_panel("train", "Train", self.train_panel)
 
         self._build_status_bar()
         self._build_actions()
@@ -298,6 +305,27 @@ class MainWindow(QMainWindow):
         if path:
             self.open_checkpoint(side, path)
 
+    def _training_finished(self, result: RunResult) -> None:
+        """Make the freshly trained models the explore panel's (AE left, VAE right)."""
+        loaded = []
+        errors = []
+        for path in result.checkpoints:
+            try:
+                ckpt = load_checkpoint(path)
+                side = "right" if ckpt.config.kind == "vae" else "left"
+                self.explore.set_checkpoint(side, ckpt)
+                loaded.append(f"{model_name(ckpt, side)} → {side} plot")
+            except CheckpointError as exc:
+                errors.append(str(exc))
+        if errors:
+            self.show_error("Could not load the trained models", "\n\n".join(errors))
+        if loaded:
+            how = "stopped early" if result.stopped else "finished"
+            folder = Path(result.checkpoints[0]).parent
+            self.statusBar().showMessage(
+                f"Training {how}; now exploring the new models ({', '.join(loaded)}), saved in {folder}", 15000
+            )
+
     # ------------------------------------------------------------ export
 
     def export_png(self, path: str | Path) -> bool:
@@ -383,5 +411,7 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        # A run in progress is stopped and joined; no training process outlives the window.
+        self.train_panel.shutdown(1.0)
         self.save_settings()
         super().closeEvent(event)
