@@ -681,7 +681,7 @@ class TrainPanel(QWidget):
     def start(self) -> bool:
         """Start a run from the form; refuse (with a message) while one is going."""
         if self.controller.is_active:
-            self._report_error("A run is already going", "Stop the current run before starting another.")
+            self._report_error("Cannot start training", "A training run is already going: stop it before starting another.")
             return False
         try:
             job = self.make_job()

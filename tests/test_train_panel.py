@@ -1,0 +1,217 @@
+"""The Train panel as a user meets it: Start, a moving progress bar, falling loss,
+moving latent points, pause / resume / stop, a NaN run, closing mid-run, and the
+trained models becoming the explorer's. Every run trains on tiny synthetic images
+in a real child process."""
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+
+from explorer.app import load_startup
+from explorer.train_panel import TrainPanel, decoder_only_model
+from explorer.window import MainWindow, StartupData
+from models.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def _images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Blobs at ten positions: structure an autoencoder learns in a few hundred steps."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    yy, xx = np.mgrid[0:28, 0:28]
+    cy = 6 + 2 * (labels % 5) * 1.6
+    cx = 8 + 12 * (labels // 5)
+    img = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / 12.0)
+    img = img + 0.05 * rng.random(img.shape)
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8), labels
+
+
+def _tiny(panel: TrainPanel, tmp_path: Path, *, epochs: int, lr: str = "0.003") -> Path:
+    """Point the panel's next run at a tiny synthetic dataset, through the form where it can."""
+    x, labels = _images(512)
+    out = tmp_path / "run"
+    panel.job_overrides = dict(
+        arrays=(x, x[:200], labels[:200]), probe_count=100, snapshot_interval_s=0.05, threads=1, out_dir=str(out)
+    )
+    panel.hidden_edit.setText("64")
+    panel.batch_spin.setValue(32)
+    panel.epochs_spin.setValue(epochs)
+    panel.lr_edit.setText(lr)
+    return out
+
+
+def _points(panel: TrainPanel, side: str) -> np.ndarray:
+    parts = [np.column_stack(item.getData()) for item in panel.plots[side].scatter_items() if len(item.data)]
+    return np.concatenate(parts) if parts else np.zeros((0, 2))
+
+
+@pytest.fixture(scope="module")
+def startup() -> StartupData:
+    return load_startup()
+
+
+@pytest.fixture
+def window(qtbot, startup, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(startup=startup, settings=settings, theme_choice="light")
+    qtbot.addWidget(w)
+    w.show_panel("train")
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.train_panel.shutdown(1.0)
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    p = TrainPanel(runs_dir=tmp_path / "runs")
+    qtbot.addWidget(p)
+    p.show()
+    yield p
+    p.shutdown(1.0)
+
+
+def test_panel_is_registered_with_tooltips_and_shortcuts(window):
+    panel = window.panel("train")
+    assert panel is window.train_panel
+    assert "train" in window.panel_names()
+    for w in (panel.dataset_combo, panel.models_combo, panel.latent_spin, panel.hidden_edit, panel.epochs_spin,
+              panel.batch_spin, panel.lr_edit, panel.beta_spin, panel.likelihood_combo, panel.noise_combo, panel.noise_level):
+        assert w.toolTip(), w
+    assert panel.start_button.shortcut().toString() and panel.pause_button.shortcut().toString()
+    assert panel.stop_button.shortcut().toString()
+    # Only the denoising AE uses the noise settings.
+    assert not panel.noise_combo.isEnabled()
+    panel.models_combo.setCurrentIndex(panel.models_combo.findData("dae+vae"))
+    assert panel.noise_combo.isEnabled()
+    job = panel.make_job()
+    assert [c.kind for c in job.configs] == ["dae", "vae"]
+
+
+def test_missing_dataset_offers_download_and_mnist_falls_back_to_bundled(panel, tmp_path):
+    panel.set_data_dir(tmp_path / "empty")
+    assert "bundled" in panel.dataset_status.text()
+    assert not panel.download_row.isHidden()
+    job = panel.make_job()
+    assert job.allow_bundled and job.dataset == "mnist"
+    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("fashion-mnist"))
+    assert "--data-dir" in panel.dataset_status.text()
+    assert not panel.start()
+    assert "download it first" in panel.last_error
+    assert panel.error_label.isVisible()
+
+
+def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_explorer(window, qtbot, tmp_path):
+    panel = window.train_panel
+    out = _tiny(panel, tmp_path, epochs=8)
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert not panel.start_button.isEnabled()
+    qtbot.waitUntil(lambda: len(_points(panel, "left")) == 100 and len(_points(panel, "right")) == 100, timeout=30000)
+    first_value = panel.progress.value()
+    before = _points(panel, "left")
+    # Points move between two redraws while the model learns.
+    qtbot.waitUntil(lambda: not np.allclose(_points(panel, "left"), before), timeout=20000)
+
+    # Dragging during training decodes with the latest decoder weights.
+    panel.probe("right", 0.0, 0.0)
+    decoded = panel.decoded["right"].image()
+    assert decoded is not None and decoded.shape == (28, 28) and np.isfinite(decoded).all()
+    snap = panel.controller.latest[1]
+    with torch.no_grad():
+        expected = decoder_only_model(panel._job.configs[1], snap.decoder_state).decode(torch.zeros(1, 2))
+    assert expected.shape == (1, 784)
+
+    with qtbot.waitSignal(panel.finished, timeout=60000) as done:
+        pass
+    result = done.args[0]
+    assert panel.progress.value() > first_value
+    assert panel.progress.value() == panel.progress.maximum()
+    # The loss goes down: the curve's last stretch is below its first.
+    _, y = panel.loss_curves["left"]["loss"].getData()
+    assert len(y) > 20
+    assert np.mean(y[-10:]) < np.mean(y[:10])
+    _, nelbo = panel.loss_curves["right"]["loss"].getData()
+    assert np.mean(nelbo[-10:]) < np.mean(nelbo[:10])
+    # Per-epoch test figures appear as markers.
+    xs, _ = panel.test_markers["left"]["mse"].getData()
+    assert len(xs) == 8
+
+    # The trained models are now the explorer's: AE left, VAE right.
+    assert {Path(p).name for p in result.checkpoints} == {"ae.pt", "vae.pt"}
+    assert window.explore.checkpoint("left").path == out / "ae.pt"
+    assert window.explore.checkpoint("right").path == out / "vae.pt"
+    assert "now exploring the new models" in window.status_text()
+
+    # The last run's settings are remembered.
+    again = TrainPanel(settings=window._settings)
+    qtbot.addWidget(again)
+    assert again.epochs_spin.value() == 8 and again.hidden_edit.text() == "64"
+
+
+def test_pause_really_pauses_resume_continues_and_stop_stops(panel, qtbot, tmp_path):
+    _tiny(panel, tmp_path, epochs=300)
+    assert panel.start()
+    c = panel.controller
+    qtbot.waitUntil(lambda: 0 in c.latest and c.state == "running", timeout=30000)
+    # A second run while one is going is refused with a message.
+    assert not panel.start()
+    assert "already" in panel.last_error
+
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert c.state == "paused" and panel.pause_button.text() == "Resume"
+    # Snapshots already in flight (one per model) may still arrive; after them nothing moves.
+    for _ in range(20):
+        with qtbot.waitSignal(c.snapshot_changed, timeout=600, raising=False) as blocker:
+            pass
+        if not blocker.signal_triggered:
+            break
+    paused_step = c.latest[0].step
+    with qtbot.assertNotEmitted(c.snapshot_changed, wait=800):
+        pass
+    assert c.latest[0].step == paused_step
+    assert "paused" in panel.progress.format()
+
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: c.latest[0].step > paused_step, timeout=20000)
+    with qtbot.waitSignal(panel.finished, timeout=30000) as done:
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    assert done.args[0].stopped
+    assert c.state == "idle" and panel.start_button.isEnabled()
+    assert "stopped" in panel.progress.format()
+
+
+def test_nan_run_ends_with_a_visible_message_and_usable_weights(window, qtbot, tmp_path):
+    panel = window.train_panel
+    out = _tiny(panel, tmp_path, epochs=20, lr="1e4")
+    with qtbot.waitSignal(panel.failed, timeout=60000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.error_label.isVisible()
+    assert "learning rate" in panel.error_label.text()
+    assert "last good weights" in window.last_error
+    assert window._message_box is not None and window._message_box.isVisible()
+    assert "Traceback" not in window.last_error
+    paths = sorted(out.glob("*.pt"))
+    assert [p.name for p in paths] == ["ae.pt", "vae.pt"]
+    for path in paths:
+        with torch.no_grad():
+            assert torch.isfinite(load_checkpoint(path).model.reconstruct(torch.rand(4, 784))).all()
+    assert panel.start_button.isEnabled()
+
+
+def test_closing_the_window_mid_run_ends_cleanly(window, qtbot, tmp_path, capfd):
+    panel = window.train_panel
+    _tiny(panel, tmp_path, epochs=500)
+    assert panel.start()
+    qtbot.waitUntil(lambda: panel.controller.state == "running", timeout=30000)
+    process = panel.controller._process
+    window.close()
+    assert not process.is_alive()
+    assert multiprocessing.active_children() == []
+    assert panel.controller.state == "idle"
+    assert "Traceback" not in capfd.readouterr().err
