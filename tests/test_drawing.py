@@ -1,0 +1,109 @@
+"""A drawing becomes an MNIST-like digit: cropped, fitted to 20x20, centred by mass."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.corrupt import brush_mask
+from models.drawing import centre_of_mass, to_mnist
+
+CANVAS = 280
+CENTRE = 13.5  # the middle of pixel rows/cols 0..27
+
+
+def stroke(points, radius=12.0, size=CANVAS) -> np.ndarray:
+    """A float canvas with a brush stroke through (row, col) points, as a user would draw it."""
+    return brush_mask(points, radius=radius, image_shape=(size, size)).numpy().astype(np.float32)
+
+
+def ink_box(img: np.ndarray) -> tuple[int, int]:
+    ink = img > 0.05
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+DRAWINGS = {
+    "corner loop": [(10, 10), (10, 60), (60, 60), (60, 10), (10, 10)],
+    "off-centre seven": [(150, 160), (150, 260), (270, 190)],
+    "tall thin one": [(20, 40), (260, 46)],
+    "wide dash": [(200, 20), (206, 270)],
+    "dot": [(140, 140)],
+    "L at the edge": [(0, 0), (279, 0), (279, 279)],
+}
+
+
+@pytest.mark.parametrize("name", DRAWINGS)
+def test_drawing_anywhere_is_centred_and_fitted(name):
+    img = to_mnist(stroke(DRAWINGS[name]))
+    assert img is not None
+    assert img.shape == (28, 28) and img.dtype == np.float32
+    assert np.isfinite(img).all() and img.min() >= 0.0 and img.max() <= 1.0
+    assert img.max() == pytest.approx(1.0)
+    r, c = centre_of_mass(img)
+    assert abs(r - CENTRE) <= 1.0 and abs(c - CENTRE) <= 1.0, (r, c)
+    h, w = ink_box(img)
+    assert max(h, w) <= 22, (h, w)  # 20 plus a soft edge
+    assert max(h, w) >= 19  # the longer side fills the box
+
+
+def test_aspect_ratio_is_kept():
+    tall = to_mnist(stroke([(20, 140), (260, 140)], radius=20))
+    h, w = ink_box(tall)
+    assert h >= 19 and w <= 6  # a thin upright bar, not stretched into a square blob
+
+
+def test_edges_are_soft():
+    img = to_mnist(stroke(DRAWINGS["off-centre seven"], radius=10))
+    grey = (img > 0.05) & (img < 0.95)
+    assert grey.sum() >= 5
+
+
+def test_uint8_and_float_canvases_agree():
+    canvas = stroke(DRAWINGS["tall thin one"])
+    a = to_mnist(canvas)
+    b = to_mnist((canvas * 255).astype(np.uint8))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_position_on_the_canvas_does_not_matter():
+    a = to_mnist(stroke([(20, 20), (120, 60)]))
+    b = to_mnist(stroke([(150, 160), (250, 200)]))
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_a_bigger_stroke_changes_the_image():
+    base = [(40, 140), (240, 140)]
+    a = to_mnist(stroke(base))
+    b = to_mnist(stroke([*base, (240, 220)]))
+    assert np.abs(a - b).max() > 0.5
+
+
+@pytest.mark.parametrize(
+    "canvas",
+    [np.zeros((280, 280), np.float32), np.zeros((280, 280), np.uint8), np.full((50, 80), 0.01), np.full((28, 28), np.nan)],
+    ids=["float", "uint8", "faint", "nan"],
+)
+def test_an_empty_canvas_gives_none(canvas):
+    assert to_mnist(canvas) is None
+
+
+def test_any_canvas_size_works():
+    small = np.zeros((10, 14), np.float32)
+    small[2:8, 6] = 1.0
+    img = to_mnist(small)
+    assert img is not None and img.shape == (28, 28)
+    assert ink_box(img)[0] >= 19
+
+
+def test_a_bad_canvas_is_refused():
+    with pytest.raises(ValueError, match="2-D"):
+        to_mnist(np.zeros((3, 28, 28)))
+
+
+def test_centre_of_mass():
+    img = np.zeros((5, 7))
+    img[1, 2] = 1.0
+    img[3, 2] = 1.0
+    assert centre_of_mass(img) == (2.0, 2.0)
+    with pytest.raises(ValueError, match="without ink"):
+        centre_of_mass(np.zeros((4, 4)))
