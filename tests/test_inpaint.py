@@ -1,0 +1,155 @@
+"""Inpainting with the bundled models: the hole fills, known pixels stay, mean fill is beaten."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models import inpaint
+from models.checkpoint import bundled_models_dir, load_checkpoint
+from models.corrupt import center_square_mask, preset_mask
+from models.data import load_bundled
+from models.train import as_float_images
+
+N = 300
+
+
+@pytest.fixture(scope="module")
+def models():
+    folder = bundled_models_dir("mnist")
+    return {kind: load_checkpoint(folder / f"{kind}.pt").model for kind in ("ae", "vae", "dae")}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x = as_float_images(load_bundled().test_images)
+    # The mean over the whole bundled set stands in for the training mean; the
+    # images inpainted are a slice of it.
+    return x[:N].clone(), x.mean(dim=0)
+
+
+def run_all(models, x, mask, mean):
+    return {
+        "ae_projection": inpaint.project_ae(models["ae"], x, mask, steps=10, mean_image=mean),
+        "vae_latent": inpaint.optimise_vae_latent(models["vae"], x, mask, steps=15, mean_image=mean),
+        "dae": inpaint.dae_fill(models["dae"], x, mask, mean_image=mean),
+        "mean_fill": inpaint.mean_fill(x, mask, mean),
+    }
+
+
+@pytest.fixture(scope="module")
+def centre_results(models, digits):
+    x, mean = digits
+    return run_all(models, x, center_square_mask(12), mean)
+
+
+def test_known_pixels_are_unchanged_bit_for_bit(centre_results, digits):
+    x, _ = digits
+    known = ~center_square_mask(12).reshape(-1)
+    for name, result in centre_results.items():
+        assert result.image.shape == x.shape, name
+        assert torch.equal(result.image[:, known], x[:, known]), name
+        assert torch.isfinite(result.image).all() and result.image.min() >= 0 and result.image.max() <= 1, name
+        assert result.fallback is None
+
+
+def test_known_pixels_kept_with_a_random_pixel_mask(models, digits):
+    x, mean = digits
+    mask = preset_mask("random_pixels", seed=3)
+    known = ~mask.reshape(-1)
+    for name, result in run_all(models, x[:50], mask, mean).items():
+        assert torch.equal(result.image[:, known], x[:50, known]), name
+        # The filled pixels are really filled, not left at the input's values.
+        assert not torch.equal(result.image, x[:50]), name
+
+
+def test_best_method_beats_mean_fill_on_the_hole(centre_results, digits):
+    x, _ = digits
+    mask = center_square_mask(12)
+    errors = {name: inpaint.masked_mse(r.image, x, mask) for name, r in centre_results.items()}
+    best = min((e, n) for n, e in errors.items() if n != "mean_fill")
+    assert best[0] < 0.8 * errors["mean_fill"], errors
+    # Every model-based method does better than the mean digit.
+    for name, err in errors.items():
+        assert err <= errors["mean_fill"] * 1.001, errors
+
+
+@pytest.mark.parametrize("method", ["ae_projection", "vae_latent", "dae"])
+def test_iterations_lower_the_masked_error(method, models, digits):
+    x, mean = digits
+    x = x[:100]
+    mask = center_square_mask(12)
+    if method == "ae_projection":
+        steps = list(inpaint.iter_project_ae(models["ae"], x, mask, steps=8, mean_image=mean))
+    elif method == "vae_latent":
+        steps = list(inpaint.iter_optimise_vae_latent(models["vae"], x, mask, steps=10, mean_image=mean))
+    else:
+        steps = list(inpaint.iter_dae_fill(models["dae"], x, mask, mean_image=mean))
+    assert [s.step for s in steps] == list(range(len(steps)))
+    assert all(s.method == method for s in steps)
+    first, last = (inpaint.masked_mse(s.image, x, mask) for s in (steps[0], steps[-1]))
+    assert last < first
+
+
+def test_grad_mode_of_the_caller_is_left_alone(models, digits):
+    x, mean = digits
+    with torch.no_grad():
+        for _ in inpaint.iter_optimise_vae_latent(models["vae"], x[:5], center_square_mask(12), steps=3):
+            assert not torch.is_grad_enabled()
+
+
+def test_a_fully_masked_image_falls_back_and_says_so(models, digits):
+    x, mean = digits
+    batch = x[:3].clone()
+    mask = torch.zeros(3, 784, dtype=torch.bool)
+    mask[1] = True
+    results = run_all(models, batch, mask, mean)
+    for name in ("ae_projection", "vae_latent", "dae"):
+        r = results[name]
+        assert torch.isfinite(r.image).all(), name
+        assert r.fallback is not None and "1 of 3" in r.fallback, name
+        # The other images were inpainted as usual.
+        assert torch.equal(r.image[0], batch[0]) and torch.equal(r.image[2], batch[2]), name
+    assert "mean image" in results["ae_projection"].fallback
+    torch.testing.assert_close(results["ae_projection"].image[1], mean)
+    assert "prior" in results["vae_latent"].fallback
+
+
+def test_one_fully_masked_numpy_image(models):
+    img = np.zeros((1, 28, 28), np.float32)
+    mask = np.ones((28, 28), bool)
+    for run in (
+        lambda: inpaint.project_ae(models["ae"], img, mask),
+        lambda: inpaint.optimise_vae_latent(models["vae"], img, mask, steps=3),
+        lambda: inpaint.dae_fill(models["dae"], img, mask),
+    ):
+        r = run()
+        assert r.image.shape == (1, 28, 28)
+        assert torch.isfinite(r.image).all()
+        assert r.fallback.startswith("the whole image is masked")
+
+
+def test_nothing_masked_changes_nothing(models, digits):
+    x, _ = digits
+    mask = torch.zeros(28, 28, dtype=torch.bool)
+    r = inpaint.project_ae(models["ae"], x[:10], mask, steps=2)
+    assert torch.equal(r.image, x[:10])
+    assert inpaint.masked_mse(r.image, x[:10], mask) == 0.0
+
+
+def test_chunks_give_the_same_answer(models, digits):
+    x, mean = digits
+    mask = center_square_mask(12)
+    whole = inpaint.project_ae(models["ae"], x[:50], mask, steps=3, mean_image=mean)
+    chunked = inpaint.project_ae(models["ae"], x[:50], mask, steps=3, mean_image=mean, chunk=7)
+    torch.testing.assert_close(whole.image, chunked.image)
+
+
+def test_bad_inputs_are_refused(models, digits):
+    x, _ = digits
+    with pytest.raises(TypeError, match="bool"):
+        inpaint.project_ae(models["ae"], x[:2], torch.zeros(28, 28))
+    with pytest.raises(ValueError, match="does not fit"):
+        inpaint.project_ae(models["ae"], x[:2], torch.zeros(5, 5, dtype=torch.bool))
+    with pytest.raises(TypeError, match="needs a VAE"):
+        inpaint.optimise_vae_latent(models["ae"], x[:2], center_square_mask(12))
