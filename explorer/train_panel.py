@@ -54,6 +54,7 @@ from models.train import TrainConfig, TrainingError
 
 log = logging.getLogger(__name__)
 
+DOWNLOAD_TIMEOUT_S = 10  # a stalled mirror must not hold up closing the window for long
 REDRAW_MS = 100  # <= 10 Hz: scatter redraws cost ~15 ms each
 FOLDER = "folder"
 DATASET_CHOICES = (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"), ("kmnist", "KMNIST"), (FOLDER, "IDX files in a folder…"))
@@ -151,10 +152,11 @@ class _DownloadWorker(QObject):
     progress_changed = Signal(int, int, str)  # done bytes, total bytes (0 unknown), text
     finished = Signal(bool, str)  # ok, message
 
-    def __init__(self, name: str, data_dir: str | None):
+    def __init__(self, name: str, data_dir: str | None, mirrors: tuple[str, ...] | None = None):
         super().__init__()
         self._name = name
         self._data_dir = data_dir
+        self._mirrors = mirrors
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -167,7 +169,10 @@ class _DownloadWorker(QObject):
             self.progress_changed.emit(int(p.done_bytes), int(p.total_bytes or 0), text)
 
         try:
-            data.download_dataset(self._name, data_dir=self._data_dir, progress=progress, should_cancel=self._cancel.is_set)
+            data.download_dataset(
+                self._name, data_dir=self._data_dir, progress=progress, should_cancel=self._cancel.is_set,
+                mirrors=self._mirrors, timeout=DOWNLOAD_TIMEOUT_S,
+            )
         except data.DownloadCancelled:
             self.finished.emit(False, "Download cancelled.")
         except data.DataError as exc:
@@ -208,6 +213,8 @@ class TrainPanel(QWidget):
         self.runs_dir = Path(runs_dir) if runs_dir is not None else None
         # Tests replace parts of the job (a tiny synthetic dataset, fewer probes).
         self.job_overrides: dict[str, Any] = {}
+        # None: the dataset registry's public mirrors (tests use a loopback server).
+        self.download_mirrors: tuple[str, ...] | None = None
         self.controller = controller or TrainingController(self)
         self.last_error: str | None = None
         self._job: TrainJob | None = None
@@ -582,7 +589,7 @@ class TrainPanel(QWidget):
             return
         root = self.data_dir if self.data_dir is not None else str(data.default_data_dir())
         thread = QThread(self)
-        worker = _DownloadWorker(key, root)
+        worker = _DownloadWorker(key, root, self.download_mirrors)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Queued into the GUI thread: these are slots of this panel, not lambdas.
@@ -721,8 +728,11 @@ class TrainPanel(QWidget):
             self._download_worker.cancel()
         if self._download_thread is not None:
             self._download_thread.quit()
-            # The download checks its cancel flag between chunks, so this is short.
-            self._download_thread.wait(int(timeout * 1000))
+            # The download checks its cancel flag between chunks, so this is short; only a
+            # stalled mirror takes longer, up to the socket timeout, and a QThread must not
+            # be destroyed while it runs.
+            if not self._download_thread.wait(int(timeout * 1000)):
+                self._download_thread.wait((DOWNLOAD_TIMEOUT_S + 1) * 1000)
 
     def _reset_live(self) -> None:
         self._info = None

@@ -5,6 +5,10 @@ in a real child process."""
 from __future__ import annotations
 
 import multiprocessing
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +219,65 @@ def test_closing_the_window_mid_run_ends_cleanly(window, qtbot, tmp_path, capfd)
     assert multiprocessing.active_children() == []
     assert panel.controller.state == "idle"
     assert "Traceback" not in capfd.readouterr().err
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """Serves a large file slowly, so a download is still going when Cancel is pressed."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(200)
+        self.send_header("Content-Length", str(20_000_000))
+        self.end_headers()
+        try:
+            for _ in range(1000):
+                self.wfile.write(b"\0" * 16384)
+                time.sleep(0.02)  # the server's pace, not the test's
+        except OSError:
+            pass
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a cancelled download closes the connection mid-write
+
+
+def test_download_shows_progress_and_cancel_stops_it(panel, qtbot, tmp_path):
+    server = _QuietServer(("127.0.0.1", 0), _Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        panel.download_mirrors = (url,)
+        panel.set_data_dir(tmp_path / "cache")
+        panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("kmnist"))
+        assert "not on disk" in panel.dataset_status.text()
+        qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
+        assert not panel.download_cancel.isHidden()
+        qtbot.waitUntil(lambda: panel.download_progress.value() > 0, timeout=10000)
+        assert "MB" in panel.download_progress.format()
+        with qtbot.waitSignal(panel.status_changed, timeout=10000) as said:
+            qtbot.mouseClick(panel.download_cancel, Qt.MouseButton.LeftButton)
+        assert said.args[0] == "Download cancelled."
+        assert not panel.download_button.isHidden() and panel.download_cancel.isHidden()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_mirrors_explain_what_to_do_offline(panel, qtbot, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    panel.download_mirrors = (f"http://127.0.0.1:{port}/",)
+    panel.set_data_dir(tmp_path / "cache")
+    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("kmnist"))
+    with qtbot.waitSignal(panel.failed, timeout=20000) as failed:
+        panel.start_download()
+    title, message = failed.args
+    assert "could not be downloaded" in title
+    assert "--data-dir" in message and str(tmp_path / "cache") in message
+    assert panel.error_label.isVisible()
