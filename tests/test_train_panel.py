@@ -12,13 +12,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 import torch
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtTest import QTest
 
 from explorer.app import load_startup
 from explorer.train_panel import TrainPanel, decoder_only_model
 from explorer.window import MainWindow, StartupData
+from models import data
 from models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -53,6 +56,26 @@ def _tiny(panel: TrainPanel, tmp_path: Path, *, epochs: int, lr: str = "0.003") 
 def _points(panel: TrainPanel, side: str) -> np.ndarray:
     parts = [np.column_stack(item.getData()) for item in panel.plots[side].scatter_items() if len(item.data)]
     return np.concatenate(parts) if parts else np.zeros((0, 2))
+
+
+def _drag(plot, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A real left-button drag on the plot from one plane point to another."""
+    vp = plot.viewport()
+    p0 = plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(*start)))
+    p1 = plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(*end)))
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0)
+    QTest.mouseMove(vp, p0 + QPoint(8, 8))
+    QTest.mouseMove(vp, p1)
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p1)
+
+
+@pytest.fixture
+def no_rate_limit():
+    """pyqtgraph drops mouse moves closer than 10 ms apart; synthetic ones are."""
+    old = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOption("mouseRateLimit", -1)
+    yield
+    pg.setConfigOption("mouseRateLimit", old)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +134,7 @@ def test_missing_dataset_offers_download_and_mnist_falls_back_to_bundled(panel, 
     assert panel.error_label.isVisible()
 
 
-def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_explorer(window, qtbot, tmp_path):
+def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_explorer(window, qtbot, tmp_path, no_rate_limit):
     panel = window.train_panel
     out = _tiny(panel, tmp_path, epochs=8)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
@@ -122,14 +145,20 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     # Points move between two redraws while the model learns.
     qtbot.waitUntil(lambda: not np.allclose(_points(panel, "left"), before), timeout=20000)
 
-    # Dragging during training decodes with the latest decoder weights.
-    panel.probe("right", 0.0, 0.0)
+    # Dragging during training decodes with the latest decoder weights (a copy of them).
+    plot = panel.plots["right"]
+    (x0, x1), (y0, y1) = plot.view_range()
+    start, end = (x0 + 0.3 * (x1 - x0), (y0 + y1) / 2), (x0 + 0.7 * (x1 - x0), (y0 + y1) / 2)
+    _drag(plot, start, end)
+    cx, cy = plot.crosshair()
+    assert cx == pytest.approx(end[0], abs=0.05 * (x1 - x0))
     decoded = panel.decoded["right"].image()
     assert decoded is not None and decoded.shape == (28, 28) and np.isfinite(decoded).all()
-    snap = panel.controller.latest[1]
+    snap = plot.space  # the live space the drag decoded with
     with torch.no_grad():
-        expected = decoder_only_model(panel._job.configs[1], snap.decoder_state).decode(torch.zeros(1, 2))
-    assert expected.shape == (1, 784)
+        z = torch.tensor([[cx, cy]], dtype=torch.float32)
+        expected = decoder_only_model(panel._job.configs[1], snap._decoder_state).decode(z).reshape(28, 28).numpy()
+    np.testing.assert_allclose(decoded, np.clip(expected, 0, 1), atol=1e-5)
 
     with qtbot.waitSignal(panel.finished, timeout=60000) as done:
         pass
@@ -244,6 +273,23 @@ class _QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         pass  # a cancelled download closes the connection mid-write
+
+
+def test_a_folder_of_idx_files_is_recognised(panel, tmp_path):
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    x, labels = _images(30)
+    spec = data.DATASETS["mnist"]
+    for role, array in (("train_images", x), ("train_labels", labels.astype(np.uint8)),
+                        ("test_images", x[:10]), ("test_labels", labels[:10].astype(np.uint8))):
+        data.write_idx(folder / spec.files[role].filename, array, gzip=spec.files[role].filename.endswith(".gz"))
+    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("folder"))
+    assert not panel.folder_row.isHidden()
+    panel.folder_edit.setText(str(folder))
+    panel.folder_edit.editingFinished.emit()
+    assert "Found" in panel.dataset_status.text()
+    job = panel.make_job()
+    assert job.dataset == "mnist" and job.data_dir == str(folder)
 
 
 def test_download_shows_progress_and_cancel_stops_it(panel, qtbot, tmp_path):
