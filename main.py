@@ -240,7 +240,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ds = _load_data(name, args.data_dir)
     test_x = as_float_images(ds.test_images)
     train_x = None if ds.is_subset else as_float_images(ds.train_images)
-    results: dict[str, float] = {}
+    results: dict[str, float | str] = {}
     rows = []
     seen: set[str] = set()
     torch.set_grad_enabled(False)
@@ -251,6 +251,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in figs.items():
             results[f"{prefix}.{k}"] = round(float(v), 6)
         rows.append((prefix, ck.path, figs))
+    # The first checkpoint of each kind inpaints; the baseline is the training mean digit.
+    by_kind: dict = {}
+    for ck in loaded:
+        if ck.config.kind in ("ae", "vae", "dae") and ck.config.pixels == test_x.shape[1]:
+            by_kind.setdefault(ck.config.kind, ck.model)
+    if by_kind:
+        mean_image = (test_x if train_x is None else train_x).mean(dim=0)
+        figs = report.inpainting_figures(by_kind, test_x, mean_image)
+        for k, v in figs.items():
+            results[f"inpaint.{k}"] = v if isinstance(v, str) else round(float(v), 6)
+        rows.append(("inpaint", "12x12 centre hole, masked pixels only", figs))
     if args.json:
         print(json.dumps({**results, "dataset": name, "dataset_source": ds.source}, indent=2))
         return 0
@@ -258,7 +269,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for prefix, path, figs in rows:
         print(f"\n{prefix}  ({path})")
         for k, v in figs.items():
-            print(f"  {k:<26} {v:10.4f}")
+            print(f"  {k:<26} {v:>10}" if isinstance(v, str) else f"  {k:<26} {v:10.4f}")
     return 0
 
 

@@ -153,3 +153,20 @@ def test_bad_inputs_are_refused(models, digits):
         inpaint.project_ae(models["ae"], x[:2], torch.zeros(5, 5, dtype=torch.bool))
     with pytest.raises(TypeError, match="needs a VAE"):
         inpaint.optimise_vae_latent(models["ae"], x[:2], center_square_mask(12))
+
+
+def test_report_names_the_best_method_and_beats_mean_fill(models, digits):
+    from models.report import inpainting_figures
+
+    x, mean = digits
+    figs = inpainting_figures(models, x, mean)
+    for key in ("mean_fill_mse", "ae_projection_mse", "vae_latent_mse", "dae_mse", "masked_mse"):
+        assert np.isfinite(figs[key]), key
+    assert figs["method"] in inpaint.METHODS
+    assert figs["masked_mse"] == figs[f"{figs['method']}_mse"] == min(
+        figs[k] for k in ("ae_projection_mse", "vae_latent_mse", "dae_mse")
+    )
+    assert figs["masked_mse"] < 0.8 * figs["mean_fill_mse"]
+    # With only some models there is still a best method and a baseline.
+    only_ae = inpainting_figures({"ae": models["ae"]}, x[:20], mean)
+    assert only_ae["method"] == "ae_projection" and "dae_mse" not in only_ae
