@@ -149,6 +149,7 @@ def run_app(args) -> int:
         window.explore.flush()
         if train_for is not None:
             window.train_panel.redraw()
+            window.train_panel.demo_probe()
         app.processEvents()
         path = Path(screenshot)
         path.parent.mkdir(parents=True, exist_ok=True)

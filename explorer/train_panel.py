@@ -184,6 +184,16 @@ class _DownloadWorker(QObject):
             self.finished.emit(True, "Download complete.")
 
 
+def _moving_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over up to ``window`` values (shorter at the start), same length."""
+    if window <= 1 or len(values) == 0:
+        return values
+    c = np.cumsum(np.concatenate([[0.0], values.astype(np.float64)]))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, idx - window)
+    return ((c[idx] - c[lo]) / (idx - lo)).astype(np.float32)
+
+
 def _tip(widget: QWidget, text: str) -> QWidget:
     widget.setToolTip(text)
     return widget
@@ -225,6 +235,7 @@ class TrainPanel(QWidget):
         self._drawn: dict[int, ModelSnapshot] = {}
         self._dirty = False
         self._follow = {"left": True, "right": True}
+        self._loss_follow = {"left": True, "right": True}
         self._rate: tuple[float, int] | None = None  # (time, step) of the last rate sample
         self._steps_per_s = 0.0
         self._download_thread: QThread | None = None
@@ -264,6 +275,7 @@ class TrainPanel(QWidget):
         form_layout.addWidget(self._build_data_box())
         form_layout.addWidget(self._build_model_box())
         form_layout.addWidget(self._build_training_box())
+        form_layout.addWidget(self._build_hint_box())
         form_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(form_host)
@@ -334,6 +346,7 @@ class TrainPanel(QWidget):
             pi.setLogMode(x=False, y=True)
             pi.setLabel("bottom", "step")
             pi.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            w.getViewBox().sigRangeChangedManually.connect(lambda *a, s=side_name: self._loss_follow.__setitem__(s, False))
             w.setToolTip("Training loss (lines, averaged over a few steps) and the test set's figures after each epoch (markers); "
                          "the y axis is logarithmic")
             self.loss_plots[side_name] = w
@@ -448,6 +461,20 @@ class TrainPanel(QWidget):
         validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
         self.lr_edit.setValidator(validator)
         form.addRow("Learning rate", self.lr_edit)
+        return box
+
+    def _build_hint_box(self) -> QGroupBox:
+        box = QGroupBox("What to watch")
+        layout = QVBoxLayout(box)
+        hint = QLabel(
+            "Each dot is a test image's code, coloured by its class. Watch the classes separate. "
+            "The AE's codes spread over an arbitrary scale and leave holes; the VAE's KL term pulls its "
+            "codes towards the prior N(0, I), so its space stays near ±3 and filled. Drag on a plot: "
+            "points between clusters decode to a digit on the VAE side, often to a blur on the AE side."
+        )
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        self.hint_label = hint
         return box
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -741,6 +768,7 @@ class TrainPanel(QWidget):
         self._tests.clear()
         self._drawn.clear()
         self._follow = {"left": True, "right": True}
+        self._loss_follow = {"left": True, "right": True}
         self._rate = None
         self._steps_per_s = 0.0
         kinds = [c.kind for c in self._job.configs] if self._job else []
@@ -917,6 +945,8 @@ class TrainPanel(QWidget):
         w = self.loss_plots[side]
         steps = np.concatenate(self._curve_steps.get(index, [np.zeros(0, np.int64)]))
         keys = ("loss", "recon", "kl") if config.kind == "vae" else ("loss",)
+        shown: list[np.ndarray] = []
+        top = 0.0
         names = {"loss": "−ELBO (train)" if config.kind == "vae" else "train", "recon": "reconstruction", "kl": "KL"}
         colors = {"loss": self._theme.foreground, "recon": "#1f77b4", "kl": "#d62728"}
         for key in keys:
@@ -925,8 +955,16 @@ class TrainPanel(QWidget):
                 continue
             values = np.concatenate(parts)
             n = min(len(values), len(steps))
+            # Minibatch losses are noisy: a moving mean over ~1 % of the run shows the trend.
+            y = _moving_mean(values[:n], max(1, (self._info.total_steps if self._info else 100) // 100))
             # Log axis: a zero or negative value would break the curve.
-            y = np.maximum(values[:n], 1e-8)
+            y = np.maximum(y, 1e-8)
+            # The first 5 % of a run (KL starting near 0, the loss near its initial value)
+            # would squash the rest of the curve on a log axis; the y range skips it.
+            total = self._info.total_steps if self._info else 0
+            top = max(top, float(y.max())) if len(y) else top
+            late = steps[:n] > total // 20
+            shown.append(y[late] if late.any() else y)
             item = self.loss_curves[side].get(key)
             if item is None:
                 # The total is drawn last and solid so it stays visible over its parts.
@@ -936,6 +974,16 @@ class TrainPanel(QWidget):
                 item.setZValue(2 if key == "loss" else 1)
                 self.loss_curves[side][key] = item
             item.setData(steps[:n], y)
+        if shown and self._loss_follow[side] and any(len(v) for v in shown):
+            lo = min(float(v.min()) for v in shown if len(v))
+            hi = top
+            if hi > lo > 0:
+                a, b = math.log10(lo), math.log10(hi)
+                if b - a > 0.8:
+                    # Over more than a decade pyqtgraph labels every minor tick unless the
+                    # range runs from one power of ten to another.
+                    a, b = math.floor(a), math.ceil(b)
+                w.getPlotItem().setYRange(a, b, padding=0.05)
         reports = self._tests.get(index, [])
         if reports and self._info is not None:
             per_epoch = self._info.total_steps / max(1, reports[0].epochs)
@@ -976,6 +1024,13 @@ class TrainPanel(QWidget):
             text += " · stopping…"
         self.progress.setFormat(text)
 
+    def demo_probe(self) -> None:
+        """Probe each live plot at one test image's code (for screenshots)."""
+        for side, plot in self.plots.items():
+            if plot.space is not None and len(plot.space.xy):
+                x, y = plot.space.xy[0]
+                self.probe(side, float(x), float(y))
+
     def probe(self, side: str, x: float, y: float) -> None:
         """Decode plane point (x, y) of one live plot with the latest decoder weights."""
         plot = self.plots[side]
@@ -1000,6 +1055,10 @@ class TrainPanel(QWidget):
                 ax.setPen(pg.mkPen(theme.muted))
                 ax.setTextPen(pg.mkPen(theme.foreground))
             w.setTitle(self._loss_title(side), color=theme.foreground, size="10pt")
+            legend_bg = pg.mkColor(theme.background)
+            legend_bg.setAlpha(210)
+            pi.legend.setBrush(pg.mkBrush(legend_bg))
+            pi.legend.setLabelTextColor(theme.foreground)
             if "loss" in self.loss_curves[side]:
                 self.loss_curves[side]["loss"].setPen(pg.mkPen(theme.foreground, width=2))
         self.error_label.setStyleSheet(f"color: {'#ff6b6b' if theme.is_dark else '#c62828'};")
