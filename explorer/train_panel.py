@@ -152,7 +152,7 @@ class _DownloadWorker(QObject):
     progress_changed = Signal(int, int, str)  # done bytes, total bytes (0 unknown), text
     finished = Signal(bool, str)  # ok, message
 
-    def __init__(self, name: str, data_dir: str | None, mirrors: tuple[str, ...] | None = None):
+    def __init__(self, name: str, data_dir: str | None, *, mirrors: tuple[str, ...] | None = None):
         super().__init__()
         self._name = name
         self._data_dir = data_dir
@@ -616,7 +616,7 @@ class TrainPanel(QWidget):
             return
         root = self.data_dir if self.data_dir is not None else str(data.default_data_dir())
         thread = QThread(self)
-        worker = _DownloadWorker(key, root, self.download_mirrors)
+        worker = _DownloadWorker(key, root, mirrors=self.download_mirrors)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Queued into the GUI thread: these are slots of this panel, not lambdas.

@@ -5,7 +5,10 @@ in a real child process."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +26,8 @@ from explorer.train_panel import TrainPanel, decoder_only_model
 from explorer.window import MainWindow, StartupData
 from models import data
 from models.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -327,3 +332,17 @@ def test_unreachable_mirrors_explain_what_to_do_offline(panel, qtbot, tmp_path):
     assert "could not be downloaded" in title
     assert "--data-dir" in message and str(tmp_path / "cache") in message
     assert panel.error_label.isVisible()
+
+
+def test_train_for_screenshot_trains_on_the_bundled_subset_and_exits_0(tmp_path):
+    out = tmp_path / "train.png"
+    # An empty dataset cache (so the bundled subset is used) and a private runs folder.
+    env = {**os.environ, "LATENT_EXPLORER_DATA": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    run = subprocess.run(
+        [sys.executable, "main.py", "--panel", "train", "--train-for", "4", "--screenshot", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
