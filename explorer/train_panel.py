@@ -122,7 +122,7 @@ class LiveSpace(LatentSpace):
     """A latent space from codes sent by the training process; the decoder is only
     built when something is decoded (a drag), from that snapshot's weights."""
 
-    def __init__(self, config: NetConfig, snapshot: ModelSnapshot):  # noqa: D107 (no encoding here)
+    def __init__(self, config: NetConfig, snapshot: ModelSnapshot, *, previous: LatentSpace | None = None):
         self._config = config
         self._decoder_state = snapshot.decoder_state
         self._model = None
@@ -133,7 +133,14 @@ class LiveSpace(LatentSpace):
             self._pca = None
             self.xy = self.codes.astype(np.float32)
         else:
-            self._pca = metrics.pca_fit(self.codes, min(2, self.latent))
+            pca = metrics.pca_fit(self.codes, min(2, self.latent))
+            old = getattr(previous, "_pca", None)
+            if old is not None and old.components.shape == pca.components.shape:
+                # A principal axis has no sign; keep the previous frame's, or the plot
+                # would flip back and forth between redraws.
+                signs = np.where(np.sum(pca.components * old.components, axis=1) < 0, -1.0, 1.0)
+                pca = replace(pca, components=pca.components * signs[:, None])
+            self._pca = pca
             xy = self._pca.transform(self.codes)
             if xy.shape[1] == 1:
                 xy = np.hstack([xy, np.zeros_like(xy)])
@@ -919,7 +926,7 @@ class TrainPanel(QWidget):
             return
         side = SIDE_OF_KIND[config.kind]
         plot = self.plots[side]
-        space = LiveSpace(config, snap)
+        space = LiveSpace(config, snap, previous=plot.space)
         labels = np.asarray(self._info.probe_labels, dtype=np.int64)
         if plot.space is None:
             plot.set_space(space, labels=labels, title=self._plot_title(side))

@@ -22,7 +22,9 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
 from explorer.app import load_startup
-from explorer.train_panel import TrainPanel, decoder_only_model
+from explorer.train_panel import LiveSpace, TrainPanel, decoder_only_model
+from models.jobs import ModelSnapshot
+from models.nets import NetConfig, build_model
 from explorer.window import MainWindow, StartupData
 from models import data
 from models.checkpoint import load_checkpoint
@@ -124,6 +126,29 @@ def test_panel_is_registered_with_tooltips_and_shortcuts(window):
     assert panel.noise_combo.isEnabled()
     job = panel.make_job()
     assert [c.kind for c in job.configs] == ["dae", "vae"]
+
+
+def _snapshot(codes: np.ndarray, decoder_state: dict) -> ModelSnapshot:
+    return ModelSnapshot(
+        index=0, kind="ae", latent=codes.shape[1], epoch=0, step=1, total_steps=2, samples_per_s=1.0, losses={},
+        curve_steps=np.zeros(0, np.int64), curve_losses={}, probe_codes=codes, decoder_state=decoder_state,
+    )
+
+
+def test_live_space_decodes_with_the_snapshot_weights_and_keeps_its_pca_frame():
+    config = NetConfig(kind="ae", latent=5, hidden=(16,))
+    torch.manual_seed(1)
+    trained = build_model(config)
+    state = {k: v.numpy().copy() for k, v in trained.state_dict().items() if k.startswith("decoder")}
+    codes = np.random.default_rng(0).normal(size=(200, 5)) * [5, 2, 1, 1, 1]
+    first = LiveSpace(config, _snapshot(codes, state))
+    assert first.is_projected
+    with torch.no_grad():
+        expected = trained.decode(torch.as_tensor(first.plane_to_codes(np.array([[0.5, -0.5]])), dtype=torch.float32))
+    np.testing.assert_allclose(first.decode_plane(np.array([[0.5, -0.5]])).reshape(1, -1), expected.clamp(0, 1).numpy(), atol=1e-5)
+    # The same codes, slightly grown, land in the same place: no flipped axes between redraws.
+    second = LiveSpace(config, _snapshot(codes * 1.01, state), previous=first)
+    np.testing.assert_allclose(second.xy / 1.01, first.xy, atol=1e-4)
 
 
 def test_missing_dataset_offers_download_and_mnist_falls_back_to_bundled(panel, tmp_path):
