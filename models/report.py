@@ -17,7 +17,7 @@ INPAINT_HOLE = 12
 # Iterations per method in the report: each has converged (or, for the DAE,
 # reached its best) by then on the bundled models, and the whole set stays a
 # few seconds of CPU.
-INPAINT_STEPS = {"ae_projection": 10, "vae_latent": 20, "dae": 4}
+INPAINT_STEPS = {"ae_projection": 10, "vae_latent": 10, "dae": 4}
 
 
 def model_figures(

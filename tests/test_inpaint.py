@@ -82,13 +82,30 @@ def test_iterations_lower_the_masked_error(method, models, digits):
     if method == "ae_projection":
         steps = list(inpaint.iter_project_ae(models["ae"], x, mask, steps=8, mean_image=mean))
     elif method == "vae_latent":
-        steps = list(inpaint.iter_optimise_vae_latent(models["vae"], x, mask, steps=10, mean_image=mean))
+        # From the encoder's guess, where the descent has far to go; the
+        # default search start is checked against it below.
+        steps = list(
+            inpaint.iter_optimise_vae_latent(models["vae"], x, mask, steps=10, init="encoder", mean_image=mean)
+        )
     else:
         steps = list(inpaint.iter_dae_fill(models["dae"], x, mask, mean_image=mean))
     assert [s.step for s in steps] == list(range(len(steps)))
     assert all(s.method == method for s in steps)
     first, last = (inpaint.masked_mse(s.image, x, mask) for s in (steps[0], steps[-1]))
     assert last < first
+
+
+def test_searching_the_latent_space_first_beats_the_encoders_guess(models, digits):
+    x, mean = digits
+    x = x[:100]
+    mask = center_square_mask(12)
+    errors = {
+        init: inpaint.masked_mse(
+            inpaint.optimise_vae_latent(models["vae"], x, mask, steps=5, init=init, mean_image=mean).image, x, mask
+        )
+        for init in ("search", "encoder")
+    }
+    assert errors["search"] < errors["encoder"], errors
 
 
 def test_grad_mode_of_the_caller_is_left_alone(models, digits):
