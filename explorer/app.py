@@ -147,9 +147,6 @@ def run_app(args) -> int:
     def grab() -> None:
         app.processEvents()
         window.explore.flush()
-        if train_for is not None:
-            window.train_panel.redraw()
-            window.train_panel.demo_probe()
         app.processEvents()
         path = Path(screenshot)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +163,9 @@ def run_app(args) -> int:
             sys.stderr.write(f"error: could not start training: {window.train_panel.last_error}\n")
             window.close()
             return 1
+        # Freeze the live view a moment before the grab so the plots have been laid out
+        # and painted at their final ranges.
+        QTimer.singleShot(max(0, int(train_for * 1000) - 300), window.train_panel.demo_probe)
         QTimer.singleShot(int(train_for * 1000), grab)
     else:
         # One pass of the event loop lays the window out and paints it before the grab.

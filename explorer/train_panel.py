@@ -807,8 +807,9 @@ class TrainPanel(QWidget):
         if i is None:
             return f"{'AE' if side == 'left' else 'VAE'} latent space (live)"
         config = self._job.configs[i]
-        space = "latent space" if config.latent == 2 else f"PCA plane of the {config.latent}-D codes"
-        return f"{config.title} · {space} (live)"
+        name = {"ae": "AE", "dae": "Denoising AE", "vae": "VAE", "linear": "Linear AE"}[config.kind]
+        space = "latent space" if config.latent == 2 else f"PCA plane of the {config.latent}-D latent space"
+        return f"{name} · {space} (live)"
 
     def _loss_title(self, side: str) -> str:
         i = self._side_index(side)
@@ -1032,7 +1033,11 @@ class TrainPanel(QWidget):
         self.progress.setFormat(text)
 
     def demo_probe(self) -> None:
-        """Probe each live plot at one test image's code (for screenshots)."""
+        """Freeze the live view and probe each plot at one test image's code (for
+        screenshots: the picture must not change between layout and grab)."""
+        self._redraw_timer.stop()
+        self._dirty = True
+        self.redraw()
         for side, plot in self.plots.items():
             if plot.space is not None and len(plot.space.xy):
                 x, y = plot.space.xy[0]
