@@ -38,10 +38,12 @@ __all__ = [
     "METHODS",
     "METHOD_TITLES",
     "InpaintResult",
+    "LatentCandidates",
     "dae_fill",
     "iter_dae_fill",
     "iter_optimise_vae_latent",
     "iter_project_ae",
+    "latent_candidates",
     "masked_mse",
     "mean_fill",
     "optimise_vae_latent",
@@ -206,28 +208,59 @@ def _known_nll_table(logits: torch.Tensor, target: torch.Tensor, known: torch.Te
     return 0.5 * (known @ (s * s).T - 2.0 * (target * known) @ s.T + (target * target * known).sum(1, keepdim=True))
 
 
+@dataclass(frozen=True)
+class LatentCandidates:
+    """Codes searched before VAE latent optimisation, with their decoder logits."""
+
+    codes: torch.Tensor  # (G, latent)
+    logits: torch.Tensor  # (G, pixels)
+
+
+def latent_candidates(model: VAE, *, seed: int | None = 0) -> LatentCandidates:
+    """The candidate codes for ``model`` decoded once; reuse them while the model is unchanged."""
+    # Decoding them is most of the cost of starting an optimisation (about 30 ms
+    # on a laptop CPU); a GUI that inpaints again after every brush stroke
+    # builds this once per model.
+    latent, dev = model.latent, _model_device(model)
+    if latent <= 2:
+        side = max(2, round(SEARCH_CANDIDATES ** (1.0 / latent)))
+        axis = torch.linspace(-SEARCH_RANGE, SEARCH_RANGE, side, device=dev)
+        codes = axis.reshape(-1, 1) if latent == 1 else torch.cartesian_prod(axis, axis)
+    else:
+        gen = torch.Generator(device=dev).manual_seed(0 if seed is None else seed)
+        codes = torch.randn((SEARCH_CANDIDATES, latent), generator=gen, device=dev)
+    with torch.no_grad():
+        return LatentCandidates(codes, model.decode_logits(codes))
+
+
 def _search_start(
-    model: VAE, z_enc: torch.Tensor, target: torch.Tensor, known: torch.Tensor, *, prior_weight: float, gen: torch.Generator
+    model: VAE,
+    z_enc: torch.Tensor,
+    target: torch.Tensor,
+    known: torch.Tensor,
+    *,
+    prior_weight: float,
+    candidates: LatentCandidates,
 ) -> torch.Tensor:
-    """Per image, the best of the encoder's guess and a fixed set of candidate codes.
+    """Per image, the best of the encoder's guess and the candidate codes.
 
     Gradient steps from the encoder's guess for a mean-filled image stall in a
     local minimum far from the digit more often than not; a coarse search of
     the latent space first finds the right basin.
     """
-    latent, dev = z_enc.shape[1], z_enc.device
-    if latent <= 2:
-        side = max(2, round(SEARCH_CANDIDATES ** (1.0 / latent)))
-        axis = torch.linspace(-SEARCH_RANGE, SEARCH_RANGE, side, device=dev)
-        cands = axis.reshape(-1, 1) if latent == 1 else torch.cartesian_prod(axis, axis)
-    else:
-        cands = torch.randn((SEARCH_CANDIDATES, latent), generator=gen, device=dev)
+    if candidates.codes.shape[1] != z_enc.shape[1] or candidates.logits.shape[1] != target.shape[1]:
+        raise ValueError(
+            f"the latent candidates are for codes of {candidates.codes.shape[1]} and images of "
+            f"{candidates.logits.shape[1]} pixels, this VAE has {z_enc.shape[1]} and {target.shape[1]}; "
+            "make them again with latent_candidates(model)"
+        )
     likelihood = model.config.likelihood
-    table = _known_nll_table(model.decode_logits(cands), target, known, likelihood)
-    table += prior_weight * 0.5 * cands.pow(2).sum(dim=1)[None, :]
+    codes = candidates.codes.to(z_enc.device)
+    table = _known_nll_table(candidates.logits.to(z_enc.device), target, known, likelihood)
+    table += prior_weight * 0.5 * codes.pow(2).sum(dim=1)[None, :]
     best_cost, best = table.min(dim=1)
     enc_cost = _known_nll(model.decode_logits(z_enc), target, known, likelihood) + prior_weight * 0.5 * z_enc.pow(2).sum(1)
-    return torch.where((enc_cost <= best_cost)[:, None], z_enc, cands[best])
+    return torch.where((enc_cost <= best_cost)[:, None], z_enc, codes[best])
 
 
 def iter_optimise_vae_latent(
@@ -242,12 +275,14 @@ def iter_optimise_vae_latent(
     seed: int | None = 0,
     mean_image=None,
     generator: torch.Generator | None = None,
+    candidates: LatentCandidates | None = None,
 ) -> Iterator[InpaintResult]:
     """Yield Adam steps on z minimising -log p(known pixels | z) + prior_weight * ||z||^2 / 2.
 
     z starts at the encoder's mean for the start-filled image, or with
     ``init="search"`` at the best of that and a coarse search of the latent
-    space; fully masked images get a sample from the prior instead.
+    space (``candidates`` from ``latent_candidates``, made here if not given);
+    fully masked images get a sample from the prior instead.
     """
     if not isinstance(model, VAE):
         raise TypeError(f"latent optimisation needs a VAE, got a {model.config.title.lower()}")
@@ -270,7 +305,9 @@ def iter_optimise_vae_latent(
     with torch.no_grad():
         z0 = model.encode(start.to(device=dev, dtype=torch.float32))[0]
         if init == "search" and flat.shape[0] > 0:
-            z0 = _search_start(model, z0, target, known, prior_weight=prior_weight, gen=gen)
+            if candidates is None:
+                candidates = latent_candidates(model, seed=seed)
+            z0 = _search_start(model, z0, target, known, prior_weight=prior_weight, candidates=candidates)
         if bool(full_d.any()):
             sample = torch.randn(z0.shape, generator=gen, device=dev, dtype=z0.dtype)
             z0 = torch.where(full_d[:, None], sample, z0)
@@ -353,10 +390,11 @@ def optimise_vae_latent(
     """VAE latent optimisation run to the end (see ``iter_optimise_vae_latent``)."""
     # One generator across chunks, so the prior samples do not repeat per chunk.
     gen = torch.Generator(device=_model_device(model)).manual_seed(0 if seed is None else seed)
+    candidates = latent_candidates(model, seed=seed) if init == "search" else None
     return _run(
         lambda xb, mb: iter_optimise_vae_latent(
             model, xb, mb, steps=steps, lr=lr, prior_weight=prior_weight, init=init, mean_image=mean_image,
-            generator=gen,
+            generator=gen, candidates=candidates,
         ),
         x, mask, chunk=chunk, what="a sample from the prior",
     )

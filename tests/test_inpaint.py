@@ -176,7 +176,7 @@ def test_report_names_the_best_method_and_beats_mean_fill(models, digits):
     from models.report import inpainting_figures
 
     x, mean = digits
-    figs = inpainting_figures(models, x, mean)
+    figs = inpainting_figures(models, x[:150], mean)
     for key in ("mean_fill_mse", "ae_projection_mse", "vae_latent_mse", "dae_mse", "masked_mse"):
         assert np.isfinite(figs[key]), key
     assert figs["method"] in inpaint.METHODS
@@ -187,3 +187,15 @@ def test_report_names_the_best_method_and_beats_mean_fill(models, digits):
     # With only some models there is still a best method and a baseline.
     only_ae = inpainting_figures({"ae": models["ae"]}, x[:20], mean)
     assert only_ae["method"] == "ae_projection" and "dae_mse" not in only_ae
+
+
+def test_latent_candidates_made_once_give_the_same_fill(models, digits):
+    x, mean = digits
+    mask = center_square_mask(12)
+    cands = inpaint.latent_candidates(models["vae"])
+    a = inpaint.optimise_vae_latent(models["vae"], x[:20], mask, steps=3, mean_image=mean)
+    b = list(inpaint.iter_optimise_vae_latent(models["vae"], x[:20], mask, steps=3, mean_image=mean, candidates=cands))
+    torch.testing.assert_close(a.image, b[-1].image)
+    wrong = inpaint.LatentCandidates(torch.zeros(4, 3), torch.zeros(4, 784))
+    with pytest.raises(ValueError, match="latent_candidates"):
+        list(inpaint.iter_optimise_vae_latent(models["vae"], x[:2], mask, candidates=wrong))
