@@ -1020,7 +1020,10 @@ class TrainPanel(QWidget):
         per_epoch = max(1, math.ceil(total / epochs))
         epoch = min(epochs, step // per_epoch + 1)
         self.progress.setValue(int(self.progress.maximum() * step / total))
-        rate = sum(s.samples_per_s for s in snaps) / len(snaps)
+        # The trainer's own figure averages since the start, pauses included; the rate
+        # measured between snapshots follows the current speed.
+        batch = self._job.train.batch_size if self._job else 1
+        rate = self._steps_per_s * batch if self._steps_per_s > 0 else sum(s.samples_per_s for s in snaps) / len(snaps)
         parts = [f"Epoch {epoch}/{epochs}", f"step {step:,}/{total:,}", f"{rate:,.0f} samples/s"]
         if self._steps_per_s > 0:
             left = (total - step) / self._steps_per_s

@@ -322,8 +322,12 @@ class MainWindow(QMainWindow):
         if loaded:
             how = "stopped early" if result.stopped else "finished"
             folder = Path(result.checkpoints[0]).parent
+            datasets = {self.explore.checkpoint(s).meta.get("dataset") for s in SIDES if self.explore.checkpoint(s)}
+            # The explorer's points are still the MNIST test images; say so rather than
+            # let a Fashion-MNIST model look broken.
+            note = "" if datasets <= {"mnist", "synthetic", None} else " (the plots still show MNIST test images)"
             self.statusBar().showMessage(
-                f"Training {how}; now exploring the new models ({', '.join(loaded)}), saved in {folder}", 15000
+                f"Training {how}; now exploring the new models ({', '.join(loaded)}), saved in {folder}{note}", 15000
             )
 
     # ------------------------------------------------------------ export
