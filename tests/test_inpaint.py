@@ -199,3 +199,16 @@ def test_latent_candidates_made_once_give_the_same_fill(models, digits):
     wrong = inpaint.LatentCandidates(torch.zeros(4, 3), torch.zeros(4, 784))
     with pytest.raises(ValueError, match="latent_candidates"):
         list(inpaint.iter_optimise_vae_latent(models["vae"], x[:2], mask, candidates=wrong))
+
+
+def test_a_masking_noise_dae_starts_from_black(digits):
+    from models.nets import NetConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(NetConfig(kind="dae", latent=4, hidden=(16,), noise="masking", noise_level=0.5)).eval()
+    x, mean = digits
+    mask = center_square_mask(12)
+    first = next(inpaint.iter_dae_fill(model, x[:4], mask, mean_image=mean))
+    assert torch.equal(first.image[:, mask.reshape(-1)], torch.zeros(4, 144))
+    full = inpaint.dae_fill(model, x[:1], torch.ones(28, 28, dtype=torch.bool), mean_image=mean)
+    assert "black" in full.fallback and torch.equal(full.image, torch.zeros(1, 784))
