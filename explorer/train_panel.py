@@ -802,14 +802,14 @@ class TrainPanel(QWidget):
             return None
         return next((i for i, c in enumerate(self._job.configs) if SIDE_OF_KIND[c.kind] == side), None)
 
-    def _plot_title(self, side: str) -> str:
+    def _plot_title(self, side: str, state: str = "live") -> str:
         i = self._side_index(side)
         if i is None:
-            return f"{'AE' if side == 'left' else 'VAE'} latent space (live)"
+            return f"{'AE' if side == 'left' else 'VAE'} latent space ({state})"
         config = self._job.configs[i]
         name = {"ae": "AE", "dae": "Denoising AE", "vae": "VAE", "linear": "Linear AE"}[config.kind]
         space = "latent space" if config.latent == 2 else f"PCA plane of the {config.latent}-D latent space"
-        return f"{name} · {space} (live)"
+        return f"{name} · {space} ({state})"
 
     def _loss_title(self, side: str) -> str:
         i = self._side_index(side)
@@ -874,6 +874,7 @@ class TrainPanel(QWidget):
             self.progress.setValue(self.progress.maximum())
         where = f" Saved to {Path(msg.checkpoints[0]).parent}." if msg.checkpoints else ""
         self.run_label.setText(f"Training {how} after {msg.seconds:.0f} s.{where} The trained models are now the Explore panel's models.")
+        self._mark_plots("after training" if not msg.stopped else "stopped")
         self.finished.emit(RunResult(checkpoints=tuple(msg.checkpoints), stopped=msg.stopped, seconds=msg.seconds))
 
     @Slot(object)
@@ -885,7 +886,18 @@ class TrainPanel(QWidget):
         if msg.checkpoints:
             text += f"\n\nThe last good weights were saved to {Path(msg.checkpoints[0]).parent} (open them with File › Open checkpoint)."
         self.run_label.setText("Training failed; see the message above.")
+        self._mark_plots("before the failure")
         self._report_error("Training stopped", text)
+
+    def _mark_plots(self, state: str) -> None:
+        """Retitle the plots once the run is over (they stop being live)."""
+        for side, plot in self.plots.items():
+            if plot.space is None or self._info is None:
+                continue
+            cross = plot.crosshair()
+            plot.set_space(plot.space, labels=np.asarray(self._info.probe_labels, dtype=np.int64), title=self._plot_title(side, state))
+            if cross is not None:
+                self.probe(side, *cross)
 
     def _report_error(self, title: str, message: str) -> None:
         self.last_error = message

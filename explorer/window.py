@@ -314,21 +314,19 @@ class MainWindow(QMainWindow):
                 ckpt = load_checkpoint(path)
                 side = "right" if ckpt.config.kind == "vae" else "left"
                 self.explore.set_checkpoint(side, ckpt)
-                loaded.append(f"{model_name(ckpt, side)} → {side} plot")
+                loaded.append(f"{model_name(ckpt, side)} ({side})")
             except CheckpointError as exc:
                 errors.append(str(exc))
         if errors:
             self.show_error("Could not load the trained models", "\n\n".join(errors))
         if loaded:
             how = "stopped early" if result.stopped else "finished"
-            folder = Path(result.checkpoints[0]).parent
             datasets = {self.explore.checkpoint(s).meta.get("dataset") for s in SIDES if self.explore.checkpoint(s)}
             # The explorer's points are still the MNIST test images; say so rather than
             # let a Fashion-MNIST model look broken.
-            note = "" if datasets <= {"mnist", "synthetic", None} else " (the plots still show MNIST test images)"
-            self.statusBar().showMessage(
-                f"Training {how}; now exploring the new models ({', '.join(loaded)}), saved in {folder}{note}", 15000
-            )
+            note = "" if datasets <= {"mnist", "synthetic", None} else " (on the MNIST test images)"
+            # Short: the permanent model labels share the status bar; the Train panel names the folder.
+            self.statusBar().showMessage(f"Training {how}: now exploring the new {' and '.join(loaded)}{note}", 15000)
 
     # ------------------------------------------------------------ export
 

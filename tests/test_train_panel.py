@@ -209,7 +209,8 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     assert {Path(p).name for p in result.checkpoints} == {"ae.pt", "vae.pt"}
     assert window.explore.checkpoint("left").path == out / "ae.pt"
     assert window.explore.checkpoint("right").path == out / "vae.pt"
-    assert "now exploring the new models" in window.status_text()
+    assert "now exploring the new AE (left) and VAE (right)" in window.status_text()
+    assert str(out) in panel.run_label.text()
 
     # The last run's settings are remembered.
     again = TrainPanel(settings=window._settings)
