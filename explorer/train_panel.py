@@ -8,6 +8,7 @@ weights, never with the model being trained.
 """
 from __future__ import annotations
 
+import html
 import logging
 import math
 import os
@@ -885,7 +886,7 @@ class TrainPanel(QWidget):
         text = msg.message
         if msg.checkpoints:
             text += f"\n\nThe last good weights were saved to {Path(msg.checkpoints[0]).parent} (open them with File › Open checkpoint)."
-        self.run_label.setText("Training failed; see the message above.")
+        self.run_label.setText("Training failed; see the message below.")
         self._mark_plots("before the failure")
         self._report_error("Training stopped", text)
 
@@ -901,7 +902,8 @@ class TrainPanel(QWidget):
 
     def _report_error(self, title: str, message: str) -> None:
         self.last_error = message
-        self.error_label.setText(f"<b>{title}.</b> {message}".replace("\n\n", "<br>"))
+        text = html.escape(message[:1].upper() + message[1:]).replace("\n\n", "<br>").replace("\n", "<br>")
+        self.error_label.setText(f"<b>{html.escape(title)}:</b> {text}")
         self.error_label.setVisible(True)
         self.failed.emit(title, message)
 
@@ -975,15 +977,18 @@ class TrainPanel(QWidget):
                 continue
             values = np.concatenate(parts)
             n = min(len(values), len(steps))
+            # The step that went NaN / inf is reported too; it has no place on the curve.
+            finite = np.isfinite(values[:n])
+            x = steps[:n][finite]
             # Minibatch losses are noisy: a moving mean over ~1 % of the run shows the trend.
-            y = _moving_mean(values[:n], max(1, (self._info.total_steps if self._info else 100) // 100))
+            y = _moving_mean(values[:n][finite], max(1, (self._info.total_steps if self._info else 100) // 100))
             # Log axis: a zero or negative value would break the curve.
             y = np.maximum(y, 1e-8)
             # The first 5 % of a run (KL starting near 0, the loss near its initial value)
             # would squash the rest of the curve on a log axis; the y range skips it.
             total = self._info.total_steps if self._info else 0
             top = max(top, float(y.max())) if len(y) else top
-            late = steps[:n] > total // 20
+            late = x > total // 20
             shown.append(y[late] if late.any() else y)
             item = self.loss_curves[side].get(key)
             if item is None:
@@ -993,11 +998,11 @@ class TrainPanel(QWidget):
                 item = w.plot(pen=pen, name=names[key])
                 item.setZValue(2 if key == "loss" else 1)
                 self.loss_curves[side][key] = item
-            item.setData(steps[:n], y)
+            item.setData(x, y)
         if shown and self._loss_follow[side] and any(len(v) for v in shown):
             lo = min(float(v.min()) for v in shown if len(v))
             hi = top
-            if hi > lo > 0:
+            if math.isfinite(hi) and hi > lo > 0:
                 a, b = math.log10(lo), math.log10(hi)
                 if b - a > 0.8:
                     # Over more than a decade pyqtgraph labels every minor tick unless the
