@@ -354,6 +354,8 @@ class TrainPanel(QWidget):
             pi.setLogMode(x=False, y=True)
             pi.setLabel("bottom", "step")
             pi.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            # An empty log axis over less than a decade labels every minor tick.
+            w.setYRange(-2, 3, padding=0)
             w.getViewBox().sigRangeChangedManually.connect(lambda *a, s=side_name: self._loss_follow.__setitem__(s, False))
             w.setToolTip("Training loss (lines, averaged over a few steps) and the test set's figures after each epoch (markers); "
                          "the y axis is logarithmic")
@@ -390,6 +392,7 @@ class TrainPanel(QWidget):
         form.addRow(self.folder_row)
 
         self.dataset_status = QLabel()
+        self.dataset_status.setTextFormat(Qt.TextFormat.RichText)
         self.dataset_status.setWordWrap(True)
         self.dataset_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow(self.dataset_status)
@@ -597,18 +600,19 @@ class TrainPanel(QWidget):
             if not folder:
                 text = "Choose a folder that holds the four IDX files."
             elif found:
-                text = f"Found {data.DATASETS[name].title}-style IDX files in {folder}."
+                text = f"Found {data.DATASETS[name].title}-style IDX files in {html.escape(folder)}."
             else:
-                text = (f"{folder} does not hold the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                text = (f"{html.escape(folder)} does not hold the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                         "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; gzipped or not).")
             self.download_row.setVisible(False)
         elif found:
-            text = f"{data.DATASETS[key].title} is on disk ({root})."
+            text = f"{data.DATASETS[key].title} is on disk ({html.escape(str(root))})."
             self.download_row.setVisible(busy)
         else:
             title = data.DATASETS[key].title
-            text = (f"{title} is not on disk. Download it (about 30 MB) into {data.dataset_dir(key, root)}. "
-                    f"Offline: copy its four IDX files there, or start the app with --data-dir DIR.")
+            target = html.escape(str(data.dataset_dir(key, root)))
+            text = (f"{title} is not on disk. Download it (about 30 MB) into {target}. "
+                    f"Offline: copy its four IDX files there, or start the app with <nobr>--data-dir DIR</nobr>.")
             if key == data.BUNDLED_NAME:
                 text += " Until then, Start trains on the 10,000 MNIST images bundled with the app."
             self.download_row.setVisible(True)
@@ -791,6 +795,7 @@ class TrainPanel(QWidget):
             self.loss_curves[side_name].clear()
             self.test_markers[side_name].clear()
             w.getPlotItem().legend.clear()
+            w.setYRange(-2, 3, padding=0)
             w.setTitle(self._loss_title(side_name), color=self._theme.foreground, size="10pt")
 
     def _config(self, index: int) -> NetConfig | None:
