@@ -713,6 +713,11 @@ class TrainPanel(QWidget):
         except (ConfigError, TrainingError) as exc:
             raise SettingsError(str(exc)) from None
         runs = self.runs_dir if self.runs_dir is not None else default_runs_dir()
+        out_dir = runs / time.strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while out_dir.exists():  # two runs in one second must not overwrite each other
+            n += 1
+            out_dir = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{n}"
         job = TrainJob(
             configs=configs,
             train=train,
@@ -720,7 +725,7 @@ class TrainPanel(QWidget):
             data_dir=data_dir,
             allow_bundled=True,
             threads=training_threads(),
-            out_dir=str(runs / time.strftime("%Y%m%d-%H%M%S")),
+            out_dir=str(out_dir),
         )
         return replace(job, **self.job_overrides)
 
@@ -737,7 +742,10 @@ class TrainPanel(QWidget):
         try:
             self.controller.start(job)
         except TrainingBusyError as exc:
-            self._report_error("A run is already going", str(exc))
+            self._report_error("Cannot start training", str(exc))
+            return False
+        except OSError as exc:
+            self._report_error("Cannot start training", f"the training process could not be started: {exc}")
             return False
         self._save_settings()
         self._job = job
