@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT_S = 10  # a stalled mirror must not hold up closing the window for long
 REDRAW_MS = 100  # <= 10 Hz: scatter redraws cost ~15 ms each
+CURVE_REDRAW_S = 0.5
 FOLDER = "folder"
 DATASET_CHOICES = (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"), ("kmnist", "KMNIST"), (FOLDER, "IDX files in a folder…"))
 MODEL_CHOICES = (
@@ -242,6 +243,7 @@ class TrainPanel(QWidget):
         self._tests: dict[int, list[EpochReport]] = {}
         self._drawn: dict[int, ModelSnapshot] = {}
         self._dirty = False
+        self._curves_drawn_at = 0.0
         self._follow = {"left": True, "right": True}
         self._loss_follow = {"left": True, "right": True}
         self._rate: tuple[float, int] | None = None  # (time, step) of the last rate sample
@@ -880,8 +882,8 @@ class TrainPanel(QWidget):
 
     @Slot(object)
     def _on_finished(self, msg: JobFinished) -> None:
-        self.redraw()
         self._redraw_timer.stop()
+        self.redraw(force=True)
         how = "stopped" if msg.stopped else "finished"
         self.progress.setFormat(f"Training {how} after {msg.seconds:.0f} s")
         if not msg.stopped:
@@ -893,8 +895,8 @@ class TrainPanel(QWidget):
 
     @Slot(object)
     def _on_failed(self, msg: JobFailed) -> None:
-        self.redraw()
         self._redraw_timer.stop()
+        self.redraw(force=True)
         self.progress.setFormat("Training failed")
         text = msg.message
         if msg.checkpoints:
@@ -934,8 +936,12 @@ class TrainPanel(QWidget):
 
     # ------------------------------------------------------------ drawing
 
-    def redraw(self) -> None:
-        """Draw the latest snapshots and curves (called by the timer, at most 10 Hz)."""
+    def redraw(self, *, force: bool = False) -> None:
+        """Draw the latest snapshots and curves (called by the timer, at most 10 Hz;
+        ``force`` draws everything now, e.g. when the run ends)."""
+        if force:
+            self._dirty = True
+            self._curves_drawn_at = 0.0
         if not self._dirty:
             return
         self._dirty = False
@@ -944,8 +950,13 @@ class TrainPanel(QWidget):
             if self._drawn.get(index) is not snap:
                 self._draw_codes(index, snap)
                 self._drawn[index] = snap
-        for index in self._curves:
-            self._draw_curves(index)
+        # Curves change slowly and cost the most to repaint (log transform, axis ticks):
+        # twice a second is enough, and keeps the GUI's event loop prompt.
+        now = time.monotonic()
+        if now - self._curves_drawn_at >= CURVE_REDRAW_S or not self.controller.is_active:
+            self._curves_drawn_at = now
+            for index in self._curves:
+                self._draw_curves(index)
         self._draw_progress(latest)
 
     def _draw_codes(self, index: int, snap: ModelSnapshot) -> None:
@@ -967,7 +978,13 @@ class TrainPanel(QWidget):
                 item.setData(x=xy[:, 0], y=xy[:, 1])
             if self._follow[side]:
                 (x0, x1), (y0, y1) = space.bounds()
-                plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+                (v0, v1), (w0, w1) = plot.view_range()
+                # A new range re-lays out both axes (the costliest part of a redraw): refit
+                # only when codes leave the view or the view has become much too big.
+                outside = x0 < v0 or x1 > v1 or y0 < w0 or y1 > w1
+                loose = (x1 - x0) < 0.8 * (v1 - v0) and (y1 - y0) < 0.8 * (w1 - w0)
+                if outside or loose:
+                    plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
             if crosshair is not None:
                 # The image under a held crosshair evolves with the weights.
                 self.probe(side, *crosshair)
@@ -1021,7 +1038,9 @@ class TrainPanel(QWidget):
                     # Over more than a decade pyqtgraph labels every minor tick unless the
                     # range runs from one power of ten to another.
                     a, b = math.floor(a), math.ceil(b)
-                w.getPlotItem().setYRange(a, b, padding=0.05)
+                (_, _), (c0, c1) = w.getViewBox().viewRange()
+                if abs(c0 - (a - 0.05 * (b - a))) > 0.03 or abs(c1 - (b + 0.05 * (b - a))) > 0.03:
+                    w.getPlotItem().setYRange(a, b, padding=0.05)
         reports = self._tests.get(index, [])
         if reports and self._info is not None:
             per_epoch = self._info.total_steps / max(1, reports[0].epochs)
@@ -1069,8 +1088,7 @@ class TrainPanel(QWidget):
         """Freeze the live view and probe each plot at one test image's code (for
         screenshots: the picture must not change between layout and grab)."""
         self._redraw_timer.stop()
-        self._dirty = True
-        self.redraw()
+        self.redraw(force=True)
         for side, plot in self.plots.items():
             if plot.space is not None and len(plot.space.xy):
                 x, y = plot.space.xy[0]
