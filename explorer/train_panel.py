@@ -1039,8 +1039,12 @@ class TrainPanel(QWidget):
                     # range runs from one power of ten to another.
                     a, b = math.floor(a), math.ceil(b)
                 (_, _), (c0, c1) = w.getViewBox().viewRange()
-                if abs(c0 - (a - 0.05 * (b - a))) > 0.03 or abs(c1 - (b + 0.05 * (b - a))) > 0.03:
-                    w.getPlotItem().setYRange(a, b, padding=0.05)
+                # Re-lay out the axis only when the curve leaves the view or the view is
+                # clearly too loose.
+                outside = a < c0 or b > c1
+                loose = c0 < a - 0.25 * (b - a) - 0.02 or c1 > b + 0.25 * (b - a) + 0.02
+                if outside or loose:
+                    w.getPlotItem().setYRange(a, b, padding=0.1)
         reports = self._tests.get(index, [])
         if reports and self._info is not None:
             per_epoch = self._info.total_steps / max(1, reports[0].epochs)
