@@ -10,13 +10,14 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 import torch
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
 from explorer.app import load_startup
 from explorer.window import MainWindow, StartupData
 from models.checkpoint import save_checkpoint
 from models.nets import NetConfig, build_model
+from qt_gestures import drag
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,17 +59,6 @@ def _tiny_checkpoint(path: Path, *, kind: str = "ae", latent: int = 2) -> Path:
     return save_checkpoint(path, model, meta={"test": {"mse": 0.5}})
 
 
-def _drag(qtbot, plot, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """A real left-button drag on the plot from one plane point to another."""
-    vp = plot.viewport()
-    p0 = plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(*start)))
-    p1 = plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(*end)))
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0)
-    QTest.mouseMove(vp, p0 + QPoint(8, 8))
-    QTest.mouseMove(vp, p1)
-    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p1)
-
-
 def test_window_opens_with_two_populated_plots(window, startup):
     assert window.panel_names()[0] == "explore"
     assert window.current_panel_name() == "explore"
@@ -91,19 +81,19 @@ def test_dragging_decodes_the_point_under_the_mouse(window, qtbot, no_rate_limit
     view = panel.probe_views["right"]
     assert view.image() is None
 
-    _drag(qtbot, plot, (0.0, 0.0), (-1.5, 1.0))
+    drag(plot, (0.0, 0.0), (-1.5, 1.0))
     qtbot.waitUntil(lambda: view.image() is not None)
     first = view.image()
     cx, cy = plot.crosshair()
     assert cx == pytest.approx(-1.5, abs=0.1) and cy == pytest.approx(1.0, abs=0.1)
 
-    _drag(qtbot, plot, (0.0, 0.0), (1.5, -1.0))
+    drag(plot, (0.0, 0.0), (1.5, -1.0))
     qtbot.waitUntil(lambda: not np.array_equal(view.image(), first))
     second = view.image()
     assert np.abs(first - second).mean() > 0.02
 
     # Dragging back to the same place shows the same image again.
-    _drag(qtbot, plot, (0.0, 0.0), (-1.5, 1.0))
+    drag(plot, (0.0, 0.0), (-1.5, 1.0))
     qtbot.waitUntil(lambda: np.array_equal(view.image(), first))
     assert plot.crosshair() == pytest.approx((cx, cy))
     # Linked (the default): the other model decoded the same coordinates, crosshair on both plots.

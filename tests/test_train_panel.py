@@ -18,8 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 import torch
-from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtTest import QTest
+from PySide6.QtCore import QSettings, Qt
 
 from explorer.app import load_startup
 from explorer.train_panel import LiveSpace, TrainPanel, decoder_only_model
@@ -28,27 +27,17 @@ from models.nets import NetConfig, build_model
 from explorer.window import MainWindow, StartupData
 from models import data
 from models.checkpoint import load_checkpoint
+from synthetic import labelled_blobs
+from qt_gestures import drag
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 
-def _images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Blobs at ten positions: structure an autoencoder learns in a few hundred steps."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    yy, xx = np.mgrid[0:28, 0:28]
-    cy = 6 + 2 * (labels % 5) * 1.6
-    cx = 8 + 12 * (labels // 5)
-    img = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / 12.0)
-    img = img + 0.05 * rng.random(img.shape)
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8), labels
-
-
 def _tiny(panel: TrainPanel, tmp_path: Path, *, epochs: int, lr: str = "0.003") -> Path:
     """Point the panel's next run at a tiny synthetic dataset, through the form where it can."""
-    x, labels = _images(512)
+    x, labels = labelled_blobs(512)
     out = tmp_path / "run"
     panel.job_overrides = dict(
         arrays=(x, x[:200], labels[:200]), probe_count=100, snapshot_interval_s=0.05, threads=1, out_dir=str(out)
@@ -63,17 +52,6 @@ def _tiny(panel: TrainPanel, tmp_path: Path, *, epochs: int, lr: str = "0.003") 
 def _points(panel: TrainPanel, side: str) -> np.ndarray:
     parts = [np.column_stack(item.getData()) for item in panel.plots[side].scatter_items() if len(item.data)]
     return np.concatenate(parts) if parts else np.zeros((0, 2))
-
-
-def _drag(plot, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """A real left-button drag on the plot from one plane point to another."""
-    vp = plot.viewport()
-    p0 = plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(*start)))
-    p1 = plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(*end)))
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0)
-    QTest.mouseMove(vp, p0 + QPoint(8, 8))
-    QTest.mouseMove(vp, p1)
-    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p1)
 
 
 @pytest.fixture
@@ -179,7 +157,7 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     plot = panel.plots["right"]
     (x0, x1), (y0, y1) = plot.view_range()
     start, end = (x0 + 0.3 * (x1 - x0), (y0 + y1) / 2), (x0 + 0.7 * (x1 - x0), (y0 + y1) / 2)
-    _drag(plot, start, end)
+    drag(plot, start, end)
     cx, cy = plot.crosshair()
     assert cx == pytest.approx(end[0], abs=0.05 * (x1 - x0))
     decoded = panel.decoded["right"].image()
@@ -309,7 +287,7 @@ class _QuietServer(ThreadingHTTPServer):
 def test_a_folder_of_idx_files_is_recognised(panel, tmp_path):
     folder = tmp_path / "idx"
     folder.mkdir()
-    x, labels = _images(30)
+    x, labels = labelled_blobs(30)
     spec = data.DATASETS["mnist"]
     for role, array in (("train_images", x), ("train_labels", labels.astype(np.uint8)),
                         ("test_images", x[:10]), ("test_labels", labels[:10].astype(np.uint8))):

@@ -10,22 +10,11 @@ from models.checkpoint import load_checkpoint
 from models.jobs import TrainJob
 from models.nets import NetConfig
 from models.train import TrainConfig
-
-
-def _images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Blobs at ten positions: structure an autoencoder can learn quickly."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    yy, xx = np.mgrid[0:28, 0:28]
-    cy = 6 + 2 * (labels % 5) * 1.6
-    cx = 8 + 12 * (labels // 5)
-    img = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / 12.0)
-    img = img + 0.05 * rng.random(img.shape)
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8), labels
+from synthetic import labelled_blobs
 
 
 def _job(tmp_path, *, epochs=4, lr=3e-3, n=512, interval=0.05) -> TrainJob:
-    x, labels = _images(n)
+    x, labels = labelled_blobs(n)
     return TrainJob(
         configs=(NetConfig(kind="ae", hidden=(64,)), NetConfig(kind="vae", hidden=(64,))),
         train=TrainConfig(epochs=epochs, batch_size=32, lr=lr),
