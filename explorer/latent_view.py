@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from explorer.theme import CLASS_COLORS, LIGHT, Theme
+from explorer.theme import CLASS_COLORS, LIGHT, Theme, style_plot
 from models.latent_space import LatentSpace
 
 log = logging.getLogger(__name__)
@@ -362,12 +362,7 @@ class LatentPlot(pg.PlotWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme
-        self.setBackground(theme.background)
-        pi = self.getPlotItem()
-        for name in ("left", "bottom"):
-            ax = pi.getAxis(name)
-            ax.setPen(pg.mkPen(theme.muted))
-            ax.setTextPen(pg.mkPen(theme.foreground))
+        style_plot(self, theme)
         self._set_title()
         cross = pg.mkPen(theme.crosshair, width=1.5, style=Qt.PenStyle.DashLine)
         self._vline.setPen(cross)

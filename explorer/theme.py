@@ -99,3 +99,15 @@ def qt_palette(theme: Theme) -> QPalette:
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
         pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(disabled))
     return pal
+
+
+def style_plot(widget, theme: Theme) -> None:
+    """Background and axis colours of a pyqtgraph PlotWidget for ``theme``."""
+    import pyqtgraph as pg
+
+    widget.setBackground(theme.background)
+    pi = widget.getPlotItem()
+    for name in ("left", "bottom"):
+        ax = pi.getAxis(name)
+        ax.setPen(pg.mkPen(theme.muted))
+        ax.setTextPen(pg.mkPen(theme.foreground))

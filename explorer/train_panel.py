@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from explorer.image_view import ImageView
 from explorer.latent_view import LatentPlot
-from explorer.theme import LIGHT, Theme
+from explorer.theme import LIGHT, Theme, style_plot
 from explorer.training_controller import TrainingBusyError, TrainingController
 from models import corrupt, data, metrics
 from models.jobs import EpochReport, JobFailed, JobFinished, JobStarted, ModelSnapshot, TrainJob
@@ -1115,12 +1115,8 @@ class TrainPanel(QWidget):
         for plot in self.plots.values():
             plot.apply_theme(theme)
         for side, w in self.loss_plots.items():
-            w.setBackground(theme.background)
+            style_plot(w, theme)
             pi = w.getPlotItem()
-            for name in ("left", "bottom"):
-                ax = pi.getAxis(name)
-                ax.setPen(pg.mkPen(theme.muted))
-                ax.setTextPen(pg.mkPen(theme.foreground))
             w.setTitle(self._loss_title(side), color=theme.foreground, size="10pt")
             legend_bg = pg.mkColor(theme.background)
             legend_bg.setAlpha(210)
