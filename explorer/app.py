@@ -141,6 +141,8 @@ def run_app(args) -> int:
     window.resize(1400, 900)
     if panel in (None, "explore"):
         _demo_state(window)
+    elif hasattr(window.panel(panel), "demo"):
+        window.panel(panel).demo()
     window.show()
     result = {"code": 1}
 

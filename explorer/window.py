@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.explore_panel import SIDES, ExplorePanel, model_name
+from explorer.lab_panel import LabPanel
 from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
 from explorer.train_panel import RunResult, TrainPanel
 from models.checkpoint import Checkpoint, CheckpointError, bundled_models_dir, load_checkpoint
@@ -100,6 +101,10 @@ class MainWindow(QMainWindow):
         self.train_panel.finished.connect(self._training_finished)
         self.train_panel.failed.connect(self.show_error)
         self.add_panel("train", "Train", self.train_panel)
+
+        self.lab = LabPanel(images=startup.images, labels=startup.labels, theme=self.theme, settings=settings)
+        self.lab.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.add_panel("lab", "Lab", self.lab)
 
         self._build_status_bar()
         self._build_actions()
@@ -415,5 +420,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         # A run in progress is stopped and joined; no training process outlives the window.
         self.train_panel.shutdown(1.0)
+        for panel in self._panels.values():
+            if panel is not self.train_panel and hasattr(panel, "shutdown"):
+                panel.shutdown(1.0)
         self.save_settings()
         super().closeEvent(event)
