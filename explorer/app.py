@@ -39,8 +39,14 @@ def load_startup(data_dir: Path | None = None):
         except CheckpointError as exc:
             checkpoints[side] = None
             errors.append(f"The bundled {kind.upper()} could not be loaded ({exc}). Open a checkpoint with File › Open.")
+    try:
+        dae = load_checkpoint(folder / "dae.pt", expect_kind="dae")
+    except CheckpointError as exc:
+        dae = None
+        errors.append(f"The bundled denoising AE could not be loaded ({exc}); the Denoise and Inpaint panels work without it.")
     return StartupData(
-        images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=checkpoints, errors=tuple(errors)
+        images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=checkpoints,
+        errors=tuple(errors), dae=dae,
     )
 
 

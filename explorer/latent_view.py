@@ -91,6 +91,9 @@ class LatentPlot(pg.PlotWidget):
         pi.hideButtons()
         pi.setMenuEnabled(False)
         pi.showGrid(x=True, y=True, alpha=0.25)
+        # Plain numbers: a zoomed view would otherwise read "z2 (x0.001)" with rescaled ticks.
+        for axis in ("left", "bottom"):
+            pi.getAxis(axis).enableAutoSIPrefix(False)
         self._vb.setAspectLocked(True, ratio=1.0)
         self.setMinimumSize(260, 240)
 
@@ -124,9 +127,15 @@ class LatentPlot(pg.PlotWidget):
         self._samples.setZValue(21)
         self._selection = _PassiveScatter(symbol="o", size=16, brush=None, hoverable=False)
         self._selection.setZValue(22)
+        # A new image's code (a drawing) and its posterior's 1- and 2-sigma ellipses.
+        self._marker = _PassiveScatter(symbol="+", size=20, hoverable=False)
+        self._marker.setZValue(24)
+        self._ellipses = [pg.PlotCurveItem() for _ in range(2)]
+        for item in self._ellipses:
+            item.setZValue(23)
         self._vline = pg.InfiniteLine(angle=90, movable=False)
         self._hline = pg.InfiniteLine(angle=0, movable=False)
-        for item in (self._path, self._samples, self._selection, self._vline, self._hline):
+        for item in (self._path, self._samples, self._selection, self._marker, *self._ellipses, self._vline, self._hline):
             item.setVisible(False)
             pi.addItem(item, ignoreBounds=True)
         self._vline.setZValue(30)
@@ -194,6 +203,16 @@ class LatentPlot(pg.PlotWidget):
             return
         (x0, x1), (y0, y1) = self._data_range
         self._vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    def zoom_to(self, xy: tuple[float, float], half_width: float) -> None:
+        """Centre the view on xy, showing half_width plane units either side."""
+        h = max(float(half_width), 1e-6)
+        self._vb.setRange(xRange=(xy[0] - h, xy[0] + h), yRange=(xy[1] - h, xy[1] + h), padding=0)
+
+    def data_span(self) -> float:
+        """The larger side of the range that holds nearly all codes."""
+        (x0, x1), (y0, y1) = self._data_range
+        return max(x1 - x0, y1 - y0)
 
     def view_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
         (x0, x1), (y0, y1) = self._vb.viewRange()
@@ -280,9 +299,36 @@ class LatentPlot(pg.PlotWidget):
         self._selection.setData(x=[xy[0]], y=[xy[1]])
         self._selection.setVisible(True)
 
+    def set_marker(self, xy: tuple[float, float] | None, ellipses: list[np.ndarray | None] | None = None) -> None:
+        """Mark a new image's code (a drawing), with up to two posterior contours (N, 2)."""
+        contours = list(ellipses or [])
+        for k, item in enumerate(self._ellipses):
+            curve = contours[k] if k < len(contours) else None
+            if xy is None or curve is None:
+                item.setVisible(False)
+                continue
+            item.setData(x=curve[:, 0], y=curve[:, 1])
+            item.setVisible(True)
+        if xy is None:
+            self._marker.setVisible(False)
+            return
+        self._marker.setData(x=[xy[0]], y=[xy[1]])
+        self._marker.setVisible(True)
+
+    def marker(self) -> tuple[float, float] | None:
+        if not self._marker.isVisible():
+            return None
+        x, y = self._marker.getData()
+        return float(x[0]), float(y[0])
+
+    def ellipse_curves(self) -> list[np.ndarray]:
+        """The posterior contours shown, innermost first."""
+        return [np.stack(item.getData(), axis=1) for item in self._ellipses if item.isVisible()]
+
     def clear_overlays(self) -> None:
         for setter in (self.set_samples, self.set_path):
             setter(None)
+        self.set_marker(None)
         self.set_selection(None)
         self.set_crosshair(None)
 
@@ -368,6 +414,10 @@ class LatentPlot(pg.PlotWidget):
         self._vline.setPen(cross)
         self._hline.setPen(cross)
         self._selection.setPen(pg.mkPen(theme.crosshair, width=2.5))
+        self._marker.setPen(pg.mkPen(theme.accent, width=3.5))
+        self._marker.setBrush(pg.mkBrush(theme.accent))
+        for k, item in enumerate(self._ellipses):
+            item.setPen(pg.mkPen(theme.accent, width=2.0 if k == 0 else 1.5, style=Qt.PenStyle.SolidLine if k == 0 else Qt.PenStyle.DashLine))
         self._samples.setBrush(pg.mkBrush(theme.accent))
         self._samples.setPen(pg.mkPen(theme.background, width=1))
         self._path.setPen(pg.mkPen(theme.accent, width=2))

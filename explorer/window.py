@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.explore_panel import SIDES, ExplorePanel, model_name
+from explorer.draw_panel import DrawPanel
 from explorer.lab_panel import LabPanel
 from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
 from explorer.train_panel import RunResult, TrainPanel
+from explorer.workbench import Workbench
 from models.checkpoint import Checkpoint, CheckpointError, bundled_models_dir, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class StartupData:
     data_source: str = "no images loaded"
     checkpoints: dict[str, Checkpoint | None] = field(default_factory=lambda: {s: None for s in SIDES})
     errors: tuple[str, ...] = ()
+    dae: Checkpoint | None = None  # the bundled denoising AE, for the Denoise and Inpaint panels
 
 
 def _figures(meta: dict) -> str:
@@ -101,6 +104,13 @@ class MainWindow(QMainWindow):
         self.train_panel.finished.connect(self._training_finished)
         self.train_panel.failed.connect(self.show_error)
         self.add_panel("train", "Train", self.train_panel)
+
+        self.workbench = Workbench(
+            images=startup.images, labels=startup.labels, class_names=startup.class_names, dae=startup.dae, parent=self
+        )
+        self.explore.models_changed.connect(self._share_models)
+        self.draw = DrawPanel(workbench=self.workbench, theme=self.theme, settings=settings)
+        self.add_panel("draw", "Draw", self.draw)
 
         self.lab = LabPanel(images=startup.images, labels=startup.labels, theme=self.theme, settings=settings)
         self.lab.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -270,6 +280,10 @@ class MainWindow(QMainWindow):
         if figs:
             parts.append(figs)
         return " · ".join(parts)
+
+    def _share_models(self) -> None:
+        """The Explore panel's models are the Draw, Denoise and Inpaint panels' models too."""
+        self.workbench.set_models([(self.explore.checkpoint(s), self.explore.space(s), model_name(self.explore.checkpoint(s), s)) for s in SIDES])
 
     def _update_status(self) -> None:
         for side in SIDES:

@@ -4,11 +4,43 @@ sizes are seen through the PCA plane of their codes (dragging then decodes
 points of that plane)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from models import metrics
-from models.nets import Model
+from models.nets import VAE, Model
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one model makes of one new image (a drawing): its code, where that lies
+    in the plot's plane, its reconstruction and, for a VAE, the posterior q(z|x)."""
+
+    code: np.ndarray  # (latent,): the AE's code or the VAE's posterior mean
+    xy: tuple[float, float]  # the code in plane coordinates
+    reconstruction: np.ndarray  # (H, W) in [0, 1]
+    sigma: np.ndarray | None = None  # (latent,) posterior standard deviations (VAE only)
+    kl: float | None = None  # KL(q(z|x) || N(0, I)) in nats (VAE only)
+
+    def ellipse(self, space: "LatentSpace", k: float, points: int = 72) -> np.ndarray | None:
+        """The posterior's k-sigma contour in the plane, (points, 2); None for an AE.
+
+        For a 2-D latent this is exact; for larger latents it is the contour of the
+        axis-aligned ellipsoid's slice through the plane's two directions."""
+        if self.sigma is None:
+            return None
+        t = np.linspace(0.0, 2.0 * np.pi, points)
+        if not space.is_projected:
+            return np.stack([self.xy[0] + k * self.sigma[0] * np.cos(t), self.xy[1] + k * self.sigma[1] * np.sin(t)], axis=1)
+        # The Gaussian seen along the plane's orthonormal axes A (2 x latent) has
+        # covariance A diag(sigma^2) A^T; its k-sigma contour is xy + k L (cos, sin).
+        axes = space.plane_axes()
+        cov = (axes * self.sigma**2) @ axes.T
+        chol = np.linalg.cholesky(cov + 1e-12 * np.eye(2))
+        circle = np.stack([np.cos(t), np.sin(t)])
+        return (np.asarray(self.xy)[:, None] + k * chol @ circle).T
 
 
 class LatentSpace:
@@ -84,6 +116,41 @@ class LatentSpace:
         if xy.shape[1] == 1:
             xy = np.hstack([xy, np.zeros_like(xy)])
         return xy.astype(np.float32)
+
+    def plane_axes(self) -> np.ndarray:
+        """(2, latent) orthonormal directions of the plane in the latent space."""
+        if self._pca is None:
+            return np.eye(2)
+        axes = np.zeros((2, self.latent))
+        axes[: self._pca.components.shape[0]] = self._pca.components
+        return axes
+
+    @torch.inference_mode()
+    def read(self, image: np.ndarray | torch.Tensor) -> Reading:
+        """Encode one new image (H, W) and reconstruct it (the VAE from its posterior mean)."""
+        from models.train import as_float_images
+
+        x = as_float_images(np.asarray(image, dtype=np.float32)[None])
+        if isinstance(self.model, VAE):
+            mu, logvar = self.model.encode(x)
+            code = mu[0].double().numpy()
+            var = logvar[0].double().exp().numpy()
+            sigma = np.sqrt(var)
+            kl = float(0.5 * np.sum(var + code**2 - 1.0 - np.log(var)))
+        else:
+            code, sigma, kl = self.model.encode(x)[0].double().numpy(), None, None
+        recon = self.decode_codes(code[None])[0]
+        x_, y_ = self.codes_to_plane(code[None])[0]
+        return Reading(code=code, xy=(float(x_), float(y_)), reconstruction=recon, sigma=sigma, kl=kl)
+
+    def nearest_codes(self, code: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the k test images whose codes are nearest to ``code`` in the full latent space."""
+        d2 = ((self.codes - np.asarray(code, dtype=np.float64).reshape(1, -1)) ** 2).sum(axis=1)
+        k = min(int(k), len(d2))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64)
+        idx = np.argpartition(d2, k - 1)[:k]
+        return idx[np.argsort(d2[idx])]
 
     def nearest(
         self, xy: tuple[float, float], max_distance: float | None = None, *, among: np.ndarray | None = None

@@ -1,0 +1,279 @@
+"""The Draw panel: draw a digit and watch both models read it, stroke by stroke."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.canvas import DrawingCanvas
+from explorer.image_view import ImageStrip, ImageView
+from explorer.latent_view import LatentPlot
+from explorer.theme import LIGHT, Theme
+from explorer.workbench import ModelSlot, Workbench
+from models.drawing import to_mnist
+from models.latent_space import Reading
+
+NEAREST = 8
+ROLES = ("ae", "vae")
+
+
+def _fmt(v: np.ndarray, limit: int = 4) -> str:
+    parts = ", ".join(f"{x:+.2f}" for x in v[:limit])
+    return f"({parts}{', …' if len(v) > limit else ''})"
+
+
+def demo_digit_stroke(size: int = 280) -> list[tuple[float, float]]:
+    """The points of a hand-drawn-looking '2' on a size x size canvas (for screenshots)."""
+    s = size / 280.0
+    t = np.linspace(np.pi * 1.05, np.pi * 2.25, 30)
+    arc = [(140 + 52 * np.cos(a), 112 + 46 * np.sin(a)) for a in t]
+    end = arc[-1]
+    diagonal = [(end[0] + (92 - end[0]) * u, end[1] + (212 - end[1]) * u) for u in np.linspace(0.05, 1, 14)]
+    base = [(92 + 104 * u, 212 - 4 * u) for u in np.linspace(0.05, 1, 10)]
+    return [(x * s, y * s) for x, y in arc + diagonal + base]
+
+
+class DrawPanel(QWidget):
+    """Canvas, the 28 x 28 image the models see, their reconstructions, the drawing's
+    place on both latent plots (with the VAE's posterior) and its nearest test images."""
+
+    status_changed = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        workbench: Workbench,
+        theme: Theme = LIGHT,
+        settings: QSettings | None = None,
+    ):
+        super().__init__(parent)
+        self.workbench = workbench
+        self._theme = theme
+        self._settings = settings
+        self.readings: dict[str, Reading | None] = {r: None for r in ROLES}
+        self._pending = QTimer(self, singleShot=True, interval=0)
+        self._pending.timeout.connect(self.refresh)
+        self._build_ui()
+        if settings is not None:
+            self.size_slider.setValue(int(settings.value("draw/brush", self.size_slider.value(), type=int)))
+        workbench.models_changed.connect(self._models_changed)
+        self._models_changed()
+
+    # ------------------------------------------------------------ construction
+
+    def _build_ui(self) -> None:
+        self.canvas = DrawingCanvas(self)
+        self.canvas.changed.connect(self._pending.start)
+
+        tools = QHBoxLayout()
+        self.brush_button = self._tool("Brush", "Draw ink (B)", "B", checkable=True)
+        self.eraser_button = self._tool("Eraser", "Erase ink (E)", "E", checkable=True)
+        self.brush_button.setChecked(True)
+        self.brush_button.toggled.connect(lambda on: on and self.set_eraser(False))
+        self.eraser_button.toggled.connect(lambda on: on and self.set_eraser(True))
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(6, 48)
+        self.size_slider.setValue(22)
+        self.size_slider.setToolTip("Brush width in canvas pixels (the canvas is 280 x 280: ten per MNIST pixel)")
+        self.size_slider.valueChanged.connect(self._size_changed)
+        self.size_label = QLabel()
+        self.size_label.setMinimumWidth(28)
+        self.undo_action = QAction("Undo", self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setToolTip("Undo the last stroke (Ctrl+Z)")
+        self.undo_action.triggered.connect(self.canvas.undo)
+        self.clear_action = QAction("Clear", self)
+        self.clear_action.setShortcut(QKeySequence("Ctrl+Backspace"))
+        self.clear_action.setToolTip("Clear the canvas (Ctrl+Backspace; undo brings it back)")
+        self.clear_action.triggered.connect(self.canvas.clear)
+        self.follow_action = QAction("Zoom to drawing", self, checkable=True)
+        self.follow_action.setShortcut(QKeySequence("Z"))
+        self.follow_action.setToolTip(
+            "Keep both plots zoomed on the drawing's code, close enough to see the VAE's posterior ellipses (Z)"
+        )
+        self.follow_action.toggled.connect(self._follow_toggled)
+        for a in (self.undo_action, self.clear_action, self.follow_action):
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(a)
+        tools.addWidget(self.brush_button)
+        tools.addWidget(self.eraser_button)
+        tools.addSpacing(8)
+        tools.addWidget(QLabel("Width"))
+        tools.addWidget(self.size_slider, 1)
+        tools.addWidget(self.size_label)
+        for a in (self.undo_action, self.clear_action):
+            b = QToolButton()
+            b.setDefaultAction(a)
+            tools.addWidget(b)
+        self.size_slider.setMinimumWidth(100)
+        self._size_changed(self.size_slider.value())
+
+        left = QVBoxLayout()
+        left.addLayout(tools)
+        left.addWidget(self.canvas, 1)
+        self.readout = QLabel()
+        self.readout.setWordWrap(True)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setMinimumHeight(3 * self.fontMetrics().height() + 8)
+        left.addWidget(self.readout)
+
+        middle = QVBoxLayout()
+        self.preview = ImageView(caption="What the models see", placeholder="Nothing drawn yet")
+        self.preview.setToolTip(
+            "Your drawing as MNIST digits were made: cropped to the ink, scaled to fit 20 x 20, "
+            "placed in 28 x 28 with its centre of mass in the middle"
+        )
+        self.recon_views = {r: ImageView(caption=f"{r.upper()} reconstruction", placeholder="") for r in ROLES}
+        middle.addWidget(self.preview)
+        for view in self.recon_views.values():
+            middle.addWidget(view)
+
+        self.plots = {r: LatentPlot(role=r, theme=self._theme) for r in ROLES}
+        self.nearest = {r: ImageStrip(label="", placeholder="Draw to see the nearest test images") for r in ROLES}
+        grid = QGridLayout()
+        plot_tools = QHBoxLayout()
+        follow = QToolButton()
+        follow.setDefaultAction(self.follow_action)
+        plot_tools.addWidget(QLabel("Where the drawing lands in each latent space (+), with the VAE's posterior"))
+        plot_tools.addStretch(1)
+        plot_tools.addWidget(follow)
+        grid.addLayout(plot_tools, 0, 0, 1, len(ROLES))
+        for col, role in enumerate(ROLES):
+            self.plots[role].setMinimumSize(240, 240)
+            grid.addWidget(self.plots[role], 1, col)
+            box = QGroupBox(f"Nearest test images to the drawing ({role.upper()} codes)")
+            box.setToolTip("The test images whose codes lie closest to the drawing's code in the full latent space")
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(6, 4, 6, 4)
+            self.nearest[role].setMinimumHeight(70)
+            self.nearest[role].setMaximumHeight(96)
+            lay.addWidget(self.nearest[role])
+            box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+            grid.addWidget(box, 2, col)
+        grid.setRowStretch(1, 1)
+
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 5)
+        layout.addLayout(middle, 2)
+        layout.addLayout(grid, 8)
+
+    def _tool(self, text: str, tip: str, key: str, *, checkable: bool) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setCheckable(checkable)
+        b.setAutoExclusive(checkable)
+        b.setShortcut(QKeySequence(key))
+        return b
+
+    # ------------------------------------------------------------ tools
+
+    def set_eraser(self, on: bool) -> None:
+        self.canvas.eraser = on
+        (self.eraser_button if on else self.brush_button).setChecked(True)
+
+    def _size_changed(self, value: int) -> None:
+        self.canvas.brush_width = float(value)
+        self.size_label.setText(str(value))
+        if self._settings is not None:
+            self._settings.setValue("draw/brush", value)
+
+    # ------------------------------------------------------------ models
+
+    def _slot(self, role: str) -> ModelSlot | None:
+        return self.workbench.ae if role == "ae" else self.workbench.vae
+
+    def _models_changed(self) -> None:
+        for role in ROLES:
+            slot = self._slot(role)
+            name = slot.name if slot else role.upper()
+            space = slot.space if slot else None
+            title = f"{name} · {space.description}" if space else f"{name} · no model loaded"
+            self.plots[role].set_space(space, labels=self.workbench.labels, title=title, empty_message=f"No {role.upper()} loaded")
+            self.recon_views[role].set_caption(f"{name} reconstruction")
+            self.nearest[role].set_label("")
+        self.refresh()
+
+    # ------------------------------------------------------------ the live reading
+
+    def image(self) -> np.ndarray | None:
+        """The 28 x 28 image the models see (None for an empty canvas)."""
+        return to_mnist(self.canvas.array())
+
+    def refresh(self) -> None:
+        """Re-read the canvas: preview, reconstructions, markers, nearest images."""
+        self._pending.stop()
+        img = self.image()
+        self.preview.set_image(img)
+        lines = []
+        for role in ROLES:
+            slot = self._slot(role)
+            reading = slot.space.read(img) if (slot is not None and img is not None) else None
+            self.readings[role] = reading
+            if reading is None:
+                self.recon_views[role].set_image(None)
+                self.plots[role].set_marker(None)
+                self.nearest[role].clear()
+                continue
+            self.recon_views[role].set_image(reading.reconstruction)
+            ellipses = [reading.ellipse(slot.space, k) for k in (1, 2)] if reading.sigma is not None else None
+            self.plots[role].set_marker(reading.xy, ellipses)
+            if self.follow_action.isChecked():
+                self._zoom(role, reading)
+            idx = slot.space.nearest_codes(reading.code, NEAREST)
+            self.nearest[role].set_images(slot.space.images[idx].reshape(len(idx), *slot.model.config.image_shape).numpy(),
+                                          [self.workbench.label_name(int(i)) for i in idx])
+            if reading.sigma is None:
+                lines.append(f"<b>{slot.name}</b> code z = {_fmt(reading.code)}")
+            else:
+                lines.append(
+                    f"<b>{slot.name}</b> posterior q(z|x): μ = {_fmt(reading.code)}, σ = {_fmt(reading.sigma)}, "
+                    f"KL to the prior {reading.kl:.2f} nats "
+                    f"(ellipses: 1σ and 2σ{'' if self.follow_action.isChecked() else '; press Z to zoom in on them'})"
+                )
+        if img is None:
+            self.readout.setText("Draw a digit on the canvas: every stroke is encoded by both models as you draw.")
+        else:
+            self.readout.setText("<br>".join(lines) if lines else "No models loaded: open checkpoints in the Explore panel.")
+        self.workbench.set_drawing(img)
+
+    def _zoom(self, role: str, reading: Reading) -> None:
+        plot = self.plots[role]
+        # Wide enough for the 2-sigma ellipse with room around it and a few neighbours.
+        half = 0.04 * plot.data_span()
+        if reading.sigma is not None:
+            half = max(6.0 * float(reading.sigma.max()), 0.01 * plot.data_span())
+        plot.zoom_to(reading.xy, half)
+
+    def _follow_toggled(self, on: bool) -> None:
+        for role in ROLES:
+            reading = self.readings[role]
+            if on and reading is not None:
+                self._zoom(role, reading)
+            else:
+                self.plots[role].reset_view()
+
+    # ------------------------------------------------------------ window hooks
+
+    def apply_theme(self, theme: Theme) -> None:
+        self._theme = theme
+        for plot in self.plots.values():
+            plot.apply_theme(theme)
+
+    def demo(self) -> None:
+        """A drawn '2', for screenshots."""
+        self.canvas.stroke(demo_digit_stroke(self.canvas.array().shape[0]))
+        self.follow_action.setChecked(True)
+        self.refresh()

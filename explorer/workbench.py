@@ -1,0 +1,104 @@
+"""What the Draw, Denoise and Inpaint panels share: the models, the test images,
+the mean image and the user's latest drawing.
+
+The AE and VAE are the Explore panel's (whatever the user has loaded there), so a
+freshly trained or opened model shows up in every panel; the denoising AE is the
+bundled one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from models.checkpoint import Checkpoint
+from models.latent_space import LatentSpace
+
+
+@dataclass(frozen=True)
+class ModelSlot:
+    """One model as the panels show it: a short name and its latent space."""
+
+    name: str
+    space: LatentSpace
+
+    @property
+    def model(self):
+        return self.space.model
+
+
+class Workbench(QObject):
+    """Shared state of the hands-on panels; emits ``models_changed`` and ``drawing_changed``."""
+
+    models_changed = Signal()
+    drawing_changed = Signal()
+
+    def __init__(
+        self,
+        *,
+        images: np.ndarray | None,
+        labels: np.ndarray | None,
+        class_names: tuple[str, ...] = tuple(str(k) for k in range(10)),
+        dae: Checkpoint | None = None,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.images = None if images is None else np.asarray(images)
+        self.labels = labels
+        self.class_names = class_names
+        self._float = None
+        if self.images is not None:
+            self._float = self.images.astype(np.float32) / (255.0 if self.images.dtype == np.uint8 else 1.0)
+        # The mean of the images shown stands in for the training set's mean digit
+        # (the bundled subset is 10,000 test images; the two differ by < 0.01 per pixel).
+        self.mean_image = None if self._float is None else self._float.mean(axis=0)
+        self.dae = dae
+        self.ae: ModelSlot | None = None
+        self.vae: ModelSlot | None = None
+        self._drawing: np.ndarray | None = None
+
+    # ------------------------------------------------------------ images
+
+    @property
+    def count(self) -> int:
+        return 0 if self._float is None else len(self._float)
+
+    def image(self, index: int) -> np.ndarray:
+        """Test image ``index`` as float32 (H, W) in [0, 1]."""
+        if self._float is None:
+            raise IndexError("no test images are loaded")
+        if not 0 <= index < len(self._float):
+            raise IndexError(f"test image {index} does not exist; choose 0 to {len(self._float) - 1}")
+        return self._float[index].copy()
+
+    def label_name(self, index: int) -> str:
+        if self.labels is None:
+            return ""
+        return self.class_names[int(self.labels[index])]
+
+    # ------------------------------------------------------------ models
+
+    def set_models(self, slots: list[tuple[Checkpoint | None, LatentSpace | None, str]]) -> None:
+        """The Explore panel's models as (checkpoint, space, name): the first VAE is the
+        VAE, the first other model the AE."""
+        self.ae = self.vae = None
+        for ckpt, space, name in slots:
+            if ckpt is None or space is None:
+                continue
+            if ckpt.config.kind == "vae":
+                self.vae = self.vae or ModelSlot(name, space)
+            else:
+                self.ae = self.ae or ModelSlot(name, space)
+        self.models_changed.emit()
+
+    # ------------------------------------------------------------ the drawing
+
+    @property
+    def drawing(self) -> np.ndarray | None:
+        """The Draw panel's digit as a 28 x 28 MNIST-like image, None when the canvas is empty."""
+        return None if self._drawing is None else self._drawing.copy()
+
+    def set_drawing(self, image: np.ndarray | None) -> None:
+        self._drawing = None if image is None else np.array(image, dtype=np.float32, copy=True)
+        self.drawing_changed.emit()
