@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.explore_panel import SIDES, ExplorePanel, model_name
+from explorer.denoise_panel import DenoisePanel
 from explorer.draw_panel import DrawPanel
+from explorer.inpaint_panel import InpaintPanel
 from explorer.lab_panel import LabPanel
 from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
 from explorer.train_panel import RunResult, TrainPanel
@@ -111,6 +113,10 @@ class MainWindow(QMainWindow):
         self.explore.models_changed.connect(self._share_models)
         self.draw = DrawPanel(workbench=self.workbench, theme=self.theme, settings=settings)
         self.add_panel("draw", "Draw", self.draw)
+        self.denoise = DenoisePanel(workbench=self.workbench, theme=self.theme, settings=settings)
+        self.add_panel("denoise", "Denoise", self.denoise)
+        self.inpaint = InpaintPanel(workbench=self.workbench, theme=self.theme, settings=settings)
+        self.add_panel("inpaint", "Inpaint", self.inpaint)
 
         self.lab = LabPanel(images=startup.images, labels=startup.labels, theme=self.theme, settings=settings)
         self.lab.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))

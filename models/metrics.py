@@ -139,3 +139,24 @@ def principal_angles(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor)
     qb, _ = np.linalg.qr(b)
     s = np.linalg.svd(qa.T @ qb, compute_uv=False)
     return np.degrees(np.arccos(np.clip(s, -1.0, 1.0)))
+
+
+@torch.inference_mode()
+def feed_back(model: Model, image: np.ndarray | torch.Tensor, passes: int) -> np.ndarray:
+    """Pass one image (H, W) through ``model`` ``passes`` times, each output the next
+    input: (passes, H, W) float32 in [0, 1], the first pass first."""
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise ValueError(f"passes must be a whole number >= 1, got {passes!r}")
+    x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, -1)
+    outputs = []
+    for _ in range(passes):
+        x = model.reconstruct(x).clamp_(0.0, 1.0)
+        outputs.append(x)
+    return torch.cat(outputs).reshape(passes, *np.shape(image)).numpy()
+
+
+def psnr_db(image: np.ndarray, clean: np.ndarray) -> float:
+    """PSNR in dB of one image against the clean one (both in [0, 1])."""
+    a = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, -1)
+    b = torch.as_tensor(np.asarray(clean, dtype=np.float32)).reshape(1, -1)
+    return float(psnr(a, b)[0])

@@ -1,0 +1,384 @@
+"""The Inpaint panel: hide part of a digit and watch three methods fill the hole,
+iteration by iteration, each scored on the hidden pixels against a mean-image fill."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.canvas import MASK_TOOLS, MaskEditor
+from explorer.digit_source import SourcePicker
+from explorer.image_view import ImageView
+from explorer.theme import LIGHT, Theme, style_plot
+from explorer.workbench import Workbench
+from models.corrupt import PRESET_MASKS, preset_mask
+from models.inpaint import (
+    METHOD_TITLES,
+    InpaintResult,
+    LatentCandidates,
+    iter_dae_fill,
+    iter_optimise_vae_latent,
+    iter_project_ae,
+    latent_candidates,
+    masked_mse,
+    mean_fill,
+)
+
+METHODS = ("ae_projection", "vae_latent", "dae")
+METHOD_COLORS = {"ae_projection": "#1f77b4", "vae_latent": "#d62728", "dae": "#2ca02c", "mean_fill": "#7f7f7f"}
+PRESET_TITLES = {
+    "top_half": "Top half",
+    "bottom_half": "Bottom half",
+    "left_half": "Left half",
+    "right_half": "Right half",
+    "center_square": "Centre square",
+    "random_pixels": "Random pixels (50 %)",
+}
+STEPS = {"ae_projection": 20, "vae_latent": 30, "dae": 4}
+DEFAULT_INTERVAL_MS = 80
+METHOD_HELP = {
+    "ae_projection": "Reconstruct with the AE, put the known pixels back, repeat: the image is pulled onto "
+    "the decoder's manifold while it keeps what is known.",
+    "vae_latent": "Search the VAE's latent space, then take gradient steps on z so the decoded digit fits the "
+    "known pixels under the prior N(0, I); the decoder paints the hole.",
+    "dae": "Clamp the known pixels and let the denoising AE clean up the rest, a half step at a time: it has "
+    "learned to turn damaged digits into clean ones.",
+}
+
+
+class InpaintPanel(QWidget):
+    """Mask editor, then an animated fill by each method with its masked-region error."""
+
+    status_changed = Signal(str)
+    stepped = Signal()  # one displayed iteration
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        workbench: Workbench,
+        theme: Theme = LIGHT,
+        settings: QSettings | None = None,
+    ):
+        super().__init__(parent)
+        self.workbench = workbench
+        self._theme = theme
+        self._settings = settings
+        self.clean: np.ndarray | None = None
+        self.results: dict[str, InpaintResult | None] = {}
+        self.errors: dict[str, list[float]] = {}
+        self.fallbacks: dict[str, str] = {}
+        self._runs: dict[str, Iterator[InpaintResult]] = {}
+        self._candidates: tuple[object, LatentCandidates] | None = None
+        self._timer = QTimer(self, interval=DEFAULT_INTERVAL_MS)
+        self._timer.timeout.connect(self.step)
+        self._restart = QTimer(self, singleShot=True, interval=0)
+        self._restart.timeout.connect(self.start)
+        self._build_ui()
+        self.source.changed.connect(self._source_changed)
+        workbench.models_changed.connect(self._models_changed)
+        self.editor.mask_changed.connect(self._restart.start)
+        self._source_changed()
+        if not self.editor.mask().any():
+            self.editor.set_mask(preset_mask("center_square").numpy())
+
+    # ------------------------------------------------------------ construction
+
+    def _build_ui(self) -> None:
+        self.source = SourcePicker(workbench=self.workbench, settings=self._settings, key="inpaint")
+        self.editor = MaskEditor()
+
+        tools = QHBoxLayout()
+        self.tool_buttons: dict[str, QToolButton] = {}
+        tips = {"brush": "Paint pixels to hide (B)", "rectangle": "Drag a rectangle to hide (R)", "eraser": "Unhide pixels (E)"}
+        for name, key in zip(MASK_TOOLS, ("B", "R", "E")):
+            b = QToolButton()
+            b.setText(name.capitalize())
+            b.setToolTip(tips[name])
+            b.setCheckable(True)
+            b.setAutoExclusive(True)
+            b.setShortcut(QKeySequence(key))
+            b.toggled.connect(lambda on, name=name: on and self.set_tool(name))
+            tools.addWidget(b)
+            self.tool_buttons[name] = b
+        self.tool_buttons["brush"].setChecked(True)
+        self.radius = QSlider(Qt.Orientation.Horizontal)
+        self.radius.setRange(1, 8)
+        self.radius.setValue(3)
+        self.radius.setMinimumWidth(70)
+        self.radius.setToolTip("Brush radius, in half pixels of the 28 x 28 image")
+        self.radius.valueChanged.connect(lambda v: setattr(self.editor, "radius", v / 2.0))
+        self.editor.radius = self.radius.value() / 2.0
+        tools.addWidget(self.radius)
+        self.preset = QComboBox()
+        self.preset.addItem("Preset…", "")
+        for name in PRESET_MASKS:
+            self.preset.addItem(PRESET_TITLES.get(name, name), name)
+        self.preset.setToolTip("Replace the mask with a ready-made one")
+        self.preset.activated.connect(self._preset_chosen)
+        tools.addWidget(self.preset)
+        self.undo_action = QAction("Undo", self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setToolTip("Undo the last change to the mask (Ctrl+Z)")
+        self.undo_action.triggered.connect(self.editor.undo)
+        self.clear_action = QAction("Clear", self)
+        self.clear_action.setShortcut(QKeySequence("Ctrl+Backspace"))
+        self.clear_action.setToolTip("Hide nothing (Ctrl+Backspace)")
+        self.clear_action.triggered.connect(self.editor.clear)
+        self.fill_action = QAction("Fill again", self)
+        self.fill_action.setShortcut(QKeySequence("F5"))
+        self.fill_action.setToolTip("Run every method again from the start (F5)")
+        self.fill_action.triggered.connect(self.start)
+        for a in (self.undo_action, self.clear_action, self.fill_action):
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(a)
+        for a in (self.undo_action, self.clear_action):
+            b = QToolButton()
+            b.setDefaultAction(a)
+            tools.addWidget(b)
+        tools.addStretch(1)
+
+        left = QVBoxLayout()
+        left.addWidget(self.source)
+        left.addLayout(tools)
+        left.addWidget(self.editor, 1)
+        self.mask_label = QLabel()
+        left.addWidget(self.mask_label)
+
+        play = QHBoxLayout()
+        fill = QPushButton("Fill again")
+        fill.setToolTip(self.fill_action.toolTip())
+        fill.clicked.connect(self.start)
+        self.animate = QCheckBox("Animate")
+        self.animate.setChecked(True)
+        self.animate.setToolTip("Show every iteration (off: jump straight to the result)")
+        self.interval = QSpinBox()
+        self.interval.setRange(0, 1000)
+        self.interval.setSingleStep(20)
+        self.interval.setValue(DEFAULT_INTERVAL_MS)
+        self.interval.setSuffix(" ms per step")
+        self.interval.setToolTip("Pause between displayed iterations")
+        self.interval.valueChanged.connect(self._timer.setInterval)
+        self.progress = QLabel()
+        play.addWidget(fill)
+        play.addWidget(self.animate)
+        play.addWidget(self.interval)
+        play.addWidget(self.progress, 1)
+
+        self.views = {m: ImageView(caption=METHOD_TITLES[m], placeholder="Model not loaded") for m in (*METHODS, "mean_fill")}
+        for m, view in self.views.items():
+            view.setToolTip(METHOD_HELP.get(m, "The hole filled with the mean digit: the baseline every method must beat"))
+        grid = QGridLayout()
+        for k, m in enumerate((*METHODS, "mean_fill")):
+            grid.addWidget(self.views[m], k // 2, k % 2)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(170)
+        self.plot.setLabel("bottom", "iteration")
+        self.plot.setLabel("left", "masked MSE")
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
+        self.plot.getPlotItem().hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(128, 128, 128, 40))
+        self.curves = {
+            m: self.plot.plot([], [], pen=pg.mkPen(METHOD_COLORS[m], width=2), name=METHOD_TITLES[m]) for m in METHODS
+        }
+        self.mean_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(METHOD_COLORS["mean_fill"], width=2, style=Qt.PenStyle.DashLine))
+        self.plot.addItem(self.mean_line)
+        self.plot.plot([], [], pen=pg.mkPen(METHOD_COLORS["mean_fill"], width=2, style=Qt.PenStyle.DashLine), name="Mean image")
+        style_plot(self.plot, self._theme)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+
+        right = QVBoxLayout()
+        right.addLayout(play)
+        right.addLayout(grid, 3)
+        right.addWidget(self.plot, 2)
+        right.addWidget(self.message)
+
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 4)
+        layout.addLayout(right, 5)
+
+    # ------------------------------------------------------------ mask tools
+
+    def set_tool(self, name: str) -> None:
+        if name not in MASK_TOOLS:
+            raise ValueError(f"unknown tool {name!r}; choose one of {', '.join(MASK_TOOLS)}")
+        self.editor.tool = name
+        self.tool_buttons[name].setChecked(True)
+
+    def set_preset(self, name: str, *, seed: int | None = 0) -> None:
+        self.editor.set_mask(preset_mask(name, seed=seed).numpy())
+
+    def _preset_chosen(self, index: int) -> None:
+        name = self.preset.itemData(index)
+        if name:
+            # Random pixels differ on every pick, like the noise seed in the Denoise panel.
+            self.set_preset(name, seed=None)
+        self.preset.setCurrentIndex(0)
+
+    # ------------------------------------------------------------ runs
+
+    def _source_changed(self) -> None:
+        self.clean = self.source.image()
+        self.editor.set_image(self.clean if self.clean is not None else np.zeros((28, 28), np.float32))
+        self._restart.start()
+
+    def _models_changed(self) -> None:
+        self._candidates = None
+        if self.source.source() != "vae_sample":  # the source picker restarts for that one
+            self._restart.start()
+
+    def _vae_candidates(self, model) -> LatentCandidates:
+        """The VAE's coarse search grid, decoded once per model."""
+        if self._candidates is None or self._candidates[0] is not model:
+            self._candidates = (model, latent_candidates(model))
+        return self._candidates[1]
+
+    def start(self) -> None:
+        """Start every method from the beginning with the current digit and mask."""
+        self._restart.stop()
+        self._timer.stop()
+        self._runs = {}
+        self.results = {m: None for m in (*METHODS, "mean_fill")}
+        self.errors = {m: [] for m in METHODS}
+        self.fallbacks = {}
+        for curve in self.curves.values():
+            curve.setData([], [])
+        mask = self.editor.mask()
+        hidden = int(mask.sum())
+        self.mask_label.setText(f"{hidden} of {mask.size} pixels hidden ({100 * hidden / mask.size:.0f} %)")
+        if self.clean is None:
+            for view in self.views.values():
+                view.set_image(None, "")
+            self.message.setText(self.source.why_none())
+            self.progress.setText("")
+            return
+        x = torch.from_numpy(self.clean.reshape(1, -1).astype(np.float32))
+        mean = self.workbench.mean_image
+        wb = self.workbench
+        models = {"ae_projection": wb.ae, "vae_latent": wb.vae, "dae": wb.dae}
+        missing = []
+        for m in METHODS:
+            slot = models[m]
+            if slot is None:
+                self.views[m].set_image(None, f"{METHOD_TITLES[m]}: not loaded")
+                missing.append(METHOD_TITLES[m])
+                continue
+            model = slot.model
+            if m == "ae_projection":
+                run = iter_project_ae(model, x, mask, steps=STEPS[m], mean_image=mean)
+            elif m == "vae_latent":
+                run = iter_optimise_vae_latent(model, x, mask, steps=STEPS[m], mean_image=mean, candidates=self._vae_candidates(model))
+            else:
+                run = iter_dae_fill(model, x, mask, steps=STEPS[m], mean_image=mean)
+            self._runs[m] = run
+        baseline = mean_fill(x, mask, mean if mean is not None else np.full(x.shape[1], 0.5, np.float32))
+        self.results["mean_fill"] = baseline
+        self.mean_error = masked_mse(baseline.image, x, mask)
+        self.views["mean_fill"].set_image(baseline.image.reshape(self.clean.shape).numpy(), f"Mean image · MSE {self.mean_error:.4f}")
+        self.mean_line.setValue(self.mean_error)
+        self._x, self._mask = x, mask
+        self._missing = missing
+        self.step()
+        if self.animate.isChecked():
+            self._timer.start()
+        else:
+            while self.step():
+                pass
+
+    def running(self) -> bool:
+        return bool(self._runs)
+
+    def step(self) -> bool:
+        """Advance every unfinished method by one iteration and show it; False when all are done."""
+        for m, run in list(self._runs.items()):
+            result = next(run, None)
+            if result is None:
+                del self._runs[m]
+                continue
+            self.results[m] = result
+            error = masked_mse(result.image, self._x, self._mask)
+            self.errors[m].append(error)
+            if result.fallback:
+                self.fallbacks[m] = result.fallback
+            image = result.image.reshape(self.clean.shape).numpy()
+            done = result.step == STEPS[m]
+            self.views[m].set_image(image, f"{METHOD_TITLES[m]} · step {result.step}/{STEPS[m]} · MSE {error:.4f}{'' if done else ' …'}")
+            self.curves[m].setData(np.arange(len(self.errors[m])), self.errors[m])
+            if done:
+                del self._runs[m]
+        if not self._runs:
+            self._timer.stop()
+            self._finished()
+        else:
+            self.progress.setText("filling…")
+        self.stepped.emit()
+        return bool(self._runs)
+
+    def final_errors(self) -> dict[str, float]:
+        """Masked-region MSE of each method's latest fill and of the mean fill."""
+        out = {m: errs[-1] for m, errs in self.errors.items() if errs}
+        if self.results.get("mean_fill") is not None:
+            out["mean_fill"] = self.mean_error
+        return out
+
+    def _finished(self) -> None:
+        self.progress.setText("done")
+        if not self._mask.any():
+            self.message.setText("Nothing is hidden: paint over the digit, drag a rectangle or pick a preset.")
+            return
+        errors = self.final_errors()
+        methods = {m: e for m, e in errors.items() if m != "mean_fill"}
+        parts = []
+        if methods:
+            best = min(methods, key=methods.get)
+            ratio = methods[best] / self.mean_error if self.mean_error > 0 else float("nan")
+            parts.append(f"Best: {METHOD_TITLES[best]}, MSE {methods[best]:.4f} on the hidden pixels, "
+                         f"{ratio:.2f}× the mean image's {self.mean_error:.4f}.")
+        if self.fallbacks:
+            said = "; ".join(f"{METHOD_TITLES[m]}: {text.split(': ', 1)[-1]}" for m, text in self.fallbacks.items())
+            parts.append(f"Every pixel is hidden, so nothing is known and each method falls back ({said}).")
+        if self._missing:
+            parts.append(f"Not loaded: {', '.join(self._missing)}.")
+        self.message.setText(" ".join(parts))
+
+    # ------------------------------------------------------------ window hooks
+
+    def apply_theme(self, theme: Theme) -> None:
+        self._theme = theme
+        style_plot(self.plot, theme)
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        self._timer.stop()
+        self._runs = {}
+
+    def demo(self) -> None:
+        """A test digit with its centre hidden, filled to the end (for screenshots)."""
+        self.source.set_source("test")
+        self.source.index.setValue(3)
+        self.animate.setChecked(False)
+        self.set_preset("center_square")
+        self.start()
+        self.animate.setChecked(True)
