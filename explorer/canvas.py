@@ -257,6 +257,17 @@ class MaskEditor(QWidget):
         self._undo.append(self._mask.copy())
         del self._undo[:-UNDO_LIMIT]
 
+    def _overlay_image(self) -> QImage:
+        """The mask as a transparent image in the overlay colour (cached per mask)."""
+        key = self._mask.tobytes()
+        if getattr(self, "_overlay_key", None) != key:
+            h, w = self._shape
+            rgba = np.zeros((h, w, 4), dtype=np.uint8)
+            rgba[self._mask] = (self.overlay.red(), self.overlay.green(), self.overlay.blue(), self.overlay.alpha())
+            self._overlay = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+            self._overlay_key = key
+        return self._overlay
+
     # ------------------------------------------------------------ geometry
 
     def _to_pixel(self, pos: QPointF) -> tuple[float, float]:
@@ -328,10 +339,7 @@ class MaskEditor(QWidget):
         painter.drawImage(box, self._qimage)
         h, w = self._shape
         cell_w, cell_h = box.width() / w, box.height() / h
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self.overlay)
-        for r, c in zip(*np.nonzero(self._mask)):
-            painter.drawRect(QRectF(box.x() + c * cell_w, box.y() + r * cell_h, cell_w, cell_h))
+        painter.drawImage(box, self._overlay_image())
         if self._rect_start is not None and self._rect_now is not None:
             m = self._rect_mask()
             rows, cols = np.nonzero(m)

@@ -205,6 +205,9 @@ class InpaintPanel(QWidget):
         self.mean_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(METHOD_COLORS["mean_fill"], width=2, style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.mean_line)
         self.plot.plot([], [], pen=pg.mkPen(METHOD_COLORS["mean_fill"], width=2, style=Qt.PenStyle.DashLine), name="Mean image")
+        # Fixed ranges, set per run: an auto-ranging plot rebuilds its axes every step.
+        self.plot.getPlotItem().vb.disableAutoRange()
+        self.plot.setXRange(0, max(STEPS.values()), padding=0.02)
         style_plot(self.plot, self._theme)
 
         self.message = QLabel()
@@ -299,6 +302,8 @@ class InpaintPanel(QWidget):
         self.mean_error = masked_mse(baseline.image, x, mask)
         self.views["mean_fill"].set_image(baseline.image.reshape(self.clean.shape).numpy(), f"Mean image · MSE {self.mean_error:.4f}")
         self.mean_line.setValue(self.mean_error)
+        self._y_top = max(self.mean_error, 1e-4) * 1.6
+        self.plot.setYRange(0, self._y_top, padding=0)
         self._x, self._mask = x, mask
         self._missing = missing
         self.step()
@@ -307,6 +312,11 @@ class InpaintPanel(QWidget):
         else:
             while self.step():
                 pass
+
+    def pause(self) -> None:
+        """Stop the animation where it is (``step`` goes on from there)."""
+        self._restart.stop()
+        self._timer.stop()
 
     def running(self) -> bool:
         return bool(self._runs)
@@ -327,6 +337,9 @@ class InpaintPanel(QWidget):
             done = result.step == STEPS[m]
             self.views[m].set_image(image, f"{METHOD_TITLES[m]} · step {result.step}/{STEPS[m]} · MSE {error:.4f}{'' if done else ' …'}")
             self.curves[m].setData(np.arange(len(self.errors[m])), self.errors[m])
+            if error > self._y_top:
+                self._y_top = error * 1.15
+                self.plot.setYRange(0, self._y_top, padding=0)
             if done:
                 del self._runs[m]
         if not self._runs:

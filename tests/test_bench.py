@@ -18,6 +18,10 @@ KEYS = [
     "drag_decode_ms.p50",
     "drag_decode_ms.p99",
     "scatter_fps",
+    "denoise_update_ms.p50",
+    "denoise_update_ms.p99",
+    "inpaint_step_ms.p50",
+    "inpaint_step_ms.p99",
     "startup_s",
     "peak_rss_mb",
 ]

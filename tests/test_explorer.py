@@ -231,7 +231,7 @@ def test_missing_bundled_models_give_empty_plots_and_a_message(qtbot, monkeypatc
 
     monkeypatch.setattr(models.checkpoint, "bundled_models_dir", lambda dataset="mnist": tmp_path)
     s = load_startup()
-    assert len(s.errors) == 2 and s.checkpoints == {"left": None, "right": None}
+    assert len(s.errors) == 3 and s.checkpoints == {"left": None, "right": None} and s.dae is None
     w = MainWindow(startup=s, settings=None, theme_choice="dark")
     qtbot.addWidget(w)
     w.show()
@@ -240,6 +240,15 @@ def test_missing_bundled_models_give_empty_plots_and_a_message(qtbot, monkeypatc
     w.explore.probe("left", 0.0, 0.0)  # nothing to decode, nothing breaks
     w.explore.sample(n=3)
     assert w.explore.sample_strips["left"].count() == 0
+    # The hands-on panels say what is missing instead of failing.
+    w.denoise.source.set_source("test")
+    assert "Not loaded: Denoising AE, AE, VAE" in w.denoise.message.text()
+    w.inpaint.start()
+    while w.inpaint.step():
+        pass
+    assert "Not loaded" in w.inpaint.message.text()
+    w.draw.demo()
+    assert "No models loaded" in w.draw.readout.text()
     assert w.open_checkpoint("left", _tiny_checkpoint(tmp_path / "ae.pt"))
     assert w.explore.plots["left"].visible_point_count() == 10_000
 
