@@ -138,3 +138,81 @@ def test_losses_tab_shows_the_lecture_example_and_explains_bad_input(qtbot, bund
     assert [s.count() for s in w.strips.values()] == [5, 5, 5]
     assert w.strips["cosine"].images()[0] == pytest.approx(w.table.images[w.table.names.index("dimmer")])
     assert w.loss_table.item(4, 0).text().endswith("(5)")  # inverted: last by MSE
+
+
+# --------------------------------------------------------------------------- linear AE = PCA
+
+
+def test_basis_images_put_zero_at_grey_and_each_vector_in_range():
+    v = np.zeros((2, 784))
+    v[0, 0], v[0, 1] = 2.0, -4.0
+    v[1, 5] = 0.001
+    img = lab.basis_images(v)
+    assert img.shape == (2, 28, 28)
+    assert img[0, 0, 2] == pytest.approx(0.5) and img[0, 0, 1] == pytest.approx(0.0) and img[0, 0, 0] == pytest.approx(0.75)
+    assert img[1].max() == pytest.approx(1.0)  # a tiny vector is scaled up to be seen
+    assert lab.basis_images(np.zeros((1, 784))).max() == pytest.approx(0.5)  # no division by zero
+
+
+def test_pca_torch_matches_metrics_pca_fit():
+    from models.metrics import pca_fit, principal_angles
+
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(300, 20)) * np.linspace(3, 0.1, 20))
+    a, b = lab.pca_torch(x, 4), pca_fit(x, 4)
+    assert a.explained_variance == pytest.approx(b.explained_variance)
+    assert principal_angles(a.components.T, b.components.T).max() < 1e-6
+
+
+def test_linear_ae_finds_pca_subspace_on_bundled_digits(bundled, one_thread):
+    run = lab.LinearPcaRun(bundled.test_images, latent=2, epochs=15, record_every=200)
+    points = list(run.points())
+    first, last = points[0], points[-1]
+    assert first.step == 0 and last.step == last.total_steps
+    assert first.max_angle > 45  # an untrained decoder has nothing to do with PCA
+    assert last.max_angle < 2.0
+    assert last.mse == pytest.approx(run.pca_mse, rel=0.01)
+    # The subspace matches, the basis need not: the decoder's columns are not the components.
+    assert last.projected_pcs == pytest.approx(run.pcs, abs=0.05)
+    cos = np.abs(last.decoder @ run.pcs.T) / np.linalg.norm(last.decoder, axis=1, keepdims=True)
+    assert cos.max(axis=1).min() < 0.99
+
+
+def test_linear_tab_trains_live_and_ends_below_two_degrees(qtbot, bundled):
+    from explorer.lab_linear import LinearPcaExperiment
+
+    w = LinearPcaExperiment(images=bundled.test_images, labels=bundled.test_labels)
+    qtbot.addWidget(w)
+    assert w.pc_strip.count() == 0 and w.stop_button.isEnabled() is False
+    assert w.start()
+    assert not w.train_button.isEnabled() and w.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=60_000)
+    assert w.error == ""
+    assert w.points[-1].max_angle < 2.0
+    assert "largest principal angle" in w.summary.text()
+    # Both curves are drawn: the AE's error ends on PCA's line; the bold angle curve ends below 2 degrees.
+    xs, ys = w.mse_curve.getData()
+    assert len(xs) > 20 and ys[-1] == pytest.approx(w.pca_line.value(), rel=0.01)
+    assert w.max_curve.getData()[1][-1] < 2.0 and w.max_curve.getData()[1][0] > 45
+    assert [s.count() for s in w.strips] == [2, 2, 2]
+    assert w.train_button.isEnabled() and not w.stop_button.isEnabled()
+
+
+def test_linear_tab_stops_and_shuts_down_mid_run(qtbot, bundled):
+    from explorer.lab_linear import LinearPcaExperiment
+
+    w = LinearPcaExperiment(images=bundled.test_images[:2000])
+    qtbot.addWidget(w)
+    w.latent_spin.setValue(5)
+    w.epochs_spin.setValue(200)
+    assert w.start()
+    qtbot.waitUntil(lambda: len(w.points) >= 3, timeout=30_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=10_000)
+    stopped_at = w.points[-1].step
+    assert stopped_at < w.points[-1].total_steps
+    assert w.train_button.isEnabled()
+    # Closing the window mid-run leaves nothing running.
+    assert w.start()
+    qtbot.waitUntil(lambda: len(w.points) >= 2, timeout=30_000)
+    w.shutdown(5.0)
+    assert not w.is_running()

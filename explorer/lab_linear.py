@@ -1,0 +1,465 @@
+"""Lab experiment: a linear autoencoder learns PCA's subspace (but not PCA's basis).
+
+Also holds BackgroundRun, the small QThread runner the lab's training experiments share.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Iterator
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.image_view import ImageStrip
+from explorer.theme import LIGHT, Theme, style_plot
+from models import lab
+
+log = logging.getLogger(__name__)
+
+ANGLE_GOAL_DEG = 2.0
+STRIP_HEIGHT = 104
+
+INTRO = (
+    "A <b>linear autoencoder</b> <i>x̂</i> = <i>W</i><sub>dec</sub>(<i>W</i><sub>enc</sub><i>x</i> + <i>b</i>) + <i>c</i> "
+    "trained with MSE ends up reconstructing exactly as well as <b>PCA</b> with the same number of components: "
+    "its decoder spans the top-<i>k</i> principal subspace. Press <b>Train</b> and watch its error fall onto PCA's "
+    "line while the principal angles between the two subspaces fall towards 0°."
+)
+
+WHY = (
+    "<b>Why the weights are not the principal components.</b> Any invertible <i>k</i>×<i>k</i> matrix <i>A</i> "
+    "can be put between encoder and decoder (<i>W</i><sub>dec</sub><i>A</i> and <i>A</i><sup>−1</sup><i>W</i>"
+    "<sub>enc</sub>) without changing a single reconstruction, so the loss cannot prefer one basis: only the "
+    "<i>subspace</i> is determined. The decoder's columns (middle row) are mixtures of the components; projected "
+    "onto that subspace, the components (bottom row) come back unchanged once the angles are near 0°."
+)
+
+
+class _GeneratorWorker(QObject):
+    """Runs one generator on a worker thread and emits what it yields."""
+
+    item_ready = Signal(object)
+    finished = Signal(str)  # "" when it ran to the end or was stopped, else an error message
+
+    def __init__(self, make: Callable[[Callable[[], bool]], Iterator[object]], stop: threading.Event):
+        super().__init__()
+        self._make = make
+        self._stop = stop
+
+    @Slot()
+    def run(self) -> None:
+        # One torch thread: the GUI thread keeps the other core (DESIGN.md, threads vs processes).
+        torch.set_num_threads(1)
+        try:
+            for item in self._make(self._stop.is_set):
+                if self._stop.is_set():
+                    break
+                self.item_ready.emit(item)
+        except Exception as exc:  # a worker must always report back
+            log.exception("lab training failed")
+            self.finished.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self.finished.emit("")
+
+
+class BackgroundRun(QObject):
+    """Run a generator of results off the GUI thread, one run at a time.
+
+    ``start(make)`` calls ``make(should_stop)`` on a QThread; every item it yields
+    arrives through ``item_ready`` in the GUI thread, and ``finished(error)`` ends
+    the run. ``shutdown(timeout)`` stops the run and joins the thread.
+    """
+
+    item_ready = Signal(object)
+    finished = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: _GeneratorWorker | None = None
+        self._stop = threading.Event()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, make: Callable[[Callable[[], bool]], Iterator[object]]) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a run is already going; stop it first")
+        self._stop = threading.Event()
+        self._thread = QThread()
+        self._worker = _GeneratorWorker(make, self._stop)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        # Both connections are queued: the slots belong to this object, in the GUI thread.
+        self._worker.item_ready.connect(self._on_item)
+        self._worker.finished.connect(self._on_finished)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the run to stop before its next training step."""
+        self._stop.set()
+
+    @Slot(object)
+    def _on_item(self, item: object) -> None:
+        if self._thread is not None and not self._stop.is_set():
+            self.item_ready.emit(item)
+
+    @Slot(str)
+    def _on_finished(self, error: str) -> None:
+        self._join(5.0)
+        self.finished.emit(error)
+
+    def _join(self, timeout: float) -> bool:
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.quit()
+        done = thread.wait(int(timeout * 1000))
+        if done:
+            self._thread = None
+            self._worker = None
+        return done
+
+    def shutdown(self, timeout: float = 1.0) -> bool:
+        """Stop and join; True when nothing is left running. A thread still busy after
+        ``timeout`` (a step cannot be interrupted) is handed to the application, which
+        deletes it once it ends, so this object can go away safely."""
+        self.stop()
+        if self._join(timeout):
+            return True
+        thread, worker = self._thread, self._worker
+        thread.finished.connect(thread.deleteLater)
+        thread.setParent(QCoreApplication.instance())
+        worker.finished.disconnect(self._on_finished)
+        worker.item_ready.disconnect(self._on_item)
+        self._thread = self._worker = None
+        log.warning("a lab run was still finishing a step after %.1f s; it ends on its own", timeout)
+        return False
+
+
+def _plot(title: str, left: str) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    pi = w.getPlotItem()
+    pi.hideButtons()
+    pi.setMenuEnabled(False)
+    pi.showGrid(x=True, y=True, alpha=0.25)
+    pi.setLabel("bottom", "epoch")
+    pi.setLabel("left", left)
+    pi.addLegend(offset=(-10, 10), labelTextSize="9pt")
+    w.setMinimumHeight(220)
+    w.setTitle(title)
+    return w
+
+
+class LinearPcaExperiment(QWidget):
+    """Train a linear AE live; compare its error, subspace and basis with PCA's."""
+
+    status_changed = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        images: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+        theme: Theme = LIGHT,
+    ):
+        super().__init__(parent)
+        self.images = images
+        self.labels = labels
+        self.theme = theme
+        self.points: list[lab.LinearPcaPoint] = []
+        self.pca_mse: float | None = None
+        self.variances: np.ndarray | None = None
+        self.pc_images: np.ndarray | None = None
+        self.error = ""
+        self._dirty = False
+        self._epochs = 0
+        self.runner = BackgroundRun(self)
+        self.runner.item_ready.connect(self._on_item)
+        self.runner.finished.connect(self._on_finished)
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self.redraw)
+        self._build_ui()
+        self.apply_theme(theme)
+        self._update_buttons()
+
+    # ------------------------------------------------------------ layout
+
+    def _build_ui(self) -> None:
+        root = QVBoxLayout(self)
+        root.setContentsMargins(8, 8, 8, 8)
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
+        root.addWidget(intro)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Latent size k"))
+        self.latent_spin = QSpinBox()
+        self.latent_spin.setRange(1, 16)
+        self.latent_spin.setValue(2)
+        self.latent_spin.setToolTip("How many dimensions the code has, and how many principal components PCA keeps")
+        controls.addWidget(self.latent_spin)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Epochs"))
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 200)
+        self.epochs_spin.setValue(20)
+        self.epochs_spin.setToolTip("Passes over the 10,000 images (Adam, learning rate 0.01, cosine decay); "
+                                    "larger k needs more")
+        controls.addWidget(self.epochs_spin)
+        controls.addSpacing(12)
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Train a fresh linear AE in the background and compare it with PCA as it learns")
+        self.train_button.clicked.connect(self.start)
+        controls.addWidget(self.train_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; the plots keep what was learned")
+        self.stop_button.clicked.connect(self.stop)
+        controls.addWidget(self.stop_button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("Not started")
+        self.progress.setTextVisible(True)
+        self.progress.setToolTip("Training steps done")
+        controls.addWidget(self.progress, 1)
+        root.addLayout(controls)
+        self.summary = QLabel("Press Train: a linear AE with k = 2 trains in a few seconds.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        root.addWidget(self.summary)
+
+        plots = QHBoxLayout()
+        self.mse_plot = _plot("Reconstruction error", "MSE per pixel")
+        self.mse_plot.setToolTip("Per-pixel MSE of the linear AE on 2,000 of the images while it trains, and PCA's "
+                                 "error with the same k (dashed): the best any k-dimensional linear code can do")
+        self.mse_curve = self.mse_plot.plot([], [], name="linear AE")
+        self.pca_line = pg.InfiniteLine(angle=0, movable=False)
+        self.mse_plot.addItem(self.pca_line)
+        self.pca_legend = self.mse_plot.plot([], [], name="PCA")
+        plots.addWidget(self.mse_plot, 1)
+        self.angle_plot = _plot("Principal angles to PCA's subspace", "degrees")
+        self.angle_plot.setToolTip("The principal angles between the decoder's column space and the top-k principal "
+                                   "components: the largest in bold, the others thin; 0° means the same subspace")
+        self.angle_plot.setYRange(0, 90, padding=0.02)
+        self.max_curve = self.angle_plot.plot([], [], name="largest angle")
+        self.angle_curves: list[pg.PlotDataItem] = []
+        self.goal_line = pg.InfiniteLine(pos=ANGLE_GOAL_DEG, angle=0, movable=False)
+        self.angle_plot.addItem(self.goal_line)
+        plots.addWidget(self.angle_plot, 1)
+        root.addLayout(plots, 3)
+
+        bases = QHBoxLayout()
+        strips = QVBoxLayout()
+        strips.setSpacing(4)
+        self.pc_strip = ImageStrip(label="Principal components", placeholder="computed when training starts")
+        self.pc_strip.setToolTip("The top-k principal components of the images (grey = 0, light = positive, dark = negative)")
+        self.decoder_strip = ImageStrip(label="Decoder columns", placeholder="the AE's decoder weights appear here")
+        self.decoder_strip.setToolTip("The linear AE's decoder columns, each scaled to its own range: "
+                                      "a basis of its subspace, but not the principal components")
+        self.projected_strip = ImageStrip(label="PCs projected on its span", placeholder="")
+        self.projected_strip.setToolTip("Each principal component projected onto the decoder's column space: "
+                                        "equal to the component when the subspaces agree")
+        self.strips = (self.pc_strip, self.decoder_strip, self.projected_strip)
+        self._label_width = max(s.natural_label_width() for s in self.strips) + 8
+        for strip in self.strips:
+            strip.set_min_label_width(self._label_width)
+            strip.setFixedHeight(STRIP_HEIGHT)
+            strips.addWidget(strip)
+        bases.addLayout(strips, 2)
+        why = QLabel(WHY)
+        why.setWordWrap(True)
+        why.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        why.setMinimumWidth(360)
+        bases.addWidget(why, 1)
+        root.addLayout(bases, 0)
+
+    def _fit_strips(self, k: int) -> None:
+        """Strips as wide as k images need, so the explanation sits right beside them."""
+        side = STRIP_HEIGHT - self.fontMetrics().height() - 6
+        for strip in self.strips:
+            strip.setMaximumWidth(self._label_width + k * (side + 4) + 4)
+
+    # ------------------------------------------------------------ running
+
+    def start(self) -> bool:
+        """Train a fresh linear AE with the chosen k and epochs; False if it cannot start."""
+        if self.runner.is_running:
+            return False
+        if self.images is None or len(self.images) < 20:
+            self._set_error("No images are loaded, so there is nothing to train on.")
+            return False
+        images, k, epochs = self.images, self.latent_spin.value(), self.epochs_spin.value()
+        self._epochs = epochs
+        self.points = []
+        self.pca_mse = None
+        self.pc_images = None
+        self.error = ""
+        self._clear_plots()
+
+        def make(should_stop):
+            run = lab.LinearPcaRun(images, latent=k, epochs=epochs, should_stop=should_stop)
+            yield ("pca", run.pca_mse, run.variances, run.pc_images())
+            yield from run.points()
+
+        self.runner.start(make)
+        self.progress.setValue(0)
+        self.progress.setFormat("Fitting PCA…")
+        self.summary.setText(f"Fitting PCA with k = {k} and training a linear AE for {epochs} epochs…")
+        self.status_changed.emit(f"Lab: training a linear AE with k = {k}")
+        self._timer.start()
+        self._update_buttons()
+        return True
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def is_running(self) -> bool:
+        return self.runner.is_running
+
+    @Slot(object)
+    def _on_item(self, item) -> None:
+        if isinstance(item, tuple) and item[0] == "pca":
+            _, self.pca_mse, self.variances, self.pc_images = item
+        else:
+            self.points.append(item)
+        self._dirty = True
+
+    @Slot(str)
+    def _on_finished(self, error: str) -> None:
+        self._timer.stop()
+        if error:
+            self._set_error(f"Training failed: {error}")
+        self._dirty = True
+        self.redraw()
+        self._update_buttons()
+        if self.points and not error:
+            p = self.points[-1]
+            self.status_changed.emit(f"Lab: linear AE {'trained' if p.step == p.total_steps else 'stopped'}; "
+                                     f"largest principal angle to PCA {p.max_angle:.2f}°")
+
+    def _set_error(self, message: str) -> None:
+        self.error = message
+        self.summary.setText(f"<span style='color:{'#ff6b6b' if self.theme.is_dark else '#c62828'}'>{message}</span>")
+
+    def _update_buttons(self) -> None:
+        running = self.runner.is_running
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.latent_spin.setEnabled(not running)
+        self.epochs_spin.setEnabled(not running)
+
+    # ------------------------------------------------------------ drawing
+
+    def _clear_plots(self) -> None:
+        self.mse_curve.setData([], [])
+        self.max_curve.setData([], [])
+        for curve in self.angle_curves:
+            self.angle_plot.removeItem(curve)
+            self.angle_plot.getPlotItem().legend.removeItem(curve)
+        self.angle_curves = []
+        self.pca_line.setVisible(False)
+        for strip in (self.pc_strip, self.decoder_strip, self.projected_strip):
+            strip.clear()
+
+    def redraw(self) -> None:
+        """Draw the latest state (called on a timer while training)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        if self.pca_mse is not None:
+            self.pca_line.setPos(self.pca_mse)
+            self.pca_line.setVisible(True)
+            k = len(self.pc_images)
+            self._fit_strips(k)
+            self.pc_strip.set_images(self.pc_images, [f"PC {i + 1}" for i in range(k)])
+        if not self.points:
+            return
+        epochs = np.array([p.epoch for p in self.points])
+        mse = np.array([p.mse for p in self.points])
+        angles = np.stack([p.angles for p in self.points])  # (n, k) ascending
+        self.mse_curve.setData(epochs, mse)
+        top = float(np.percentile(mse, 90)) if len(mse) > 3 else float(mse.max())
+        low = min(float(mse.min()), self.pca_mse or float(mse.min()))
+        self.mse_plot.setYRange(low - 0.05 * (top - low), top + 0.05 * (top - low) + 1e-6, padding=0)
+        while len(self.angle_curves) < angles.shape[1] - 1:
+            name = None if self.angle_curves else "the other angles"
+            curve = self.angle_plot.plot([], [], pen=pg.mkPen(self.theme.muted, width=1), name=name)
+            if name:
+                self.apply_theme(self.theme)
+            self.angle_curves.append(curve)
+        for i, curve in enumerate(self.angle_curves):
+            curve.setData(epochs, angles[:, i])
+        self.max_curve.setData(epochs, angles[:, -1])
+        last = self.points[-1]
+        k = len(last.angles)
+        self.decoder_strip.set_images(lab.basis_images(last.decoder), [f"column {i + 1}" for i in range(k)])
+        self.projected_strip.set_images(lab.basis_images(last.projected_pcs), [f"PC {i + 1}" for i in range(k)])
+        self.progress.setValue(int(1000 * last.step / max(1, last.total_steps)))
+        self.progress.setFormat(f"epoch {last.epoch:.1f} of {self._epochs}")
+        if not self.error:
+            self.summary.setText(self._summary(last))
+
+    def _summary(self, p: lab.LinearPcaPoint) -> str:
+        k = len(p.angles)
+        text = (f"After {p.epoch:.1f} epochs: AE error <b>{p.mse:.5f}</b>, PCA's <b>{self.pca_mse:.5f}</b> "
+                f"({100 * (p.mse / self.pca_mse - 1):+.2f} %); largest principal angle <b>{p.max_angle:.2f}°</b>")
+        if k > 1:
+            text += f", the others ≤ {float(p.angles[-2]):.2f}°"
+        text += "."
+        if self.variances is not None and len(self.variances) > k and p.max_angle > ANGLE_GOAL_DEG:
+            v = self.variances
+            text += (f" Components {k} and {k + 1} have variances {v[k - 1]:.3f} and {v[k]:.3f}: the closer they are, "
+                     "the less the error cares which of the two the AE keeps, and the slower the last angle falls.")
+        return text
+
+    # ------------------------------------------------------------ lab hooks
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        for w in (self.mse_plot, self.angle_plot):
+            style_plot(w, theme)
+            w.setTitle(w.getPlotItem().titleLabel.text, color=theme.foreground, size="10pt")
+            legend = w.getPlotItem().legend
+            bg = pg.mkColor(theme.background)
+            bg.setAlpha(210)
+            legend.setBrush(pg.mkBrush(bg))
+            legend.setLabelTextColor(theme.foreground)
+            for _, label in legend.items:
+                label.setText(label.text, color=theme.foreground)
+        self.mse_curve.setPen(pg.mkPen(theme.foreground, width=2))
+        dashed = pg.mkPen(theme.crosshair, width=2, style=Qt.PenStyle.DashLine)
+        self.pca_line.setPen(dashed)
+        self.pca_legend.setPen(dashed)
+        self.max_curve.setPen(pg.mkPen(theme.foreground, width=2))
+        self.goal_line.setPen(pg.mkPen(theme.crosshair, width=1, style=Qt.PenStyle.DotLine))
+        for curve in self.angle_curves:
+            curve.setPen(pg.mkPen(theme.muted, width=1))
+
+    def demo(self) -> None:
+        """Train k = 2 to the end synchronously (a few seconds) for a screenshot."""
+        if self.runner.is_running or self.images is None:
+            return
+        self.start()
+        while self.runner.is_running:
+            QThread.msleep(20)
+            QCoreApplication.processEvents()
+        self.redraw()
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        self._timer.stop()
+        self.runner.shutdown(timeout)
