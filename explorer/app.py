@@ -39,14 +39,16 @@ def load_startup(data_dir: Path | None = None):
         except CheckpointError as exc:
             checkpoints[side] = None
             errors.append(f"The bundled {kind.upper()} could not be loaded ({exc}). Open a checkpoint with File › Open.")
-    try:
-        dae = load_checkpoint(folder / "dae.pt", expect_kind="dae")
-    except CheckpointError as exc:
-        dae = None
-        errors.append(f"The bundled denoising AE could not be loaded ({exc}); the Denoise and Inpaint panels work without it.")
+    daes = {}
+    for stem, what in (("dae", "denoising AE"), ("dae_masking", "masking-noise DAE")):
+        try:
+            daes[stem] = load_checkpoint(folder / f"{stem}.pt", expect_kind="dae")
+        except CheckpointError as exc:
+            daes[stem] = None
+            errors.append(f"The bundled {what} could not be loaded ({exc}); the Denoise and Inpaint panels work without it.")
     return StartupData(
         images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=checkpoints,
-        errors=tuple(errors), dae=dae,
+        errors=tuple(errors), dae=daes["dae"], dae_masking=daes["dae_masking"],
     )
 
 

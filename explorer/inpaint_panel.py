@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -41,8 +42,10 @@ from models.inpaint import (
     mean_fill,
 )
 
-METHODS = ("ae_projection", "vae_latent", "dae")
-METHOD_COLORS = {"ae_projection": "#1f77b4", "vae_latent": "#d62728", "dae": "#2ca02c", "mean_fill": "#7f7f7f"}
+METHODS = ("ae_projection", "vae_latent", "dae", "dae_masking")
+METHOD_COLORS = {
+    "ae_projection": "#1f77b4", "vae_latent": "#d62728", "dae": "#2ca02c", "dae_masking": "#ff7f0e", "mean_fill": "#7f7f7f",
+}
 PRESET_TITLES = {
     "top_half": "Top half",
     "bottom_half": "Bottom half",
@@ -51,15 +54,26 @@ PRESET_TITLES = {
     "center_square": "Centre square",
     "random_pixels": "Random pixels (50 %)",
 }
-STEPS = {"ae_projection": 20, "vae_latent": 30, "dae": 4}
+SHORT_TITLES = {
+    "ae_projection": "AE projection", "vae_latent": "VAE latent", "dae": "DAE (Gaussian)", "dae_masking": "DAE (masking)",
+}
+BRIEF = {
+    "ae_projection": "reconstruct, put the known pixels back, repeat.",
+    "vae_latent": "fit z to the known pixels under the prior, decode.",
+    "dae": "clamp the known pixels, denoise the rest, in half steps.",
+    "dae_masking": "the same with a DAE trained to fill missing pixels.",
+}
+STEPS = {"ae_projection": 20, "vae_latent": 30, "dae": 4, "dae_masking": 4}
 DEFAULT_INTERVAL_MS = 80
 METHOD_HELP = {
     "ae_projection": "Reconstruct with the AE, put the known pixels back, repeat: the image is pulled onto "
     "the decoder's manifold while it keeps what is known.",
     "vae_latent": "Search the VAE's latent space, then take gradient steps on z so the decoded digit fits the "
     "known pixels under the prior N(0, I); the decoder paints the hole.",
-    "dae": "Clamp the known pixels and let the denoising AE clean up the rest, a half step at a time: it has "
-    "learned to turn damaged digits into clean ones.",
+    "dae": "Clamp the known pixels and let the denoising AE (trained on Gaussian noise) clean up the rest, a half "
+    "step at a time: it has learned to turn damaged digits into clean ones.",
+    "dae_masking": "The same with a DAE trained on masking noise (half the pixels set to black): it has learned to "
+    "fill in missing pixels. The hole starts black, as missing pixels were in its training.",
 }
 
 
@@ -187,7 +201,20 @@ class InpaintPanel(QWidget):
             view.setToolTip(METHOD_HELP.get(m, "The hole filled with the mean digit: the baseline every method must beat"))
         grid = QGridLayout()
         for k, m in enumerate((*METHODS, "mean_fill")):
-            grid.addWidget(self.views[m], k // 2, k % 2)
+            grid.addWidget(self.views[m], k // 3, k % 3)
+        legend = QLabel(
+            "<b>How each fills the hole</b><br>Under each image: step / steps · MSE on the hidden pixels "
+            "(lower is better).<br><br>"
+            + "<br>".join(f"<b>{SHORT_TITLES[m]}</b>: {BRIEF[m]}" for m in METHODS)
+            + "<br><b>Mean image</b>: the average digit, the baseline to beat.<br>(Hover an image for more.)"
+        )
+        legend.setWordWrap(True)
+        legend.setAlignment(Qt.AlignmentFlag.AlignTop)
+        legend.setStyleSheet("font-size: 11px;")
+        legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        grid.addWidget(legend, 1, 2)
+        for col in range(3):
+            grid.setColumnStretch(col, 1)
 
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(170)
@@ -281,7 +308,7 @@ class InpaintPanel(QWidget):
         x = torch.from_numpy(self.clean.reshape(1, -1).astype(np.float32))
         mean = self.workbench.mean_image
         wb = self.workbench
-        models = {"ae_projection": wb.ae, "vae_latent": wb.vae, "dae": wb.dae}
+        models = {"ae_projection": wb.ae, "vae_latent": wb.vae, "dae": wb.dae, "dae_masking": wb.dae_masking}
         missing = []
         for m in METHODS:
             slot = models[m]
@@ -294,13 +321,13 @@ class InpaintPanel(QWidget):
                 run = iter_project_ae(model, x, mask, steps=STEPS[m], mean_image=mean)
             elif m == "vae_latent":
                 run = iter_optimise_vae_latent(model, x, mask, steps=STEPS[m], mean_image=mean, candidates=self._vae_candidates(model))
-            else:
+            else:  # either DAE; one trained with masking noise starts the hole black
                 run = iter_dae_fill(model, x, mask, steps=STEPS[m], mean_image=mean)
             self._runs[m] = run
         baseline = mean_fill(x, mask, mean if mean is not None else np.full(x.shape[1], 0.5, np.float32))
         self.results["mean_fill"] = baseline
         self.mean_error = masked_mse(baseline.image, x, mask)
-        self.views["mean_fill"].set_image(baseline.image.reshape(self.clean.shape).numpy(), f"Mean image · MSE {self.mean_error:.4f}")
+        self.views["mean_fill"].set_image(baseline.image.reshape(self.clean.shape).numpy(), f"Mean image · {self.mean_error:.4f}")
         self.mean_line.setValue(self.mean_error)
         self._y_top = max(self.mean_error, 1e-4) * 1.6
         self.plot.setYRange(0, self._y_top, padding=0)
@@ -335,7 +362,7 @@ class InpaintPanel(QWidget):
                 self.fallbacks[m] = result.fallback
             image = result.image.reshape(self.clean.shape).numpy()
             done = result.step == STEPS[m]
-            self.views[m].set_image(image, f"{METHOD_TITLES[m]} · step {result.step}/{STEPS[m]} · MSE {error:.4f}{'' if done else ' …'}")
+            self.views[m].set_image(image, f"{SHORT_TITLES[m]} · {result.step}/{STEPS[m]} · {error:.4f}{'' if done else ' …'}")
             self.curves[m].setData(np.arange(len(self.errors[m])), self.errors[m])
             if error > self._y_top:
                 self._y_top = error * 1.15

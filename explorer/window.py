@@ -57,6 +57,7 @@ class StartupData:
     checkpoints: dict[str, Checkpoint | None] = field(default_factory=lambda: {s: None for s in SIDES})
     errors: tuple[str, ...] = ()
     dae: Checkpoint | None = None  # the bundled denoising AE, for the Denoise and Inpaint panels
+    dae_masking: Checkpoint | None = None  # the bundled DAE trained with masking noise, for the Inpaint panel
 
 
 def _figures(meta: dict) -> str:
@@ -108,7 +109,8 @@ class MainWindow(QMainWindow):
         self.add_panel("train", "Train", self.train_panel)
 
         self.workbench = Workbench(
-            images=startup.images, labels=startup.labels, class_names=startup.class_names, dae=startup.dae, parent=self
+            images=startup.images, labels=startup.labels, class_names=startup.class_names, dae=startup.dae,
+            dae_masking=startup.dae_masking, parent=self
         )
         self.explore.models_changed.connect(self._share_models)
         self.draw = DrawPanel(workbench=self.workbench, theme=self.theme, settings=settings)

@@ -41,6 +41,7 @@ class Workbench(QObject):
         labels: np.ndarray | None,
         class_names: tuple[str, ...] = tuple(str(k) for k in range(10)),
         dae: Checkpoint | None = None,
+        dae_masking: Checkpoint | None = None,
         parent: QObject | None = None,
     ):
         super().__init__(parent)
@@ -54,6 +55,7 @@ class Workbench(QObject):
         # (the bundled subset is 10,000 test images; the two differ by < 0.01 per pixel).
         self.mean_image = None if self._float is None else self._float.mean(axis=0)
         self.dae = dae
+        self.dae_masking = dae_masking
         self.ae: ModelSlot | None = None
         self.vae: ModelSlot | None = None
         self._drawing: np.ndarray | None = None

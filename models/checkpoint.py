@@ -122,7 +122,8 @@ def load_checkpoint(
     return Checkpoint(model=model, config=config, meta=meta, path=path)
 
 
-BUNDLED_KINDS = ("ae", "vae", "linear", "dae")
+# File stems of the bundled models; dae_masking is a DAE trained with masking noise.
+BUNDLED_KINDS = ("ae", "vae", "linear", "dae", "dae_masking")
 
 
 def bundled_models_dir(dataset: str = "mnist") -> Path:
@@ -131,6 +132,6 @@ def bundled_models_dir(dataset: str = "mnist") -> Path:
 
 
 def bundled_checkpoints(dataset: str = "mnist") -> list[Path]:
-    """The bundled checkpoint files that exist, in the order ae, vae, linear, dae."""
+    """The bundled checkpoint files that exist, in the order of BUNDLED_KINDS."""
     folder = bundled_models_dir(dataset)
     return [folder / f"{kind}.pt" for kind in BUNDLED_KINDS if (folder / f"{kind}.pt").is_file()]

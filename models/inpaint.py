@@ -55,6 +55,7 @@ METHOD_TITLES = {
     "ae_projection": "AE projection",
     "vae_latent": "VAE latent optimisation",
     "dae": "Denoising AE fill",
+    "dae_masking": "Masking-noise DAE fill",
     "mean_fill": "Mean image",
 }
 # Big enough to keep a CPU busy, small enough that 10,000 test images do not

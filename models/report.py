@@ -63,8 +63,8 @@ def inpainting_figures(
 ) -> dict[str, float | str]:
     """Masked-region MSE per pixel of each inpainting method on the centre-square hole.
 
-    ``models_by_kind`` maps "ae", "vae" and "dae" to models (any may be
-    missing); ``mean_image`` is the training set's mean digit, the baseline
+    ``models_by_kind`` maps "ae", "vae", "dae" and "dae_masking" (a DAE
+    trained with masking noise) to models (any may be missing); ``mean_image`` is the training set's mean digit, the baseline
     fill. ``method`` names the method with the lowest error and ``masked_mse``
     is its error.
     """
@@ -79,10 +79,11 @@ def inpainting_figures(
         fills["vae_latent"] = inpaint.optimise_vae_latent(
             models_by_kind["vae"].eval(), test_x, mask, steps=INPAINT_STEPS["vae_latent"], mean_image=mean_image, seed=seed
         )
-    if "dae" in models_by_kind:
-        fills["dae"] = inpaint.dae_fill(
-            models_by_kind["dae"].eval(), test_x, mask, steps=INPAINT_STEPS["dae"], mean_image=mean_image
-        )
+    for name in ("dae", "dae_masking"):
+        if name in models_by_kind:
+            fills[name] = inpaint.dae_fill(
+                models_by_kind[name].eval(), test_x, mask, steps=INPAINT_STEPS["dae"], mean_image=mean_image
+            )
     errors = {name: inpaint.masked_mse(r.image, test_x, mask) for name, r in fills.items()}
     out: dict[str, float | str] = {"mean_fill_mse": errors["mean_fill"]}
     out.update({f"{name}_mse": err for name, err in errors.items() if name != "mean_fill"})

@@ -231,7 +231,7 @@ def test_missing_bundled_models_give_empty_plots_and_a_message(qtbot, monkeypatc
 
     monkeypatch.setattr(models.checkpoint, "bundled_models_dir", lambda dataset="mnist": tmp_path)
     s = load_startup()
-    assert len(s.errors) == 3 and s.checkpoints == {"left": None, "right": None} and s.dae is None
+    assert len(s.errors) == 4 and s.checkpoints == {"left": None, "right": None} and s.dae is None
     w = MainWindow(startup=s, settings=None, theme_choice="dark")
     qtbot.addWidget(w)
     w.show()

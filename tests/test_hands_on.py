@@ -255,11 +255,11 @@ def test_inpainting_beats_the_mean_fill_on_the_hidden_pixels(window):
         panel.start()
         _finish(panel)
         errors = panel.final_errors()
-        best = min(errors[m] for m in ("ae_projection", "vae_latent", "dae"))
+        best = min(errors[m] for m in ("ae_projection", "vae_latent", "dae", "dae_masking"))
         ratios.append(best / errors["mean_fill"])
         # Known pixels are never changed by any method.
         mask = panel.editor.mask()
-        for m in ("ae_projection", "vae_latent", "dae"):
+        for m in ("ae_projection", "vae_latent", "dae", "dae_masking"):
             filled = panel.views[m].image()
             np.testing.assert_array_equal(filled[~mask], panel.clean[~mask])
     assert np.mean(ratios) < 0.8, ratios
@@ -312,7 +312,7 @@ def test_a_fully_masked_image_falls_back_and_says_so(window):
     _finish(panel)
     text = panel.message.text()
     assert "Every pixel is hidden" in text and "prior" in text and "mean image" in text
-    for m in ("ae_projection", "vae_latent", "dae", "mean_fill"):
+    for m in ("ae_projection", "vae_latent", "dae", "dae_masking", "mean_fill"):
         img = panel.views[m].image()
         assert img is not None and np.isfinite(img).all()
     assert window.last_error is None
