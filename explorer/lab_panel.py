@@ -53,6 +53,17 @@ class LabPanel(QWidget):
 
     def _build_experiments(self) -> None:
         """Create and register every experiment (each module adds one line here)."""
+        from explorer.lab_capacity import CapacityExperiment
+        from explorer.lab_linear import LinearPcaExperiment
+        from explorer.lab_losses import LossesExperiment
+
+        data = dict(images=self.images, labels=self.labels, theme=self.theme)
+        self.add_experiment("losses", "Losses", LossesExperiment(**data),
+                            tooltip="MSE, L1 and cosine similarity: on two vectors, and on a digit against altered copies")
+        self.add_experiment("linear", "Linear AE = PCA", LinearPcaExperiment(**data),
+                            tooltip="A linear autoencoder trained with MSE finds PCA's subspace (not its basis)")
+        self.add_experiment("capacity", "Under/overcomplete", CapacityExperiment(**data),
+                            tooltip="Small codes summarise, large codes copy, noise included; a denoising AE does not")
 
     # ------------------------------------------------------------ registry
 

@@ -118,7 +118,7 @@ class Alteration:
 ALTERATIONS: tuple[Alteration, ...] = (
     Alteration("brighter", "Brighter", "every pixel × 1.5, clipped at white"),
     Alteration("dimmer", "Dimmer", "every pixel × 0.5: the same direction, half the length"),
-    Alteration("shifted", "Shifted 1 px", "moved one pixel to the right"),
+    Alteration("shifted", "Shifted", "moved one pixel to the right"),
     Alteration("noisy", "Noisy", "Gaussian noise of σ = 0.2 added, clipped to [0, 1]"),
     Alteration("inverted", "Inverted", "1 − x: black and white swapped"),
 )
@@ -370,7 +370,7 @@ def train_capacity_pair(
     latent: int,
     *,
     epochs: int = 5,
-    lr: float = 1e-2,
+    lr: float = 3e-3,
     noise_level: float = CAPACITY_NOISE,
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
@@ -378,7 +378,7 @@ def train_capacity_pair(
 ) -> Iterator[CapacityProgress | tuple[Model, Model]]:
     """Train an AE (clean -> clean) and a DAE (x + noise -> x) of one latent size in
     lockstep; yields CapacityProgress now and then and finally the (ae, dae) pair,
-    unless stopped."""
+    unless stopped. (At lr 1e-2 the wide DAE's sigmoid outputs can die: all black.)"""
     x = as_float_images(images)
     mean = x.mean(dim=0)
     config = TrainConfig(epochs=epochs, lr=lr, seed=seed, device="cpu")

@@ -216,3 +216,85 @@ def test_linear_tab_stops_and_shuts_down_mid_run(qtbot, bundled):
     qtbot.waitUntil(lambda: len(w.points) >= 2, timeout=30_000)
     w.shutdown(5.0)
     assert not w.is_running()
+
+
+# --------------------------------------------------------------------------- under/overcomplete
+
+
+def _identity_linear_ae():
+    from models.nets import LinearAE, NetConfig
+
+    model = LinearAE(NetConfig(kind="linear", latent=784))
+    with torch.no_grad():
+        for layer in (model.encoder, model.decoder):
+            layer.weight.copy_(torch.eye(784))
+            layer.bias.zero_()
+    return model
+
+
+def test_noise_kept_is_one_for_the_identity_and_zero_for_a_constant(bundled):
+    from models.nets import LinearAE, NetConfig
+
+    _, clean, noisy = lab.capacity_split(bundled.test_images[:400], test_count=50)
+    assert clean.shape == (50, 784) and not torch.equal(clean, noisy)
+    assert lab.noise_kept(_identity_linear_ae(), clean, noisy) == pytest.approx(1.0, abs=1e-5)
+    constant = LinearAE(NetConfig(kind="linear", latent=2))
+    with torch.no_grad():
+        constant.encoder.weight.zero_()
+    assert lab.noise_kept(constant, clean, noisy) == pytest.approx(0.0, abs=1e-9)
+    result = lab.evaluate_capacity(_identity_linear_ae(), clean, noisy, show=3)
+    assert result.outputs.shape == (3, 28, 28)
+    assert result.denoised_mse == pytest.approx(result.noisy_mse, rel=1e-5) and result.clean_mse < 1e-10
+
+
+def test_capacity_models_have_no_hidden_layer_so_latent_size_is_the_capacity():
+    from models.nets import build_model
+
+    for kind in ("ae", "dae"):
+        model = build_model(lab.capacity_config(kind, 1024))
+        assert model.encoder[0].weight.shape == (1024, 784) and len(model.encoder) == 1
+    with pytest.raises(ValueError, match="'ae' or 'dae'"):
+        lab.capacity_config("vae", 2)
+
+
+def test_capacity_tab_overcomplete_ae_keeps_more_noise_than_the_dae(qtbot, bundled):
+    from explorer.lab_capacity import CapacityExperiment
+
+    w = CapacityExperiment(images=bundled.test_images[:6000], sizes=(2, 1024))
+    qtbot.addWidget(w)
+    assert all(s.count() == 0 for s in w.strips.values())
+    w.epochs_spin.setValue(3)
+    assert w.start()
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=120_000)
+    assert w.error == "" and sorted(w.results) == [2, 1024]
+    over, under = w.results[1024], w.results[2]
+    # The overcomplete AE lets through much more of the noise than the DAE of the same size...
+    assert over["ae"].noise_kept > over["dae"].noise_kept + 0.03
+    # ... and than the undercomplete AE, which cannot copy anything.
+    assert over["ae"].noise_kept > under["ae"].noise_kept + 0.03
+    # So the DAE's outputs are closer to the clean digits; the AE's copy clean digits better.
+    assert over["dae"].denoised_mse < over["ae"].denoised_mse
+    assert over["ae"].clean_mse < under["ae"].clean_mse
+    # What the user sees: the kept-noise curves, the images of the largest size, the sentence with the numbers.
+    assert len(w.kept_curves["ae"].getData()[0]) == 2
+    assert w.size_combo.currentData() == 1024
+    assert [s.count() for s in w.strips.values()] == [6, 6, 6, 6]
+    assert w.strips["ae"].images()[0] == pytest.approx(over["ae"].outputs[0])
+    assert "k = 1024" in w.findings.text() and "%" in w.findings.text()
+    w.size_combo.setCurrentIndex(0)
+    assert w.strips["ae"].images()[0] == pytest.approx(under["ae"].outputs[0])
+
+
+def test_capacity_tab_stop_keeps_finished_sizes(qtbot, bundled):
+    from explorer.lab_capacity import CapacityExperiment
+
+    w = CapacityExperiment(images=bundled.test_images[:1500], sizes=(2, 1024))
+    qtbot.addWidget(w)
+    w.epochs_spin.setValue(50)
+    assert w.start()
+    qtbot.waitUntil(lambda: w.progress_item is not None and w.progress_item.latent == 1024, timeout=60_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=10_000)
+    assert sorted(w.results) == [2] and w.train_button.isEnabled()
+    assert "1 of 2" in w.progress.format()
+    w.shutdown(1.0)

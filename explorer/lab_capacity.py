@@ -1,0 +1,391 @@
+"""Lab experiment: undercomplete against overcomplete autoencoders, and what a denoising AE does instead."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.image_view import ImageStrip
+from explorer.lab_linear import BackgroundRun
+from explorer.theme import LIGHT, Theme, style_plot
+from models import lab
+
+SHOWN = 6  # noisy test digits shown as images
+
+INTRO = (
+    "An autoencoder whose code is smaller than its 784 pixels (<b>undercomplete</b>) has to summarise; one whose "
+    "code is larger (<b>overcomplete</b>) has room to copy its input, the identity. For each latent size, two "
+    "one-layer models train side by side on 9,500 digits: an <b>AE</b> (clean digit → clean digit) and a "
+    f"<b>denoising AE</b> (digit + Gaussian noise of σ = {lab.CAPACITY_NOISE:g} → clean digit). Both are then "
+    "given 500 other digits with such noise: how much of it comes out?"
+)
+
+
+def _percent(fraction: float) -> str:
+    return f"{round(100 * fraction) + 0:d} %"
+
+
+def _size_ticks() -> list[tuple[float, str]]:
+    return [(math.log2(k), str(k)) for k in lab.CAPACITY_SIZES]
+
+
+def _plot(title: str, left: str, *, legend_offset: tuple[int, int] = (10, 10)) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    pi = w.getPlotItem()
+    pi.hideButtons()
+    pi.setMenuEnabled(False)
+    pi.showGrid(x=False, y=True, alpha=0.25)
+    pi.setLabel("bottom", "latent size (log scale)")
+    pi.setLabel("left", left)
+    pi.getAxis("bottom").setTicks([_size_ticks()])
+    pi.addLegend(offset=legend_offset, labelTextSize="9pt")
+    w.setMouseEnabled(False, False)
+    w.setXRange(math.log2(lab.CAPACITY_SIZES[0]) - 0.5, math.log2(lab.CAPACITY_SIZES[-1]) + 0.5, padding=0)
+    w.setMinimumHeight(200)
+    w.setTitle(title)
+    return w
+
+
+class CapacityExperiment(QWidget):
+    """Train AE / DAE pairs of several latent sizes and compare how much noise they pass."""
+
+    status_changed = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        images: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+        theme: Theme = LIGHT,
+        sizes: tuple[int, ...] = lab.CAPACITY_SIZES,
+        test_count: int = 500,
+    ):
+        super().__init__(parent)
+        self.images = images
+        self.labels = labels
+        self.theme = theme
+        self.sizes = tuple(sizes)
+        self.test_count = test_count
+        self.results: dict[int, dict[str, lab.CapacityResult]] = {}
+        self.progress_item: lab.CapacityProgress | None = None
+        self.error = ""
+        self._clean_shown: np.ndarray | None = None
+        self._noisy_shown: np.ndarray | None = None
+        self._dirty = False
+        self.runner = BackgroundRun(self)
+        self.runner.item_ready.connect(self._on_item)
+        self.runner.finished.connect(self._on_finished)
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self.redraw)
+        self._build_ui()
+        self.apply_theme(theme)
+        self._update_buttons()
+
+    # ------------------------------------------------------------ layout
+
+    def _build_ui(self) -> None:
+        root = QVBoxLayout(self)
+        root.setContentsMargins(8, 8, 8, 8)
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
+        root.addWidget(intro)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Epochs"))
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 100)
+        self.epochs_spin.setValue(5)
+        self.epochs_spin.setToolTip("Passes over the 9,500 training digits for every model. More epochs let the "
+                                    "overcomplete AE get closer to the identity (and copy more of the noise)")
+        controls.addWidget(self.epochs_spin)
+        self.train_button = QPushButton(f"Train sizes {', '.join(map(str, self.sizes))}")
+        self.train_button.setToolTip("Train an AE and a denoising AE of every latent size in the background "
+                                     "(about half a minute on one core at 5 epochs; the largest size takes longest)")
+        self.train_button.clicked.connect(self.start)
+        controls.addWidget(self.train_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; sizes already trained stay shown")
+        self.stop_button.clicked.connect(self.stop)
+        controls.addWidget(self.stop_button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("Not started")
+        self.progress.setTextVisible(True)
+        self.progress.setToolTip("Training progress over all sizes")
+        controls.addWidget(self.progress, 1)
+        root.addLayout(controls)
+
+        body = QHBoxLayout()
+        plots = QVBoxLayout()
+        self.kept_plot = _plot("Noise passed through to the output", "% of the added noise")
+        self.kept_plot.setToolTip(
+            "The least-squares slope of f(noisy) − f(clean) on the added noise, in percent: 100 % is the identity "
+            "(the noise is copied), 0 % means the noise is removed; below 0 the output even moves against the noise")
+        self.kept_curves = {k: self.kept_plot.plot([], [], name=n) for k, n in (("ae", "AE"), ("dae", "denoising AE"))}
+        self.input_line = pg.InfiniteLine(pos=math.log2(784), angle=90, movable=False,
+                                          label="input size", labelOpts={"position": 0.9})
+        self.kept_plot.addItem(self.input_line)
+        plots.addWidget(self.kept_plot, 1)
+        self.mse_plot = _plot("Error against the clean digits", "MSE per pixel", legend_offset=(10, -10))
+        self.mse_plot.setToolTip("Per-pixel MSE between the outputs and the clean held-out digits; the dashed line is "
+                                 "the noisy input itself, what doing nothing scores")
+        self.mse_curves = {
+            key: self.mse_plot.plot([], [], name=name)
+            for key, name in (("ae_clean", "AE, clean input"), ("ae_noisy", "AE, noisy input"), ("dae_noisy", "DAE, noisy input"))
+        }
+        self.noisy_line = pg.InfiniteLine(angle=0, movable=False, label="noisy input", labelOpts={"position": 0.75})
+        self.noisy_line.setVisible(False)
+        self.mse_plot.addItem(self.noisy_line)
+        plots.addWidget(self.mse_plot, 1)
+        body.addLayout(plots, 1)
+
+        images = QGroupBox("Held-out digits and what each model makes of them")
+        images_layout = QVBoxLayout(images)
+        pick = QHBoxLayout()
+        pick.addWidget(QLabel("Outputs of the models with latent size"))
+        self.size_combo = QComboBox()
+        self.size_combo.setToolTip("Whose outputs to show (sizes appear as they finish training)")
+        self.size_combo.currentIndexChanged.connect(self._show_images)
+        pick.addWidget(self.size_combo)
+        pick.addStretch(1)
+        images_layout.addLayout(pick)
+        self.strips = {
+            "clean": ImageStrip(label="Clean", placeholder="the clean held-out digits"),
+            "noisy": ImageStrip(label="Noisy input", placeholder="the same digits with noise: the models' input"),
+            "ae": ImageStrip(label="AE output", placeholder="trained sizes appear here"),
+            "dae": ImageStrip(label="DAE output", placeholder=""),
+        }
+        tips = {
+            "clean": "Digits neither model trained on",
+            "noisy": f"The same digits with Gaussian noise of σ = {lab.CAPACITY_NOISE:g}, clipped to [0, 1]",
+            "ae": "What the AE (trained on clean digits) makes of the noisy digits; the caption is the MSE to the clean digit",
+            "dae": "What the denoising AE makes of the noisy digits; the caption is the MSE to the clean digit",
+        }
+        width = max(s.natural_label_width() for s in self.strips.values())
+        for key, strip in self.strips.items():
+            strip.setToolTip(tips[key])
+            strip.set_min_label_width(width + 8)
+            images_layout.addWidget(strip, 1)
+        self.findings = QLabel("Press Train: the figures and images fill in size by size.")
+        self.findings.setWordWrap(True)
+        self.findings.setTextFormat(Qt.TextFormat.RichText)
+        self.findings.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.findings.setMinimumHeight(self.fontMetrics().height() * 5)
+        images_layout.addWidget(self.findings)
+        body.addWidget(images, 1)
+        root.addLayout(body, 1)
+
+    # ------------------------------------------------------------ running
+
+    def start(self) -> bool:
+        """Train every size in the background; False if it cannot start."""
+        if self.runner.is_running:
+            return False
+        if self.images is None or len(self.images) < 40:
+            self._set_error("No images are loaded, so there is nothing to train on.")
+            return False
+        train, clean, noisy = lab.capacity_split(self.images, test_count=self.test_count)
+        self._clean_shown = clean[:SHOWN].reshape(-1, 28, 28).numpy()
+        self._noisy_shown = noisy[:SHOWN].reshape(-1, 28, 28).numpy()
+        sizes, epochs = self.sizes, self.epochs_spin.value()
+        self.results = {}
+        self.progress_item = None
+        self.error = ""
+        self.size_combo.blockSignals(True)
+        self.size_combo.clear()
+        self.size_combo.blockSignals(False)
+
+        def make(should_stop):
+            for latent in sizes:
+                for item in lab.train_capacity_pair(train, latent, epochs=epochs, should_stop=should_stop):
+                    if isinstance(item, lab.CapacityProgress):
+                        yield item
+                    else:
+                        ae, dae = item
+                        yield {"ae": lab.evaluate_capacity(ae, clean, noisy, show=SHOWN),
+                               "dae": lab.evaluate_capacity(dae, clean, noisy, show=SHOWN)}
+                if should_stop():
+                    return
+
+        self.runner.start(make)
+        self.progress.setValue(0)
+        self.progress.setFormat("Starting…")
+        self._dirty = True
+        self.redraw()
+        self.status_changed.emit(f"Lab: training AEs and denoising AEs of sizes {', '.join(map(str, sizes))}")
+        self._timer.start()
+        self._update_buttons()
+        return True
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def is_running(self) -> bool:
+        return self.runner.is_running
+
+    @Slot(object)
+    def _on_item(self, item) -> None:
+        if isinstance(item, lab.CapacityProgress):
+            self.progress_item = item
+        else:
+            latent = item["ae"].latent
+            self.results[latent] = item
+            self.size_combo.addItem(str(latent), latent)
+            self.size_combo.setCurrentIndex(self.size_combo.count() - 1)
+        self._dirty = True
+
+    @Slot(str)
+    def _on_finished(self, error: str) -> None:
+        self._timer.stop()
+        if error:
+            self._set_error(f"Training failed: {error}")
+        self._dirty = True
+        self.redraw()
+        self._update_buttons()
+        done = len(self.results)
+        self.progress.setFormat(f"{done} of {len(self.sizes)} sizes trained" if done < len(self.sizes) else "Done")
+        if done == len(self.sizes):
+            self.progress.setValue(1000)
+        if not error:
+            self.status_changed.emit(f"Lab: {done} of {len(self.sizes)} latent sizes trained")
+
+    def _set_error(self, message: str) -> None:
+        self.error = message
+        color = "#ff6b6b" if self.theme.is_dark else "#c62828"
+        self.findings.setText(f"<span style='color:{color}'>{message}</span>")
+
+    def _update_buttons(self) -> None:
+        running = self.runner.is_running
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.epochs_spin.setEnabled(not running)
+
+    # ------------------------------------------------------------ drawing
+
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        p = self.progress_item
+        if p is not None and self.runner.is_running:
+            index = self.sizes.index(p.latent)
+            # Bigger models take longer: weight each size by its parameter count for the bar.
+            cost = np.array([s + 1 for s in self.sizes], dtype=float)
+            done = cost[:index].sum() + cost[index] * p.step / max(1, p.total_steps)
+            self.progress.setValue(int(1000 * done / cost.sum()))
+            self.progress.setFormat(f"latent size {p.latent}: step {p.step} of {p.total_steps}   "
+                                    f"AE loss {p.losses.get('ae', math.nan):.4f}, DAE loss {p.losses.get('dae', math.nan):.4f}")
+        sizes = sorted(self.results)
+        x = np.log2(np.array(sizes, dtype=float))
+        for kind, curve in self.kept_curves.items():
+            curve.setData(x, [100 * self.results[s][kind].noise_kept for s in sizes])
+        self.mse_curves["ae_clean"].setData(x, [self.results[s]["ae"].clean_mse for s in sizes])
+        self.mse_curves["ae_noisy"].setData(x, [self.results[s]["ae"].denoised_mse for s in sizes])
+        self.mse_curves["dae_noisy"].setData(x, [self.results[s]["dae"].denoised_mse for s in sizes])
+        if sizes:
+            self.noisy_line.setPos(self.results[sizes[0]]["ae"].noisy_mse)
+            self.noisy_line.setVisible(True)
+            kept = [100 * r[k].noise_kept for r in self.results.values() for k in ("ae", "dae")]
+            self.kept_plot.setYRange(min(-5.0, min(kept) - 2), max(25.0, max(kept) + 5), padding=0)
+            top = max(max(r["ae"].noisy_mse, r["ae"].denoised_mse, r["dae"].denoised_mse) for r in self.results.values())
+            self.mse_plot.setYRange(0, top * 1.1, padding=0)
+            if not self.error:
+                self.findings.setText(self._findings())
+        self._show_images()
+
+    def _show_images(self, *args) -> None:
+        if self._clean_shown is None:
+            for strip in self.strips.values():
+                strip.clear()
+            return
+        self.strips["clean"].set_images(self._clean_shown)
+        noise = [float(np.mean((n - c) ** 2)) for n, c in zip(self._noisy_shown, self._clean_shown)]
+        self.strips["noisy"].set_images(self._noisy_shown, [f"{e:.4f}" for e in noise])
+        latent = self.size_combo.currentData()
+        if latent is None or latent not in self.results:
+            self.strips["ae"].clear()
+            self.strips["dae"].clear()
+            return
+        for kind in ("ae", "dae"):
+            out = self.results[latent][kind].outputs
+            errors = [float(np.mean((o - c) ** 2)) for o, c in zip(out, self._clean_shown)]
+            self.strips[kind].set_images(out, [f"{e:.4f}" for e in errors])
+
+    def _findings(self) -> str:
+        sizes = sorted(self.results)
+        small, big = sizes[0], sizes[-1]
+        ae_small, ae_big = self.results[small]["ae"], self.results[big]["ae"]
+        dae_big = self.results[big]["dae"]
+        parts = [
+            f"On clean digits the AE's error falls from {ae_small.clean_mse:.4f} at k = {small} to "
+            f"{ae_big.clean_mse:.4f} at k = {big}: with room enough it copies its input.",
+            f"It copies the noise too: at k = {big} it passes <b>{_percent(ae_big.noise_kept)}</b> of the added "
+            f"noise, against {_percent(ae_small.noise_kept)} at k = {small}.",
+            f"The denoising AE of the same size passes <b>{_percent(dae_big.noise_kept)}</b>; its output is "
+            f"{dae_big.denoised_mse:.4f} from the clean digits where the AE's is {ae_big.denoised_mse:.4f} "
+            f"and the noisy input's {ae_big.noisy_mse:.4f}.",
+            "Noise on the border, where training digits are always black, is dropped even by the AE: "
+            "it copies only what looks like the digits it saw, and more of it the longer it trains.",
+        ]
+        return " ".join(parts)
+
+    # ------------------------------------------------------------ lab hooks
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        colors = {"ae": theme.crosshair, "dae": theme.foreground}
+        for w in (self.kept_plot, self.mse_plot):
+            style_plot(w, theme)
+            w.setTitle(w.getPlotItem().titleLabel.text, color=theme.foreground, size="10pt")
+            legend = w.getPlotItem().legend
+            bg = pg.mkColor(theme.background)
+            bg.setAlpha(210)
+            legend.setBrush(pg.mkBrush(bg))
+            for _, label in legend.items:
+                label.setText(label.text, color=theme.foreground)
+        for kind, curve in self.kept_curves.items():
+            curve.setPen(pg.mkPen(colors[kind], width=2))
+            curve.setSymbol("o")
+            curve.setSymbolBrush(pg.mkBrush(colors[kind]))
+            curve.setSymbolPen(pg.mkPen(colors[kind]))
+        styles = {"ae_clean": (theme.crosshair, Qt.PenStyle.DotLine), "ae_noisy": (theme.crosshair, Qt.PenStyle.SolidLine),
+                  "dae_noisy": (theme.foreground, Qt.PenStyle.SolidLine)}
+        for key, curve in self.mse_curves.items():
+            color, style = styles[key]
+            curve.setPen(pg.mkPen(color, width=2, style=style))
+            curve.setSymbol("o")
+            curve.setSymbolBrush(pg.mkBrush(color))
+            curve.setSymbolPen(pg.mkPen(color))
+        muted = pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DashLine)
+        for line in (self.input_line, self.noisy_line):
+            line.setPen(muted)
+            line.label.setColor(theme.muted)
+
+    def demo(self) -> None:
+        """Train every size to the end (about half a minute) for a screenshot."""
+        if self.runner.is_running or self.images is None:
+            return
+        self.start()
+        while self.runner.is_running:
+            QThread.msleep(20)
+            QCoreApplication.processEvents()
+        self.redraw()
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        self._timer.stop()
+        self.runner.shutdown(timeout)
