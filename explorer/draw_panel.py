@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
@@ -11,11 +11,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QSizePolicy,
     QSlider,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from explorer.actions import panel_action, set_actions_active, tool_button
 from explorer.canvas import DrawingCanvas
 from explorer.image_view import ImageStrip, ImageView
 from explorer.latent_view import LatentPlot
@@ -78,11 +78,12 @@ class DrawPanel(QWidget):
         self.canvas.changed.connect(self._pending.start)
 
         tools = QHBoxLayout()
-        self.brush_button = self._tool("Brush", "Draw ink (B)", "B", checkable=True)
-        self.eraser_button = self._tool("Eraser", "Erase ink (E)", "E", checkable=True)
-        self.brush_button.setChecked(True)
-        self.brush_button.toggled.connect(lambda on: on and self.set_eraser(False))
-        self.eraser_button.toggled.connect(lambda on: on and self.set_eraser(True))
+        group = QActionGroup(self)
+        self.brush_action = panel_action(self, "Brush", "Draw ink", "B", checkable=True, group=group)
+        self.eraser_action = panel_action(self, "Eraser", "Erase ink", "E", checkable=True, group=group)
+        self.brush_action.setChecked(True)
+        self.brush_action.toggled.connect(lambda on: on and self.set_eraser(False))
+        self.eraser_action.toggled.connect(lambda on: on and self.set_eraser(True))
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setRange(6, 48)
         self.size_slider.setValue(22)
@@ -90,33 +91,24 @@ class DrawPanel(QWidget):
         self.size_slider.valueChanged.connect(self._size_changed)
         self.size_label = QLabel()
         self.size_label.setMinimumWidth(28)
-        self.undo_action = QAction("Undo", self)
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.undo_action.setToolTip("Undo the last stroke (Ctrl+Z)")
+        self.undo_action = panel_action(self, "Undo", "Undo the last stroke", QKeySequence.StandardKey.Undo)
         self.undo_action.triggered.connect(self.canvas.undo)
-        self.clear_action = QAction("Clear", self)
-        self.clear_action.setShortcut(QKeySequence("Ctrl+Backspace"))
-        self.clear_action.setToolTip("Clear the canvas (Ctrl+Backspace; undo brings it back)")
+        self.clear_action = panel_action(self, "Clear", "Clear the canvas (undo brings it back)", "Ctrl+Backspace")
         self.clear_action.triggered.connect(self.canvas.clear)
-        self.follow_action = QAction("Zoom to drawing", self, checkable=True)
-        self.follow_action.setShortcut(QKeySequence("Z"))
-        self.follow_action.setToolTip(
-            "Keep both plots zoomed on the drawing's code, close enough to see the VAE's posterior ellipses (Z)"
+        self.follow_action = panel_action(
+            self, "Zoom to drawing", "Keep both plots zoomed on the drawing's code, close enough to see the VAE's "
+            "posterior ellipses", "Z", checkable=True,
         )
         self.follow_action.toggled.connect(self._follow_toggled)
-        for a in (self.undo_action, self.clear_action, self.follow_action):
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.addAction(a)
-        tools.addWidget(self.brush_button)
-        tools.addWidget(self.eraser_button)
+        self.panel_actions = (self.brush_action, self.eraser_action, self.undo_action, self.clear_action, self.follow_action)
+        tools.addWidget(tool_button(self.brush_action))
+        tools.addWidget(tool_button(self.eraser_action))
         tools.addSpacing(8)
         tools.addWidget(QLabel("Width"))
         tools.addWidget(self.size_slider, 1)
         tools.addWidget(self.size_label)
         for a in (self.undo_action, self.clear_action):
-            b = QToolButton()
-            b.setDefaultAction(a)
-            tools.addWidget(b)
+            tools.addWidget(tool_button(a))
         self.size_slider.setMinimumWidth(100)
         self._size_changed(self.size_slider.value())
 
@@ -144,8 +136,7 @@ class DrawPanel(QWidget):
         self.nearest = {r: ImageStrip(label="", placeholder="Draw to see the nearest test images") for r in ROLES}
         grid = QGridLayout()
         plot_tools = QHBoxLayout()
-        follow = QToolButton()
-        follow.setDefaultAction(self.follow_action)
+        follow = tool_button(self.follow_action)
         plot_tools.addWidget(QLabel("Where the drawing lands in each latent space (+), with the VAE's posterior"))
         plot_tools.addStretch(1)
         plot_tools.addWidget(follow)
@@ -169,20 +160,11 @@ class DrawPanel(QWidget):
         layout.addLayout(middle, 2)
         layout.addLayout(grid, 8)
 
-    def _tool(self, text: str, tip: str, key: str, *, checkable: bool) -> QToolButton:
-        b = QToolButton()
-        b.setText(text)
-        b.setToolTip(tip)
-        b.setCheckable(checkable)
-        b.setAutoExclusive(checkable)
-        b.setShortcut(QKeySequence(key))
-        return b
-
     # ------------------------------------------------------------ tools
 
     def set_eraser(self, on: bool) -> None:
         self.canvas.eraser = on
-        (self.eraser_button if on else self.brush_button).setChecked(True)
+        (self.eraser_action if on else self.brush_action).setChecked(True)
 
     def _size_changed(self, value: int) -> None:
         self.canvas.brush_width = float(value)
@@ -266,6 +248,12 @@ class DrawPanel(QWidget):
                 self.plots[role].reset_view()
 
     # ------------------------------------------------------------ window hooks
+
+    def set_active(self, on: bool) -> None:
+        """The panel came to the front (its keys work) or went behind another."""
+        set_actions_active(self.panel_actions, on)
+        if on:
+            self.canvas.setFocus()
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.actions import set_actions_active
 from explorer.image_view import ImageStrip, ImageView
 from explorer.latent_view import LatentPlot
 from explorer.theme import CLASS_COLORS, LIGHT, Theme
@@ -164,6 +165,7 @@ class ExplorePanel(QWidget):
         self.reset_action.setShortcuts([QKeySequence("Ctrl+0"), QKeySequence("R")])
         self.reset_action.setToolTip("Show all codes again (Ctrl+0 or R)")
         self.reset_action.triggered.connect(self.reset_view)
+        self.panel_actions = (self.linked_action, self.reset_action)
         cancel = QAction("Cancel picking", self)
         cancel.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         cancel.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -532,6 +534,10 @@ class ExplorePanel(QWidget):
             return
         for plot in self.plots.values():
             plot.set_background(name, on)
+
+    def set_active(self, on: bool) -> None:
+        """R and L belong to this panel only while it is in front (other panels use the letters)."""
+        set_actions_active(self.panel_actions, on)
 
     def reset_view(self) -> None:
         for plot in self.plots.values():

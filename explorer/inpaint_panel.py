@@ -8,22 +8,21 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QSlider,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from explorer.actions import panel_action, set_actions_active, tool_button
 from explorer.canvas import MASK_TOOLS, MaskEditor
 from explorer.digit_source import SourcePicker
 from explorer.image_view import ImageView
@@ -120,19 +119,15 @@ class InpaintPanel(QWidget):
         self.editor = MaskEditor()
 
         tools = QHBoxLayout()
-        self.tool_buttons: dict[str, QToolButton] = {}
-        tips = {"brush": "Paint pixels to hide (B)", "rectangle": "Drag a rectangle to hide (R)", "eraser": "Unhide pixels (E)"}
+        self.tool_actions: dict[str, QAction] = {}
+        tips = {"brush": "Paint pixels to hide", "rectangle": "Drag a rectangle to hide", "eraser": "Unhide pixels"}
+        group = QActionGroup(self)
         for name, key in zip(MASK_TOOLS, ("B", "R", "E")):
-            b = QToolButton()
-            b.setText(name.capitalize())
-            b.setToolTip(tips[name])
-            b.setCheckable(True)
-            b.setAutoExclusive(True)
-            b.setShortcut(QKeySequence(key))
-            b.toggled.connect(lambda on, name=name: on and self.set_tool(name))
-            tools.addWidget(b)
-            self.tool_buttons[name] = b
-        self.tool_buttons["brush"].setChecked(True)
+            a = panel_action(self, name.capitalize(), tips[name], key, checkable=True, group=group)
+            a.toggled.connect(lambda on, name=name: on and self.set_tool(name))
+            tools.addWidget(tool_button(a))
+            self.tool_actions[name] = a
+        self.tool_actions["brush"].setChecked(True)
         self.radius = QSlider(Qt.Orientation.Horizontal)
         self.radius.setRange(1, 8)
         self.radius.setValue(3)
@@ -148,25 +143,15 @@ class InpaintPanel(QWidget):
         self.preset.setToolTip("Replace the mask with a ready-made one")
         self.preset.activated.connect(self._preset_chosen)
         tools.addWidget(self.preset)
-        self.undo_action = QAction("Undo", self)
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.undo_action.setToolTip("Undo the last change to the mask (Ctrl+Z)")
+        self.undo_action = panel_action(self, "Undo", "Undo the last change to the mask", QKeySequence.StandardKey.Undo)
         self.undo_action.triggered.connect(self.editor.undo)
-        self.clear_action = QAction("Clear", self)
-        self.clear_action.setShortcut(QKeySequence("Ctrl+Backspace"))
-        self.clear_action.setToolTip("Hide nothing (Ctrl+Backspace)")
+        self.clear_action = panel_action(self, "Clear", "Hide nothing", "Ctrl+Backspace")
         self.clear_action.triggered.connect(self.editor.clear)
-        self.fill_action = QAction("Fill again", self)
-        self.fill_action.setShortcut(QKeySequence("F5"))
-        self.fill_action.setToolTip("Run every method again from the start (F5)")
+        self.fill_action = panel_action(self, "Fill again", "Run every method again from the start", "F5")
         self.fill_action.triggered.connect(self.start)
-        for a in (self.undo_action, self.clear_action, self.fill_action):
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.addAction(a)
+        self.panel_actions = (*self.tool_actions.values(), self.undo_action, self.clear_action, self.fill_action)
         for a in (self.undo_action, self.clear_action):
-            b = QToolButton()
-            b.setDefaultAction(a)
-            tools.addWidget(b)
+            tools.addWidget(tool_button(a))
         tools.addStretch(1)
 
         left = QVBoxLayout()
@@ -177,9 +162,7 @@ class InpaintPanel(QWidget):
         left.addWidget(self.mask_label)
 
         play = QHBoxLayout()
-        fill = QPushButton("Fill again")
-        fill.setToolTip(self.fill_action.toolTip())
-        fill.clicked.connect(self.start)
+        fill = tool_button(self.fill_action)
         self.animate = QCheckBox("Animate")
         self.animate.setChecked(True)
         self.animate.setToolTip("Show every iteration (off: jump straight to the result)")
@@ -256,7 +239,7 @@ class InpaintPanel(QWidget):
         if name not in MASK_TOOLS:
             raise ValueError(f"unknown tool {name!r}; choose one of {', '.join(MASK_TOOLS)}")
         self.editor.tool = name
-        self.tool_buttons[name].setChecked(True)
+        self.tool_actions[name].setChecked(True)
 
     def set_preset(self, name: str, *, seed: int | None = 0) -> None:
         self.editor.set_mask(preset_mask(name, seed=seed).numpy())
@@ -405,6 +388,12 @@ class InpaintPanel(QWidget):
         self.message.setText(" ".join(parts))
 
     # ------------------------------------------------------------ window hooks
+
+    def set_active(self, on: bool) -> None:
+        """The panel came to the front (its keys work) or went behind another."""
+        set_actions_active(self.panel_actions, on)
+        if on:
+            self.editor.setFocus()
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme

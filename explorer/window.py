@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
-        self.tabs.currentChanged.connect(lambda i: self.panel_changed.emit(self.current_panel_name()))
+        self.tabs.currentChanged.connect(self._panel_shown)
         self.setCentralWidget(self.tabs)
         self._panels: dict[str, QWidget] = {}
 
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self.resize(DEFAULT_SIZE)
         if settings is not None:
             self._restore_settings(settings)
+        self._panel_shown()
         if errors:
             self.show_error("Latent Explorer could not load everything", "\n\n".join(errors))
 
@@ -168,6 +169,14 @@ class MainWindow(QMainWindow):
         if name not in self._panels:
             raise KeyError(f"unknown panel {name!r}; choose one of: {', '.join(self._panels)}")
         self.tabs.setCurrentWidget(self._panels[name])
+
+    def _panel_shown(self, _index: int = -1) -> None:
+        """Only the panel in front has its single-key shortcuts (B, E, R, Z...) switched on."""
+        current = self.tabs.currentWidget()
+        for panel in self._panels.values():
+            if hasattr(panel, "set_active"):
+                panel.set_active(panel is current)
+        self.panel_changed.emit(self.current_panel_name())
 
     def current_panel_name(self) -> str:
         current = self.tabs.currentWidget()

@@ -120,6 +120,7 @@ def test_an_off_centre_drawing_is_centred_by_its_centre_of_mass(window):
 
 
 def test_an_empty_canvas_is_valid(window, qtbot):
+    window.show_panel("draw")
     draw = window.draw
     draw.demo()
     draw.clear_action.trigger()
@@ -355,3 +356,24 @@ def test_screenshot_of_each_panel_shows_a_digit(tmp_path, panel):
     grey = img.convertToFormat(QImage.Format.Format_Grayscale8)
     arr = np.frombuffer(grey.constBits(), np.uint8, count=grey.sizeInBytes()).copy()
     assert (arr == 0).mean() > 0.05 and (arr >= 250).mean() > 0.02
+
+
+def test_single_key_shortcuts_belong_to_the_panel_in_front(window, qtbot):
+    """B, E, R, Z are used by several panels; each works on the panel that is shown."""
+    window.activateWindow()
+    window.show_panel("inpaint")
+    QTest.keyClick(window.inpaint.editor, Qt.Key.Key_R)
+    assert window.inpaint.editor.tool == "rectangle"
+    QTest.keyClick(window.inpaint.editor, Qt.Key.Key_E)
+    assert window.inpaint.editor.tool == "eraser" and not window.draw.canvas.eraser
+    window.show_panel("draw")
+    QTest.keyClick(window.draw.canvas, Qt.Key.Key_E)
+    assert window.draw.canvas.eraser and window.inpaint.editor.tool == "eraser"
+    QTest.keyClick(window.draw.canvas, Qt.Key.Key_Z)
+    assert window.draw.follow_action.isChecked()
+    window.show_panel("explore")
+    plot = window.explore.plots["right"]
+    plot.zoom_to((5.0, 5.0), 0.1)
+    QTest.keyClick(window, Qt.Key.Key_R)  # reset view, on the Explore panel
+    (x0, x1), _ = plot.view_range()
+    assert x1 - x0 > 1.0
