@@ -119,6 +119,32 @@ def test_an_off_centre_drawing_is_centred_by_its_centre_of_mass(window):
     assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 <= 21  # fits the 20 x 20 box (+ soft edge)
 
 
+def test_pen_pressure_sets_the_stroke_width(window):
+    """A tablet pen pressed lightly draws a thinner line than one pressed hard."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QPointingDevice, QTabletEvent
+    from PySide6.QtWidgets import QApplication
+
+    canvas = window.draw.canvas
+
+    def pen(kind, x, y, pressure):
+        p = QPointF(x, y)
+        ev = QTabletEvent(kind, QPointingDevice.primaryPointingDevice(), p, p, pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
+                          Qt.KeyboardModifier.NoModifier, Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
+        QApplication.sendEvent(canvas, ev)
+
+    ink = {}
+    for pressure in (0.1, 1.0):
+        canvas.clear()
+        (x0, y0), (x1, _) = _canvas_points(canvas, [(40, 140), (240, 140)])
+        pen(QEvent.Type.TabletPress, x0, y0, pressure)
+        for x in np.linspace(x0, x1, 12):
+            pen(QEvent.Type.TabletMove, x, y0, pressure)
+        pen(QEvent.Type.TabletRelease, x1, y0, pressure)
+        ink[pressure] = int((canvas.array() > 128).sum())
+    assert ink[0.1] > 0 and ink[1.0] > 2 * ink[0.1]
+
+
 def test_an_empty_canvas_is_valid(window, qtbot):
     window.show_panel("draw")
     draw = window.draw
