@@ -5,30 +5,29 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.image_view import ImageStrip
-from explorer.lab_linear import BackgroundRun
-from explorer.theme import LIGHT, Theme, style_plot
+from explorer.lab_linear import TrainingExperiment, lab_plot, theme_plot
+from explorer.theme import LIGHT, Theme
 from models import lab
 
 SHOWN = 6  # noisy test digits shown as images
 
 INTRO = (
     "An autoencoder whose code is smaller than its 784 pixels (<b>undercomplete</b>) has to summarise; one whose "
-    "code is larger (<b>overcomplete</b>) has room to copy its input, the identity. For each latent size, two "
-    "one-layer models train side by side on 9,500 digits: an <b>AE</b> (clean digit → clean digit) and a "
+    "code is larger (<b>overcomplete</b>) has room to copy its input, the identity. For each latent size <i>k</i>, "
+    "two one-layer models (<i>z</i> = <i>Wx</i> + <i>b</i>, <i>x̂</i> = <i>Vz</i> + <i>c</i>) train side by side "
+    "on 9,500 digits: an <b>AE</b> (clean digit → clean digit) and a "
     f"<b>denoising AE</b> (digit + Gaussian noise of σ = {lab.CAPACITY_NOISE:g} → clean digit). Both are then "
     "given 500 other digits with such noise: how much of it comes out?"
 )
@@ -43,26 +42,16 @@ def _size_ticks() -> list[tuple[float, str]]:
 
 
 def _plot(title: str, left: str, *, legend_offset: tuple[int, int] = (10, 10)) -> pg.PlotWidget:
-    w = pg.PlotWidget()
-    pi = w.getPlotItem()
-    pi.hideButtons()
-    pi.setMenuEnabled(False)
-    pi.showGrid(x=False, y=True, alpha=0.25)
-    pi.setLabel("bottom", "latent size (log scale)")
-    pi.setLabel("left", left)
-    pi.getAxis("bottom").setTicks([_size_ticks()])
-    pi.addLegend(offset=legend_offset, labelTextSize="9pt")
+    w = lab_plot(title, left, bottom="latent size (log scale)", legend_offset=legend_offset)
+    w.getPlotItem().showGrid(x=False, y=True, alpha=0.25)
+    w.getPlotItem().getAxis("bottom").setTicks([_size_ticks()])
     w.setMouseEnabled(False, False)
     w.setXRange(math.log2(lab.CAPACITY_SIZES[0]) - 0.5, math.log2(lab.CAPACITY_SIZES[-1]) + 0.5, padding=0)
-    w.setMinimumHeight(200)
-    w.setTitle(title)
     return w
 
 
-class CapacityExperiment(QWidget):
+class CapacityExperiment(TrainingExperiment):
     """Train AE / DAE pairs of several latent sizes and compare how much noise they pass."""
-
-    status_changed = Signal(str)
 
     def __init__(
         self,
@@ -74,24 +63,13 @@ class CapacityExperiment(QWidget):
         sizes: tuple[int, ...] = lab.CAPACITY_SIZES,
         test_count: int = 500,
     ):
-        super().__init__(parent)
-        self.images = images
-        self.labels = labels
-        self.theme = theme
+        super().__init__(parent, images=images, labels=labels, theme=theme)
         self.sizes = tuple(sizes)
         self.test_count = test_count
         self.results: dict[int, dict[str, lab.CapacityResult]] = {}
         self.progress_item: lab.CapacityProgress | None = None
-        self.error = ""
         self._clean_shown: np.ndarray | None = None
         self._noisy_shown: np.ndarray | None = None
-        self._dirty = False
-        self.runner = BackgroundRun(self)
-        self.runner.item_ready.connect(self._on_item)
-        self.runner.finished.connect(self._on_finished)
-        self._timer = QTimer(self)
-        self._timer.setInterval(100)
-        self._timer.timeout.connect(self.redraw)
         self._build_ui()
         self.apply_theme(theme)
         self._update_buttons()
@@ -99,11 +77,7 @@ class CapacityExperiment(QWidget):
     # ------------------------------------------------------------ layout
 
     def _build_ui(self) -> None:
-        root = QVBoxLayout(self)
-        root.setContentsMargins(8, 8, 8, 8)
-        intro = QLabel(INTRO)
-        intro.setWordWrap(True)
-        root.addWidget(intro)
+        root = self._root_layout(INTRO)
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Epochs"))
@@ -113,21 +87,24 @@ class CapacityExperiment(QWidget):
         self.epochs_spin.setToolTip("Passes over the 9,500 training digits for every model. More epochs let the "
                                     "overcomplete AE get closer to the identity (and copy more of the noise)")
         controls.addWidget(self.epochs_spin)
-        self.train_button = QPushButton(f"Train sizes {', '.join(map(str, self.sizes))}")
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Decoder output"))
+        self.output_combo = QComboBox()
+        self.output_combo.addItem("linear", "linear")
+        self.output_combo.addItem("sigmoid", "sigmoid")
+        self.output_combo.setToolTip(
+            "linear: x̂ = Vz + c, which can be exactly the identity once k ≥ 784.\n"
+            "sigmoid: x̂ = sigmoid(Vz + c), the app's AE and DAE; black and white pixels sit where the sigmoid is "
+            "flat, so far less noise gets through either model")
+        controls.addWidget(self.output_combo)
+        controls.addSpacing(12)
+        self.settings_widgets = [self.epochs_spin, self.output_combo]
+        self.train_button.setText(f"Train sizes {', '.join(map(str, self.sizes))}")
         self.train_button.setToolTip("Train an AE and a denoising AE of every latent size in the background "
                                      "(about half a minute on one core at 5 epochs; the largest size takes longest)")
-        self.train_button.clicked.connect(self.start)
-        controls.addWidget(self.train_button)
-        self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current step; sizes already trained stay shown")
-        self.stop_button.clicked.connect(self.stop)
-        controls.addWidget(self.stop_button)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("Not started")
-        self.progress.setTextVisible(True)
         self.progress.setToolTip("Training progress over all sizes")
-        controls.addWidget(self.progress, 1)
+        self._add_run_controls(controls)
         root.addLayout(controls)
 
         body = QHBoxLayout()
@@ -138,7 +115,7 @@ class CapacityExperiment(QWidget):
             "(the noise is copied), 0 % means the noise is removed; below 0 the output even moves against the noise")
         self.kept_curves = {k: self.kept_plot.plot([], [], name=n) for k, n in (("ae", "AE"), ("dae", "denoising AE"))}
         self.input_line = pg.InfiniteLine(pos=math.log2(784), angle=90, movable=False,
-                                          label="input size", labelOpts={"position": 0.9})
+                                          label="input size", labelOpts={"position": 0.55})
         self.kept_plot.addItem(self.input_line)
         plots.addWidget(self.kept_plot, 1)
         self.mse_plot = _plot("Error against the clean digits", "MSE per pixel", legend_offset=(10, -10))
@@ -181,9 +158,8 @@ class CapacityExperiment(QWidget):
             strip.setToolTip(tips[key])
             strip.set_min_label_width(width + 8)
             images_layout.addWidget(strip, 1)
-        self.findings = QLabel("Press Train: the figures and images fill in size by size.")
-        self.findings.setWordWrap(True)
-        self.findings.setTextFormat(Qt.TextFormat.RichText)
+        self.findings = self.message
+        self.findings.setText("Press Train: the figures and images fill in size by size.")
         self.findings.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.findings.setMinimumHeight(self.fontMetrics().height() * 5)
         images_layout.addWidget(self.findings)
@@ -202,17 +178,16 @@ class CapacityExperiment(QWidget):
         train, clean, noisy = lab.capacity_split(self.images, test_count=self.test_count)
         self._clean_shown = clean[:SHOWN].reshape(-1, 28, 28).numpy()
         self._noisy_shown = noisy[:SHOWN].reshape(-1, 28, 28).numpy()
-        sizes, epochs = self.sizes, self.epochs_spin.value()
+        sizes, epochs, output = self.sizes, self.epochs_spin.value(), self.output_combo.currentData()
         self.results = {}
         self.progress_item = None
-        self.error = ""
         self.size_combo.blockSignals(True)
         self.size_combo.clear()
         self.size_combo.blockSignals(False)
 
         def make(should_stop):
             for latent in sizes:
-                for item in lab.train_capacity_pair(train, latent, epochs=epochs, should_stop=should_stop):
+                for item in lab.train_capacity_pair(train, latent, epochs=epochs, output=output, should_stop=should_stop):
                     if isinstance(item, lab.CapacityProgress):
                         yield item
                     else:
@@ -222,24 +197,12 @@ class CapacityExperiment(QWidget):
                 if should_stop():
                     return
 
-        self.runner.start(make)
-        self.progress.setValue(0)
-        self.progress.setFormat("Starting…")
-        self._dirty = True
+        self._launch(make, f"Lab: training AEs and denoising AEs of sizes {', '.join(map(str, sizes))}")
+        self.findings.setText("Training… the figures and images fill in size by size.")
         self.redraw()
-        self.status_changed.emit(f"Lab: training AEs and denoising AEs of sizes {', '.join(map(str, sizes))}")
-        self._timer.start()
-        self._update_buttons()
         return True
 
-    def stop(self) -> None:
-        self.runner.stop()
-
-    def is_running(self) -> bool:
-        return self.runner.is_running
-
-    @Slot(object)
-    def _on_item(self, item) -> None:
+    def _take(self, item) -> None:
         if isinstance(item, lab.CapacityProgress):
             self.progress_item = item
         else:
@@ -247,16 +210,8 @@ class CapacityExperiment(QWidget):
             self.results[latent] = item
             self.size_combo.addItem(str(latent), latent)
             self.size_combo.setCurrentIndex(self.size_combo.count() - 1)
-        self._dirty = True
 
-    @Slot(str)
-    def _on_finished(self, error: str) -> None:
-        self._timer.stop()
-        if error:
-            self._set_error(f"Training failed: {error}")
-        self._dirty = True
-        self.redraw()
-        self._update_buttons()
+    def _ended(self, error: str) -> None:
         done = len(self.results)
         self.progress.setFormat(f"{done} of {len(self.sizes)} sizes trained" if done < len(self.sizes) else "Done")
         if done == len(self.sizes):
@@ -264,23 +219,9 @@ class CapacityExperiment(QWidget):
         if not error:
             self.status_changed.emit(f"Lab: {done} of {len(self.sizes)} latent sizes trained")
 
-    def _set_error(self, message: str) -> None:
-        self.error = message
-        color = "#ff6b6b" if self.theme.is_dark else "#c62828"
-        self.findings.setText(f"<span style='color:{color}'>{message}</span>")
-
-    def _update_buttons(self) -> None:
-        running = self.runner.is_running
-        self.train_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
-        self.epochs_spin.setEnabled(not running)
-
     # ------------------------------------------------------------ drawing
 
     def redraw(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
         p = self.progress_item
         if p is not None and self.runner.is_running:
             index = self.sizes.index(p.latent)
@@ -339,8 +280,8 @@ class CapacityExperiment(QWidget):
             f"The denoising AE of the same size passes <b>{_percent(dae_big.noise_kept)}</b>; its output is "
             f"{dae_big.denoised_mse:.4f} from the clean digits where the AE's is {ae_big.denoised_mse:.4f} "
             f"and the noisy input's {ae_big.noisy_mse:.4f}.",
-            "Noise on the border, where training digits are always black, is dropped even by the AE: "
-            "it copies only what looks like the digits it saw, and more of it the longer it trains.",
+            "Where the training digits never vary (the border is always black) the AE has learned nothing, so it "
+            "passes no noise there; it copies more of the rest the longer it trains (try more epochs).",
         ]
         return " ".join(parts)
 
@@ -350,14 +291,7 @@ class CapacityExperiment(QWidget):
         self.theme = theme
         colors = {"ae": theme.crosshair, "dae": theme.foreground}
         for w in (self.kept_plot, self.mse_plot):
-            style_plot(w, theme)
-            w.setTitle(w.getPlotItem().titleLabel.text, color=theme.foreground, size="10pt")
-            legend = w.getPlotItem().legend
-            bg = pg.mkColor(theme.background)
-            bg.setAlpha(210)
-            legend.setBrush(pg.mkBrush(bg))
-            for _, label in legend.items:
-                label.setText(label.text, color=theme.foreground)
+            theme_plot(w, theme)
         for kind, curve in self.kept_curves.items():
             curve.setPen(pg.mkPen(colors[kind], width=2))
             curve.setSymbol("o")
@@ -375,17 +309,3 @@ class CapacityExperiment(QWidget):
         for line in (self.input_line, self.noisy_line):
             line.setPen(muted)
             line.label.setColor(theme.muted)
-
-    def demo(self) -> None:
-        """Train every size to the end (about half a minute) for a screenshot."""
-        if self.runner.is_running or self.images is None:
-            return
-        self.start()
-        while self.runner.is_running:
-            QThread.msleep(20)
-            QCoreApplication.processEvents()
-        self.redraw()
-
-    def shutdown(self, timeout: float = 1.0) -> None:
-        self._timer.stop()
-        self.runner.shutdown(timeout)

@@ -4,6 +4,7 @@ Also holds BackgroundRun, the small QThread runner the lab's training experiment
 """
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from typing import Callable, Iterator
@@ -150,22 +151,39 @@ class BackgroundRun(QObject):
         return False
 
 
-def _plot(title: str, left: str) -> pg.PlotWidget:
+def lab_plot(title: str, left: str, *, bottom: str = "epoch", legend_offset: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
+    """A plot for the lab's experiments: grid, legend, no context menu; colours come from theme_plot()."""
     w = pg.PlotWidget()
     pi = w.getPlotItem()
     pi.hideButtons()
     pi.setMenuEnabled(False)
     pi.showGrid(x=True, y=True, alpha=0.25)
-    pi.setLabel("bottom", "epoch")
+    pi.setLabel("bottom", bottom)
     pi.setLabel("left", left)
-    pi.addLegend(offset=(-10, 10), labelTextSize="9pt")
-    w.setMinimumHeight(220)
+    pi.addLegend(offset=legend_offset, labelTextSize="9pt")
+    w.setMinimumHeight(200)
     w.setTitle(title)
     return w
 
 
-class LinearPcaExperiment(QWidget):
-    """Train a linear AE live; compare its error, subspace and basis with PCA's."""
+def theme_plot(w: pg.PlotWidget, theme: Theme) -> None:
+    """style_plot() plus the title and a legend readable over the curves."""
+    style_plot(w, theme)
+    pi = w.getPlotItem()
+    w.setTitle(pi.titleLabel.text, color=theme.foreground, size="10pt")
+    bg = pg.mkColor(theme.background)
+    bg.setAlpha(210)
+    pi.legend.setBrush(pg.mkBrush(bg))
+    pi.legend.setLabelTextColor(theme.foreground)
+    for _, label in pi.legend.items:
+        label.setText(label.text, color=theme.foreground)
+
+
+class TrainingExperiment(QWidget):
+    """What the lab's training experiments share: a BackgroundRun, Train and Stop
+    buttons, a progress bar, a redraw timer, a message line, ``demo()`` that trains
+    to the end and ``shutdown()``. Subclasses build their own layout and define
+    ``start()``, ``_take(item)``, ``redraw()`` and ``_ended(error)``."""
 
     status_changed = Signal(str)
 
@@ -181,19 +199,132 @@ class LinearPcaExperiment(QWidget):
         self.images = images
         self.labels = labels
         self.theme = theme
-        self.points: list[lab.LinearPcaPoint] = []
-        self.pca_mse: float | None = None
-        self.variances: np.ndarray | None = None
-        self.pc_images: np.ndarray | None = None
         self.error = ""
         self._dirty = False
-        self._epochs = 0
         self.runner = BackgroundRun(self)
         self.runner.item_ready.connect(self._on_item)
         self.runner.finished.connect(self._on_finished)
         self._timer = QTimer(self)
         self._timer.setInterval(100)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._redraw_if_dirty)
+        self.train_button = QPushButton("Train")
+        self.train_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("Not started")
+        self.progress.setTextVisible(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        # Settings that cannot change while a run is going.
+        self.settings_widgets: list[QWidget] = []
+
+    def _root_layout(self, intro: str) -> QVBoxLayout:
+        """The experiment's layout, opened by its explanation."""
+        root = QVBoxLayout(self)
+        root.setContentsMargins(8, 8, 8, 8)
+        label = QLabel(intro)
+        label.setWordWrap(True)
+        root.addWidget(label)
+        return root
+
+    def _add_run_controls(self, row: QHBoxLayout) -> None:
+        row.addWidget(self.train_button)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.progress, 1)
+
+    def start(self) -> bool:
+        raise NotImplementedError
+
+    def _launch(self, make: Callable[[Callable[[], bool]], Iterator[object]], status: str) -> None:
+        self.error = ""
+        self.runner.start(make)
+        self.progress.setValue(0)
+        self.progress.setFormat("Starting…")
+        self.status_changed.emit(status)
+        self._timer.start()
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop after the current training step; what was learned stays shown."""
+        self.runner.stop()
+
+    def is_running(self) -> bool:
+        return self.runner.is_running
+
+    def _take(self, item: object) -> None:
+        raise NotImplementedError
+
+    def _ended(self, error: str) -> None:
+        """The run ended (error is '' unless it failed)."""
+
+    def redraw(self) -> None:
+        raise NotImplementedError
+
+    @Slot(object)
+    def _on_item(self, item: object) -> None:
+        self._take(item)
+        self._dirty = True
+
+    @Slot(str)
+    def _on_finished(self, error: str) -> None:
+        self._timer.stop()
+        if error:
+            self._set_error(f"Training failed: {error}")
+        self._dirty = False
+        self.redraw()
+        self._update_buttons()
+        self._ended(error)
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.redraw()
+
+    def _set_error(self, message: str) -> None:
+        self.error = message
+        color = "#ff6b6b" if self.theme.is_dark else "#c62828"
+        self.message.setText(f"<span style='color:{color}'>{html.escape(message)}</span>")
+
+    def _update_buttons(self) -> None:
+        running = self.runner.is_running
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        for w in self.settings_widgets:
+            w.setEnabled(not running)
+
+    def demo(self) -> None:
+        """Train to the end with the current settings (for a screenshot; blocks until done)."""
+        if self.runner.is_running or not self.start():
+            return
+        while self.runner.is_running:
+            QThread.msleep(20)
+            QCoreApplication.processEvents()
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        self._timer.stop()
+        self.runner.shutdown(timeout)
+
+
+class LinearPcaExperiment(TrainingExperiment):
+    """Train a linear AE live; compare its error, subspace and basis with PCA's."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        images: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+        theme: Theme = LIGHT,
+    ):
+        super().__init__(parent, images=images, labels=labels, theme=theme)
+        self.points: list[lab.LinearPcaPoint] = []
+        self.pca_mse: float | None = None
+        self.variances: np.ndarray | None = None
+        self.pc_images: np.ndarray | None = None
+        self._epochs = 0
         self._build_ui()
         self.apply_theme(theme)
         self._update_buttons()
@@ -201,11 +332,7 @@ class LinearPcaExperiment(QWidget):
     # ------------------------------------------------------------ layout
 
     def _build_ui(self) -> None:
-        root = QVBoxLayout(self)
-        root.setContentsMargins(8, 8, 8, 8)
-        intro = QLabel(INTRO)
-        intro.setWordWrap(True)
-        root.addWidget(intro)
+        root = self._root_layout(INTRO)
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Latent size k"))
@@ -223,36 +350,25 @@ class LinearPcaExperiment(QWidget):
                                     "larger k needs more")
         controls.addWidget(self.epochs_spin)
         controls.addSpacing(12)
-        self.train_button = QPushButton("Train")
+        self.settings_widgets = [self.latent_spin, self.epochs_spin]
         self.train_button.setToolTip("Train a fresh linear AE in the background and compare it with PCA as it learns")
-        self.train_button.clicked.connect(self.start)
-        controls.addWidget(self.train_button)
-        self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current step; the plots keep what was learned")
-        self.stop_button.clicked.connect(self.stop)
-        controls.addWidget(self.stop_button)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("Not started")
-        self.progress.setTextVisible(True)
         self.progress.setToolTip("Training steps done")
-        controls.addWidget(self.progress, 1)
+        self._add_run_controls(controls)
         root.addLayout(controls)
-        self.summary = QLabel("Press Train: a linear AE with k = 2 trains in a few seconds.")
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        root.addWidget(self.summary)
+        self.summary = self.message
+        self.summary.setText("Press <b>Train</b>: a linear AE with k = 2 trains in a few seconds.")
 
         plots = QHBoxLayout()
-        self.mse_plot = _plot("Reconstruction error", "MSE per pixel")
-        self.mse_plot.setToolTip("Per-pixel MSE of the linear AE on 2,000 of the images while it trains, and PCA's "
+        self.mse_plot = lab_plot("Reconstruction error", "MSE per pixel")
+        self.mse_plot.setToolTip("Per-pixel MSE of the linear AE on the images it trains on, and PCA's "
                                  "error with the same k (dashed): the best any k-dimensional linear code can do")
         self.mse_curve = self.mse_plot.plot([], [], name="linear AE")
         self.pca_line = pg.InfiniteLine(angle=0, movable=False)
         self.mse_plot.addItem(self.pca_line)
         self.pca_legend = self.mse_plot.plot([], [], name="PCA")
         plots.addWidget(self.mse_plot, 1)
-        self.angle_plot = _plot("Principal angles to PCA's subspace", "degrees")
+        self.angle_plot = lab_plot("Principal angles to PCA's subspace", "degrees")
         self.angle_plot.setToolTip("The principal angles between the decoder's column space and the top-k principal "
                                    "components: the largest in bold, the others thin; 0° means the same subspace")
         self.angle_plot.setYRange(0, 90, padding=0.02)
@@ -285,7 +401,15 @@ class LinearPcaExperiment(QWidget):
         why.setWordWrap(True)
         why.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         why.setMinimumWidth(360)
-        bases.addWidget(why, 1)
+        side = QVBoxLayout()
+        side.addWidget(why)
+        side.addSpacing(10)
+        font = self.summary.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.summary.setFont(font)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        side.addWidget(self.summary, 1)
+        bases.addLayout(side, 1)
         root.addLayout(bases, 0)
 
     def _fit_strips(self, k: int) -> None:
@@ -308,60 +432,29 @@ class LinearPcaExperiment(QWidget):
         self.points = []
         self.pca_mse = None
         self.pc_images = None
-        self.error = ""
         self._clear_plots()
 
         def make(should_stop):
-            run = lab.LinearPcaRun(images, latent=k, epochs=epochs, should_stop=should_stop)
+            run = lab.LinearPcaRun(images, latent=k, epochs=epochs, record_every=40, should_stop=should_stop)
             yield ("pca", run.pca_mse, run.variances, run.pc_images())
             yield from run.points()
 
-        self.runner.start(make)
-        self.progress.setValue(0)
+        self._launch(make, f"Lab: training a linear AE with k = {k}")
         self.progress.setFormat("Fitting PCA…")
         self.summary.setText(f"Fitting PCA with k = {k} and training a linear AE for {epochs} epochs…")
-        self.status_changed.emit(f"Lab: training a linear AE with k = {k}")
-        self._timer.start()
-        self._update_buttons()
         return True
 
-    def stop(self) -> None:
-        self.runner.stop()
-
-    def is_running(self) -> bool:
-        return self.runner.is_running
-
-    @Slot(object)
-    def _on_item(self, item) -> None:
+    def _take(self, item) -> None:
         if isinstance(item, tuple) and item[0] == "pca":
             _, self.pca_mse, self.variances, self.pc_images = item
         else:
             self.points.append(item)
-        self._dirty = True
 
-    @Slot(str)
-    def _on_finished(self, error: str) -> None:
-        self._timer.stop()
-        if error:
-            self._set_error(f"Training failed: {error}")
-        self._dirty = True
-        self.redraw()
-        self._update_buttons()
+    def _ended(self, error: str) -> None:
         if self.points and not error:
             p = self.points[-1]
             self.status_changed.emit(f"Lab: linear AE {'trained' if p.step == p.total_steps else 'stopped'}; "
                                      f"largest principal angle to PCA {p.max_angle:.2f}°")
-
-    def _set_error(self, message: str) -> None:
-        self.error = message
-        self.summary.setText(f"<span style='color:{'#ff6b6b' if self.theme.is_dark else '#c62828'}'>{message}</span>")
-
-    def _update_buttons(self) -> None:
-        running = self.runner.is_running
-        self.train_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
-        self.latent_spin.setEnabled(not running)
-        self.epochs_spin.setEnabled(not running)
 
     # ------------------------------------------------------------ drawing
 
@@ -378,9 +471,6 @@ class LinearPcaExperiment(QWidget):
 
     def redraw(self) -> None:
         """Draw the latest state (called on a timer while training)."""
-        if not self._dirty:
-            return
-        self._dirty = False
         if self.pca_mse is not None:
             self.pca_line.setPos(self.pca_mse)
             self.pca_line.setVisible(True)
@@ -432,15 +522,7 @@ class LinearPcaExperiment(QWidget):
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
         for w in (self.mse_plot, self.angle_plot):
-            style_plot(w, theme)
-            w.setTitle(w.getPlotItem().titleLabel.text, color=theme.foreground, size="10pt")
-            legend = w.getPlotItem().legend
-            bg = pg.mkColor(theme.background)
-            bg.setAlpha(210)
-            legend.setBrush(pg.mkBrush(bg))
-            legend.setLabelTextColor(theme.foreground)
-            for _, label in legend.items:
-                label.setText(label.text, color=theme.foreground)
+            theme_plot(w, theme)
         self.mse_curve.setPen(pg.mkPen(theme.foreground, width=2))
         dashed = pg.mkPen(theme.crosshair, width=2, style=Qt.PenStyle.DashLine)
         self.pca_line.setPen(dashed)
@@ -449,17 +531,3 @@ class LinearPcaExperiment(QWidget):
         self.goal_line.setPen(pg.mkPen(theme.crosshair, width=1, style=Qt.PenStyle.DotLine))
         for curve in self.angle_curves:
             curve.setPen(pg.mkPen(theme.muted, width=1))
-
-    def demo(self) -> None:
-        """Train k = 2 to the end synchronously (a few seconds) for a screenshot."""
-        if self.runner.is_running or self.images is None:
-            return
-        self.start()
-        while self.runner.is_running:
-            QThread.msleep(20)
-            QCoreApplication.processEvents()
-        self.redraw()
-
-    def shutdown(self, timeout: float = 1.0) -> None:
-        self._timer.stop()
-        self.runner.shutdown(timeout)

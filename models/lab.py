@@ -214,8 +214,9 @@ class LinearPcaRun:
     """Train a linear AE on images and compare it with PCA as it goes.
 
     ``points()`` trains and yields a LinearPcaPoint every ``record_every`` steps
-    and at the end. Errors are measured on the first ``eval_count`` images, for
-    the AE and for PCA alike; ``pca_mse`` is the line the AE's error approaches.
+    and at the end. Errors are measured on the training images (PCA's error there is
+    the least any k-dimensional affine code can reach): ``pca_mse`` is the line the
+    AE's error approaches from above.
     """
 
     def __init__(
@@ -228,7 +229,6 @@ class LinearPcaRun:
         batch_size: int = 128,
         seed: int = 0,
         record_every: int = 20,
-        eval_count: int = 2000,
         should_stop: Callable[[], bool] | None = None,
     ):
         self.x = as_float_images(images)
@@ -238,8 +238,7 @@ class LinearPcaRun:
         # One more component than the AE has: the gap to it says how well the subspace is determined.
         self.pca = pca_torch(self.x, latent + 1)
         self.pcs = self.pca.components[:latent]
-        self.eval_x = self.x[:eval_count]
-        centred = self.eval_x.numpy().astype(np.float64) - self.pca.mean
+        centred = self.x.numpy().astype(np.float64) - self.pca.mean
         residual = centred - (centred @ self.pcs.T) @ self.pcs
         self.pca_mse = float(np.mean(residual**2))
         torch.manual_seed(seed)
@@ -269,7 +268,7 @@ class LinearPcaRun:
             step=step,
             total_steps=total,
             epoch=step / steps_per_epoch,
-            mse=metrics.reconstruction_mse(self.model, self.eval_x),
+            mse=metrics.reconstruction_mse(self.model, self.x),
             angles=metrics.principal_angles(decoder, pcs),
             decoder=decoder.T.copy(),
             projected_pcs=projected,
@@ -298,12 +297,33 @@ CAPACITY_SIZES = (2, 32, 128, 1024)
 CAPACITY_NOISE = 0.3  # sigma of the Gaussian noise of the test inputs and the DAE's training inputs
 
 
+CAPACITY_OUTPUTS = ("linear", "sigmoid")
+
+
 def capacity_config(kind: str, latent: int, *, noise_level: float = CAPACITY_NOISE) -> NetConfig:
-    """A one-layer encoder x -> z and decoder z -> sigmoid(Wz + b) (no hidden layers, so
-    the latent size alone sets the capacity); ``kind`` is "ae" or "dae"."""
+    """A one-layer encoder x -> z and decoder z -> Wz + b (no hidden layers, so the
+    latent size alone sets the capacity); ``kind`` is "ae" or "dae"."""
     if kind not in ("ae", "dae"):
         raise ValueError(f"kind must be 'ae' or 'dae', got {kind!r}")
     return NetConfig(kind=kind, latent=latent, hidden=(), noise="gaussian", noise_level=noise_level)
+
+
+def capacity_model(kind: str, latent: int, *, output: str = "linear", noise_level: float = CAPACITY_NOISE,
+                   data_mean: torch.Tensor | None = None) -> Model:
+    """An untrained capacity model. ``output="linear"``: decoder output Wz + b, which can
+    be exactly the identity once latent >= 784; ``"sigmoid"``: the project's AE / DAE
+    with sigmoid(Wz + b), whose saturated black and white pixels barely pass noise."""
+    config = capacity_config(kind, latent, noise_level=noise_level)
+    if output == "sigmoid":
+        return build_model(config, data_mean=data_mean)
+    if output != "linear":
+        raise ValueError(f"output must be one of {', '.join(CAPACITY_OUTPUTS)}, got {output!r}")
+    # The linear AE class with the config's kind: the Trainer corrupts the inputs of a "dae".
+    model = LinearAE(config)
+    if data_mean is not None:
+        with torch.no_grad():
+            model.decoder.bias.copy_(data_mean.reshape(-1))
+    return model
 
 
 @torch.no_grad()
@@ -372,20 +392,21 @@ def train_capacity_pair(
     epochs: int = 5,
     lr: float = 3e-3,
     noise_level: float = CAPACITY_NOISE,
+    output: str = "linear",
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
     report_every: int = 10,
 ) -> Iterator[CapacityProgress | tuple[Model, Model]]:
     """Train an AE (clean -> clean) and a DAE (x + noise -> x) of one latent size in
     lockstep; yields CapacityProgress now and then and finally the (ae, dae) pair,
-    unless stopped. (At lr 1e-2 the wide DAE's sigmoid outputs can die: all black.)"""
+    unless stopped. (At lr 1e-2 a wide sigmoid DAE's outputs can die: all black.)"""
     x = as_float_images(images)
     mean = x.mean(dim=0)
     config = TrainConfig(epochs=epochs, lr=lr, seed=seed, device="cpu")
     trainers = {}
     for kind in ("ae", "dae"):
         torch.manual_seed(seed)
-        model = build_model(capacity_config(kind, latent, noise_level=noise_level), data_mean=mean)
+        model = capacity_model(kind, latent, output=output, noise_level=noise_level, data_mean=mean)
         trainers[kind] = Trainer(model, config=config, train_x=x, should_stop=should_stop)
     loops = {k: t.steps() for k, t in trainers.items()}
     latest: dict[str, float] = {}

@@ -248,13 +248,23 @@ def test_noise_kept_is_one_for_the_identity_and_zero_for_a_constant(bundled):
 
 
 def test_capacity_models_have_no_hidden_layer_so_latent_size_is_the_capacity():
-    from models.nets import build_model
-
+    mean = torch.full((784,), 0.1)
     for kind in ("ae", "dae"):
-        model = build_model(lab.capacity_config(kind, 1024))
-        assert model.encoder[0].weight.shape == (1024, 784) and len(model.encoder) == 1
+        sigmoid = lab.capacity_model(kind, 1024, output="sigmoid", data_mean=mean)
+        assert sigmoid.encoder[0].weight.shape == (1024, 784) and len(sigmoid.encoder) == 1
+        linear = lab.capacity_model(kind, 1024, data_mean=mean)
+        assert linear.kind == kind and linear.encoder.weight.shape == (1024, 784)
+        # A linear decoder starts at the mean image and is not squashed into [0, 1].
+        with torch.no_grad():
+            linear.encoder.weight.zero_()
+            linear.encoder.bias.zero_()
+            assert linear.reconstruct(torch.zeros(1, 784)) == pytest.approx(mean[None])
+            linear.decoder.bias.fill_(3.0)
+            assert float(linear.reconstruct(torch.zeros(1, 784)).max()) == pytest.approx(3.0)
     with pytest.raises(ValueError, match="'ae' or 'dae'"):
         lab.capacity_config("vae", 2)
+    with pytest.raises(ValueError, match="output must be"):
+        lab.capacity_model("ae", 2, output="tanh")
 
 
 def test_capacity_tab_overcomplete_ae_keeps_more_noise_than_the_dae(qtbot, bundled):
@@ -264,7 +274,9 @@ def test_capacity_tab_overcomplete_ae_keeps_more_noise_than_the_dae(qtbot, bundl
     qtbot.addWidget(w)
     assert all(s.count() == 0 for s in w.strips.values())
     w.epochs_spin.setValue(3)
+    assert w.output_combo.currentData() == "linear"
     assert w.start()
+    assert not w.output_combo.isEnabled()
     qtbot.waitUntil(lambda: not w.is_running(), timeout=120_000)
     assert w.error == "" and sorted(w.results) == [2, 1024]
     over, under = w.results[1024], w.results[2]
