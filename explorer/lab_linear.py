@@ -205,7 +205,7 @@ class TrainingExperiment(QWidget):
         self.runner.item_ready.connect(self._on_item)
         self.runner.finished.connect(self._on_finished)
         self._timer = QTimer(self)
-        self._timer.setInterval(100)
+        self._timer.setInterval(150)
         self._timer.timeout.connect(self._redraw_if_dirty)
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.start)
@@ -325,6 +325,7 @@ class LinearPcaExperiment(TrainingExperiment):
         self.variances: np.ndarray | None = None
         self.pc_images: np.ndarray | None = None
         self._epochs = 0
+        self._mse_range: tuple[float, float] | None = None
         self._build_ui()
         self.apply_theme(theme)
         self._update_buttons()
@@ -429,6 +430,9 @@ class LinearPcaExperiment(TrainingExperiment):
             return False
         images, k, epochs = self.images, self.latent_spin.value(), self.epochs_spin.value()
         self._epochs = epochs
+        self._mse_range = None
+        for plot in (self.mse_plot, self.angle_plot):
+            plot.setXRange(0, epochs, padding=0.02)
         self.points = []
         self.pca_mse = None
         self.pc_images = None
@@ -483,9 +487,11 @@ class LinearPcaExperiment(TrainingExperiment):
         mse = np.array([p.mse for p in self.points])
         angles = np.stack([p.angles for p in self.points])  # (n, k) ascending
         self.mse_curve.setData(epochs, mse)
-        top = float(np.percentile(mse, 90)) if len(mse) > 3 else float(mse.max())
-        low = min(float(mse.min()), self.pca_mse or float(mse.min()))
-        self.mse_plot.setYRange(low - 0.05 * (top - low), top + 0.05 * (top - low) + 1e-6, padding=0)
+        if self._mse_range is None and self.pca_mse is not None:
+            # Set once: a plot whose range moves repaints its axes, the costliest part of a redraw.
+            top, low = float(mse[0]), self.pca_mse
+            self._mse_range = (low - 0.1 * (top - low), top + 0.05 * (top - low) + 1e-6)
+            self.mse_plot.setYRange(*self._mse_range, padding=0)
         while len(self.angle_curves) < angles.shape[1] - 1:
             name = None if self.angle_curves else "the other angles"
             curve = self.angle_plot.plot([], [], pen=pg.mkPen(self.theme.muted, width=1), name=name)
