@@ -133,26 +133,35 @@ def _run_until(predicate, timeout_s: float) -> None:
 
 
 def measure_in_app(images: np.ndarray, plain_speed: float, settings: BenchSettings, window_factory) -> dict:
-    """Background training with the main window shown: its speed against the
-    plain loop, and the lateness of a 10 ms GUI timer meanwhile."""
+    """The Train panel's own run of the same VAE, started from its form with the main
+    window shown and the panel redrawing live: its speed against the plain loop, the
+    lateness of a 10 ms GUI timer meanwhile, and the threads the run settled on."""
+    import tempfile
+
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
-
-    from explorer.training_controller import TrainingController
-    from models.jobs import TrainJob
 
     app = QApplication.instance()
     window = window_factory()
     window.show()
+    window.show_panel("train")
     app.processEvents()
-    controller = TrainingController()
-    job = TrainJob(configs=(BENCH_NET,), train=TrainConfig(epochs=50, batch_size=BATCH, device="cpu"),
-                   arrays=(images, images[:2000]), probe_count=2000, snapshot_interval_s=1.0)
-    # (arrival time, samples trained) of each snapshot: the speed over the
+    panel = window.train_panel
+    panel.models_combo.setCurrentIndex(panel.models_combo.findData(BENCH_NET.kind))
+    panel.latent_spin.setValue(BENCH_NET.latent)
+    panel.hidden_edit.setText(", ".join(str(h) for h in BENCH_NET.hidden))
+    panel.batch_spin.setValue(BATCH)
+    out = tempfile.TemporaryDirectory(prefix="latent-explorer-bench-")
+    # The bench's images instead of a dataset on disk, and the CPU like the plain loop.
+    panel.job_overrides = dict(arrays=(images, images[:2000]), out_dir=out.name,
+                               train=TrainConfig(epochs=50, batch_size=BATCH, device="cpu"))
+    controller = panel.controller
+    # (arrival time, samples trained, threads) of each snapshot: the speed over the
     # measuring window excludes the child's start-up and first-step warm-up.
-    speeds: list[tuple[float, int]] = []
-    controller.snapshot_changed.connect(lambda s: speeds.append((time.perf_counter(), s.step * BATCH)))
-    controller.start(job)
+    speeds: list[tuple[float, int, int]] = []
+    controller.snapshot_changed.connect(lambda s: speeds.append((time.perf_counter(), s.step * BATCH, s.threads)))
+    if not panel.start():
+        raise RuntimeError(f"the Train panel could not start: {panel.last_error}")
     # Wait for the child to be up and training before measuring.
     _run_until(lambda: bool(speeds), 60.0)
     late: list[float] = []
@@ -178,13 +187,19 @@ def measure_in_app(images: np.ndarray, plain_speed: float, settings: BenchSettin
         settings.in_app_seconds + 60.0,
     )
     timer.stop()
-    controller.shutdown(timeout=2.0)
+    panel.shutdown(2.0)
     window.close()
+    out.cleanup()
     if first_speed_count < 1 or len(speeds) < first_speed_count + 1:
         raise RuntimeError("the background training run did not report progress")
-    (t_a, n_a), (t_b, n_b) = speeds[first_speed_count - 1], speeds[-1]
+    (t_a, n_a, _), (t_b, n_b, _) = speeds[first_speed_count - 1], speeds[-1]
     in_app = (n_b - n_a) / max(t_b - t_a, 1e-9)
-    return {"in_app_train_ratio": in_app / plain_speed, "gui_latency_ms": _percentiles(late)}
+    threads = [s[2] for s in speeds[first_speed_count:]]
+    return {
+        "in_app_train_ratio": in_app / plain_speed,
+        "gui_latency_ms": _percentiles(late),
+        "in_app_threads": float(max(set(threads), key=threads.count)),
+    }
 
 
 def measure_startup(root: Path, *, runs: int = 1) -> float:

@@ -105,11 +105,13 @@ def default_runs_dir() -> Path:
     return Path(base or Path.home() / ".latent-explorer") / "runs"
 
 
-def training_threads() -> int:
-    """Torch threads for the training process: all cores but one. The GUI needs a core
-    of its own; measured on 2 busy cores, 2 OpenMP threads fell from ~11k to ~200
-    samples/s when another process wanted the CPU, while 1 thread kept ~11k."""
-    return max(1, (os.cpu_count() or 2) - 1)
+def training_thread_choices() -> tuple[int, ...]:
+    """Torch thread counts the training process picks from as it runs: all cores, or all
+    but one (the GUI's). On 2 cores, 2 threads train ~1.5x faster than 1 when the machine
+    is otherwise idle, but fell to a quarter of the 1-thread speed with one busy process
+    beside them; the run times both every few seconds and keeps the faster."""
+    cores = os.cpu_count() or 2
+    return tuple(sorted({max(1, cores - 1), cores}))
 
 
 def decoder_only_model(config: NetConfig, decoder_state: dict[str, np.ndarray]):
@@ -726,7 +728,7 @@ class TrainPanel(QWidget):
             dataset=name,
             data_dir=data_dir,
             allow_bundled=True,
-            threads=training_threads(),
+            thread_choices=training_thread_choices(),
             out_dir=str(out_dir),
         )
         return replace(job, **self.job_overrides)
@@ -1077,7 +1079,9 @@ class TrainPanel(QWidget):
         # measured between snapshots follows the current speed.
         batch = self._job.train.batch_size if self._job else 1
         rate = self._steps_per_s * batch if self._steps_per_s > 0 else sum(s.samples_per_s for s in snaps) / len(snaps)
-        parts = [f"Epoch {epoch}/{epochs}", f"step {step:,}/{total:,}", f"{rate:,.0f} samples/s"]
+        threads = max(s.threads for s in snaps)
+        speed = f"{rate:,.0f} samples/s" + (f" ({threads} thread{'s' if threads > 1 else ''})" if threads else "")
+        parts = [f"Epoch {epoch}/{epochs}", f"step {step:,}/{total:,}", speed]
         if self._steps_per_s > 0:
             left = (total - step) / self._steps_per_s
             parts.append(f"{int(left // 60)}:{int(left % 60):02d} left")

@@ -21,6 +21,7 @@ import torch
 
 from models import checkpoint, data
 from models.nets import NetConfig, build_model
+from models.threads import ThreadTuner
 from models.train import EpochInfo, NonFiniteLossError, StepInfo, TrainConfig, Trainer, TrainingError, as_float_images
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ class TrainJob:
     probe_count: int = 2000
     snapshot_interval_s: float = 1.0
     threads: int | None = None
+    # When given, the run keeps switching to whichever of these thread counts trains
+    # fastest under the machine's current load (see models.threads.ThreadTuner).
+    thread_choices: tuple[int, ...] = ()
     # Where to save the trained checkpoints (one file per model, named by kind).
     out_dir: str | None = None
     # A tiny synthetic dataset for tests: (train_images, test_images[, test_labels]) arrays.
@@ -76,6 +80,7 @@ class ModelSnapshot:
     curve_losses: dict[str, np.ndarray]
     probe_codes: np.ndarray  # (P, latent) deterministic codes of the probe images
     decoder_state: dict[str, np.ndarray]
+    threads: int = 0  # torch threads the run uses at the moment
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
     try:
         if job.threads:
             torch.set_num_threads(job.threads)
+        tuner = ThreadTuner(job.thread_choices) if job.thread_choices else None
         title, source, is_subset, train_images, test_images, test_labels = _load_data(job)
         train_x = as_float_images(train_images)
         mean = train_x.mean(dim=0)
@@ -215,6 +221,7 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
                         curve_losses=values,
                         probe_codes=codes,
                         decoder_state=_decoder_state(t.model),
+                        threads=torch.get_num_threads(),
                     )
                 )
 
@@ -230,6 +237,8 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
                 if isinstance(item, StepInfo):
                     last_info[i] = item
                     curves[i].add(item)
+                    if tuner is not None:
+                        tuner.step(job.train.batch_size)
                 elif isinstance(item, EpochInfo):
                     send_snapshots(only=i)
                     queue.put(EpochReport(i, trainers[i].model.kind, item.epoch, item.epochs, item.train, item.test))

@@ -1,0 +1,109 @@
+"""The training run's thread choice: it keeps the thread count that trains fastest now."""
+from __future__ import annotations
+
+import queue
+import threading
+
+import pytest
+import torch
+
+from models.jobs import JobFinished, ModelSnapshot, TrainJob, run_job
+from models.nets import NetConfig
+from models.threads import ThreadTuner
+from models.train import TrainConfig
+from synthetic import labelled_blobs
+
+
+class FakeMachine:
+    """A clock and a training speed per thread count that the test can change (the load)."""
+
+    def __init__(self, speeds: dict[int, float]):
+        self.speeds = dict(speeds)
+        self.now = 0.0
+        self.threads = None
+        self.applied: list[int] = []
+
+    def apply(self, n: int) -> None:
+        self.threads = n
+        self.applied.append(n)
+
+    def run(self, tuner: ThreadTuner, seconds: float, batch: int = 128) -> None:
+        end = self.now + seconds
+        while self.now < end:
+            self.now += batch / self.speeds[self.threads]
+            tuner.step(batch)
+
+
+def _tuner(machine: FakeMachine, **kw) -> ThreadTuner:
+    return ThreadTuner((1, 2), clock=lambda: machine.now, apply=machine.apply, **kw)
+
+
+def test_an_idle_machine_trains_on_two_threads():
+    m = FakeMachine({1: 9000.0, 2: 13000.0})
+    tuner = _tuner(m)
+    m.run(tuner, 3.0)
+    assert tuner.trials == 1 and not tuner.tuning
+    assert m.threads == 2 and tuner.current == 2
+    assert tuner.rates[2] == pytest.approx(13000, rel=0.05) and tuner.rates[1] == pytest.approx(9000, rel=0.05)
+
+
+def test_a_busy_machine_trains_on_one_thread_and_goes_back_when_the_load_ends():
+    m = FakeMachine({1: 5300.0, 2: 1200.0})  # measured with another busy process beside the run
+    tuner = _tuner(m, recheck_s=5.0)
+    m.run(tuner, 3.0)
+    assert m.threads == 1
+    m.run(tuner, 2.0)
+    assert m.threads == 1 and not tuner.tuning  # no trial before the recheck time
+    m.speeds = {1: 9000.0, 2: 13000.0}  # the other process finished
+    m.run(tuner, 8.0)
+    assert m.threads == 2 and tuner.trials == 2
+
+
+def test_trials_cost_little_of_the_run():
+    m = FakeMachine({1: 9000.0, 2: 13000.0})
+    tuner = _tuner(m)
+    steps = 0
+    start = m.now
+    while m.now - start < 60.0:
+        m.now += 128 / m.speeds[m.threads]
+        tuner.step(128)
+        steps += 1
+    # Within 5 % of running on two threads all the time.
+    assert steps * 128 / 60.0 > 0.95 * 13000
+
+
+def test_one_candidate_is_applied_once_and_kept():
+    m = FakeMachine({3: 1000.0})
+    tuner = ThreadTuner((3,), clock=lambda: m.now, apply=m.apply)
+    m.run(tuner, 30.0)
+    assert m.applied == [3]
+
+
+@pytest.mark.parametrize("bad", [(), (0, 2), (-1,)])
+def test_bad_candidates_are_refused(bad):
+    with pytest.raises(ValueError, match="thread candidates"):
+        ThreadTuner(bad, apply=lambda n: None)
+
+
+def test_a_job_with_thread_choices_reports_the_threads_it_uses(tmp_path):
+    x, labels = labelled_blobs(256)
+    job = TrainJob(
+        configs=(NetConfig(kind="ae", hidden=(32,)),),
+        train=TrainConfig(epochs=3, batch_size=32),
+        arrays=(x, x[:64], labels[:64]),
+        probe_count=32,
+        snapshot_interval_s=0.0,
+        thread_choices=(1, 2),
+    )
+    q: queue.Queue = queue.Queue()
+    before = torch.get_num_threads()
+    try:
+        run_job(job, q, threading.Event(), threading.Event())
+    finally:
+        torch.set_num_threads(before)
+    messages = []
+    while not q.empty():
+        messages.append(q.get())
+    assert isinstance(messages[-1], JobFinished), messages[-1]
+    threads = {m.threads for m in messages if isinstance(m, ModelSnapshot)}
+    assert threads and threads <= {1, 2}
