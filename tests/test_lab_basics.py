@@ -310,3 +310,39 @@ def test_capacity_tab_stop_keeps_finished_sizes(qtbot, bundled):
     assert sorted(w.results) == [2] and w.train_button.isEnabled()
     assert "1 of 2" in w.progress.format()
     w.shutdown(1.0)
+
+
+# --------------------------------------------------------------------------- in the Lab panel
+
+
+def test_lab_panel_opens_with_the_three_tabs_first_and_stops_them_on_close(qtbot, bundled):
+    from explorer.lab_panel import LabPanel
+
+    panel = LabPanel(images=bundled.test_images[:1500], labels=bundled.test_labels[:1500])
+    qtbot.addWidget(panel)
+    assert panel.experiment_names()[:3] == ("losses", "linear", "capacity")
+    assert [panel.tabs.tabText(i) for i in range(3)] == ["Losses", "Linear AE = PCA", "Under/overcomplete"]
+    assert panel.current_experiment() == "losses"
+    panel.demo()  # the screenshot state: the lecture's example
+    assert panel.experiment("losses").cards["cosine"].value.text() == "-0.96"
+    capacity = panel.experiment("capacity")
+    capacity.epochs_spin.setValue(50)
+    assert capacity.start()
+    qtbot.waitUntil(lambda: capacity.progress_item is not None, timeout=60_000)
+    panel.shutdown(5.0)
+    assert not capacity.is_running()
+
+
+def test_training_tabs_without_images_say_so(qtbot):
+    from explorer.lab_capacity import CapacityExperiment
+    from explorer.lab_linear import LinearPcaExperiment
+    from explorer.lab_losses import LossesExperiment
+
+    for cls in (LinearPcaExperiment, CapacityExperiment):
+        w = cls(images=None)
+        qtbot.addWidget(w)
+        assert not w.start() and "No images" in w.error and "No images" in w.message.text()
+    losses = LossesExperiment(images=None)
+    qtbot.addWidget(losses)
+    losses.random_digit()
+    assert "No test images" in losses.findings.text() and losses.cards["mse"].value.text() == "49"
