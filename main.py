@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoints", nargs="*", type=Path, help="checkpoint files (default: the bundled MNIST models)")
     _add_data_args(e)
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--iwae-k", type=int, default=0, help="also estimate -log p(x) for VAEs with k importance samples")
+    e.add_argument("--iwae-k", type=int, default=1000, metavar="K",
+                   help="importance samples for the VAE's -log p(x) bound, vae.iwae_nll (default 1000, about 4 minutes "
+                   "for 10,000 images on one CPU core; 0 skips it)")
     b = sub.add_parser("bench", help="measure training, dragging, redrawing and start-up speed",
                        description="Measure speed as ratios against plain PyTorch in the same process.")
     b.add_argument("--json", action="store_true", help="print one JSON object (keys nested as name.p50)")
@@ -240,7 +242,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         try:
             ds = data.load_dataset(name)
         except data.DataError:
-            if name != "mnist":
+            if name not in data.BUNDLED_DATASETS:
                 raise CliError(f"{name} is not on disk; pass --data-dir or train/eval with `--download` first")
             ds = data.load_bundled(name)
     else:

@@ -54,6 +54,8 @@ class LabPanel(QWidget):
     def _build_experiments(self) -> None:
         """Create and register every experiment (each module adds one line here)."""
         from explorer.lab_capacity import CapacityExperiment
+        from explorer.lab_elbo import ElboExperiment
+        from explorer.lab_latent import LargerLatentExperiment
         from explorer.lab_linear import LinearPcaExperiment
         from explorer.lab_losses import LossesExperiment
 
@@ -64,6 +66,10 @@ class LabPanel(QWidget):
                             tooltip="A linear autoencoder trained with MSE finds PCA's subspace (not its basis)")
         self.add_experiment("capacity", "Under/overcomplete", CapacityExperiment(**data),
                             tooltip="Small codes summarise, large codes copy, noise included; a denoising AE does not")
+        self.add_experiment("elbo", "ELBO and β", ElboExperiment(**data),
+                            tooltip="A VAE's loss term by term for one image, the posterior over the prior, and what β changes")
+        self.add_experiment("latent8", "Larger latents", LargerLatentExperiment(**data),
+                            tooltip="An 8-D latent space seen through the PCA plane of its codes")
 
     # ------------------------------------------------------------ registry
 

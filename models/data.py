@@ -764,15 +764,17 @@ def load_dataset(
 # ---------------------------------------------------------------- bundled subset
 
 BUNDLED_NAME = "mnist"
+# Datasets whose test set ships with the app (KMNIST is downloaded on request).
+BUNDLED_DATASETS = ("mnist", "fashion-mnist")
 
 
-def bundled_data_dir() -> Path:
-    """The folder of the bundled MNIST test set (inside the ``resources`` package)."""
-    fallback = Path(__file__).resolve().parent.parent / "resources" / "data" / BUNDLED_NAME
+def bundled_data_dir(name: str = BUNDLED_NAME) -> Path:
+    """The folder of a bundled test set (inside the ``resources`` package)."""
+    fallback = Path(__file__).resolve().parent.parent / "resources" / "data" / name
     try:
         from importlib.resources import files
 
-        candidate = Path(str(files("resources") / "data" / BUNDLED_NAME))
+        candidate = Path(str(files("resources") / "data" / name))
     except (ImportError, TypeError, ValueError):
         # An unrelated top-level "resources" package, or none installed: use the checkout's.
         return fallback
@@ -780,18 +782,18 @@ def bundled_data_dir() -> Path:
 
 
 def load_bundled(name: str = "mnist") -> Dataset:
-    """The bundled 10,000 MNIST test images, used as both the train and the test split."""
+    """A bundled 10,000-image test set (MNIST, Fashion-MNIST), used as both the train and the test split."""
     spec = get_spec(name)
-    if name != BUNDLED_NAME:
+    if name not in BUNDLED_DATASETS:
         raise DatasetNotFoundError(
-            f"only MNIST ships with the app; {spec.title} must be downloaded (--download) "
+            f"only MNIST and Fashion-MNIST ship with the app; {spec.title} must be downloaded (--download) "
             f"or found with --data-dir DIR or {DATA_ENV}"
         )
-    folder = bundled_data_dir()
+    folder = bundled_data_dir(name)
     images_path = folder / spec.files["test_images"].filename
     labels_path = folder / spec.files["test_labels"].filename
     if not images_path.is_file() or not labels_path.is_file():
-        raise DatasetNotFoundError(f"the bundled MNIST subset is missing from {folder}; reinstall the app")
+        raise DatasetNotFoundError(f"the bundled {spec.title} subset is missing from {folder}; reinstall the app")
     images = _read_images(images_path)
     labels = _read_labels(labels_path, count=len(images), num_classes=spec.num_classes, images_path=images_path)
     return Dataset(

@@ -1,6 +1,7 @@
-"""Rebuild resources/data/mnist/ (the bundled MNIST test set) from any copy of MNIST.
+"""Rebuild resources/data/DATASET/ (a bundled test set) from any copy of the dataset.
 
     python scripts/make_bundled_subset.py [MNIST_DIR]     (default: ../shared/data/mnist)
+    python scripts/make_bundled_subset.py --dataset fashion-mnist [DIR]   (default: ../shared/data/fashion-mnist)
 
 The test images and labels are checked against the official release (md5 of the
 decompressed IDX bytes) and written gzipped with a zero timestamp, so the bundled
@@ -22,25 +23,28 @@ from models import data  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
-    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "data" / "mnist")
+    parser.add_argument("source", nargs="?", type=Path, default=None, help="default: ../shared/data/DATASET")
+    parser.add_argument("--dataset", choices=data.BUNDLED_DATASETS, default="mnist")
+    parser.add_argument("--out", type=Path, default=None, help="default: resources/data/DATASET")
     args = parser.parse_args(argv)
+    source = args.source or ROOT.parent / "shared" / "data" / args.dataset
+    out_dir = args.out or ROOT / "resources" / "data" / args.dataset
 
-    files = data.find_dataset_files("mnist", args.source)
+    spec = data.get_spec(args.dataset)
+    files = data.find_dataset_files(args.dataset, source)
     if files is None:
-        parser.error(f"no MNIST files in {args.source}")
-    spec = data.get_spec("mnist")
+        parser.error(f"no {spec.title} files in {source}")
     for role in ("test_images", "test_labels"):
         raw = files[role].read_bytes()
         content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
         digest = hashlib.md5(content).hexdigest()
         expected = spec.files[role].content_md5
         if digest != expected:
-            print(f"{files[role]}: not the official MNIST file (md5 of its IDX bytes {digest}, expected {expected})")
+            print(f"{files[role]}: not the official {spec.title} file (md5 of its IDX bytes {digest}, expected {expected})")
             return 1
         # Validates the header and size before anything is written.
         array = data.read_idx(files[role])
-        out = data.write_idx(args.out / spec.files[role].filename, array, gzip=True)
+        out = data.write_idx(out_dir / spec.files[role].filename, array, gzip=True)
         print(f"{out}: {array.shape}, {out.stat().st_size} bytes, sha256 {hashlib.sha256(out.read_bytes()).hexdigest()}")
     return 0
 
