@@ -63,6 +63,7 @@ class DrawPanel(QWidget):
         self._theme = theme
         self._settings = settings
         self.readings: dict[str, Reading | None] = {r: None for r in ROLES}
+        self._plots_stale = True
         self._pending = QTimer(self, singleShot=True, interval=0)
         self._pending.timeout.connect(self.refresh)
         self._build_ui()
@@ -178,6 +179,13 @@ class DrawPanel(QWidget):
         return self.workbench.ae if role == "ae" else self.workbench.vae
 
     def _models_changed(self) -> None:
+        # Plotting 10,000 codes twice is left until the panel is first shown (or
+        # something is drawn): it need not slow the window's start.
+        self._plots_stale = True
+        self.refresh()
+
+    def _sync_plots(self) -> None:
+        self._plots_stale = False
         for role in ROLES:
             slot = self._slot(role)
             name = slot.name if slot else role.upper()
@@ -186,7 +194,6 @@ class DrawPanel(QWidget):
             self.plots[role].set_space(space, labels=self.workbench.labels, title=title, empty_message=f"No {role.upper()} loaded")
             self.recon_views[role].set_caption(f"{name} reconstruction")
             self.nearest[role].set_label("")
-        self.refresh()
 
     # ------------------------------------------------------------ the live reading
 
@@ -198,6 +205,8 @@ class DrawPanel(QWidget):
         """Re-read the canvas: preview, reconstructions, markers, nearest images."""
         self._pending.stop()
         img = self.image()
+        if self._plots_stale and (img is not None or self.isVisible()):
+            self._sync_plots()
         self.preview.set_image(img)
         lines = []
         for role in ROLES:
@@ -248,6 +257,11 @@ class DrawPanel(QWidget):
                 self.plots[role].reset_view()
 
     # ------------------------------------------------------------ window hooks
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._plots_stale:
+            self.refresh()
+        super().showEvent(event)
 
     def set_active(self, on: bool) -> None:
         """The panel came to the front (its keys work) or went behind another."""

@@ -63,6 +63,7 @@ def _canvas_points(canvas, points):
 def test_a_stroke_changes_the_image_and_moves_the_latent_markers(window, qtbot):
     window.show_panel("draw")
     draw = window.draw
+    assert all(p.visible_point_count() == 10_000 for p in draw.plots.values())  # plotted once shown
     assert draw.preview.image() is None
     assert all(p.marker() is None for p in draw.plots.values())
 
