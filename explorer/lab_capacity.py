@@ -70,6 +70,7 @@ class CapacityExperiment(TrainingExperiment):
         self.progress_item: lab.CapacityProgress | None = None
         self._clean_shown: np.ndarray | None = None
         self._noisy_shown: np.ndarray | None = None
+        self._run_text = ""
         self._build_ui()
         self.apply_theme(theme)
         self._update_buttons()
@@ -179,6 +180,7 @@ class CapacityExperiment(TrainingExperiment):
         self._clean_shown = clean[:SHOWN].reshape(-1, 28, 28).numpy()
         self._noisy_shown = noisy[:SHOWN].reshape(-1, 28, 28).numpy()
         sizes, epochs, output = self.sizes, self.epochs_spin.value(), self.output_combo.currentData()
+        self._run_text = f"{output} decoder output, {epochs} epoch{'s' if epochs != 1 else ''}"
         self.results = {}
         self.progress_item = None
         self.size_combo.blockSignals(True)
@@ -273,7 +275,7 @@ class CapacityExperiment(TrainingExperiment):
         ae_small, ae_big = self.results[small]["ae"], self.results[big]["ae"]
         dae_big = self.results[big]["dae"]
         parts = [
-            f"On clean digits the AE's error falls from {ae_small.clean_mse:.4f} at k = {small} to "
+            f"<i>{self._run_text[0].upper()}{self._run_text[1:]}.</i> On clean digits the AE's error falls from {ae_small.clean_mse:.4f} at k = {small} to "
             f"{ae_big.clean_mse:.4f} at k = {big}: with room enough it copies its input.",
             f"It copies the noise too: at k = {big} it passes <b>{_percent(ae_big.noise_kept)}</b> of the added "
             f"noise, against {_percent(ae_small.noise_kept)} at k = {small}.",

@@ -238,9 +238,8 @@ class LinearPcaRun:
         # One more component than the AE has: the gap to it says how well the subspace is determined.
         self.pca = pca_torch(self.x, latent + 1)
         self.pcs = self.pca.components[:latent]
-        centred = self.x.numpy().astype(np.float64) - self.pca.mean
-        residual = centred - (centred @ self.pcs.T) @ self.pcs
-        self.pca_mse = float(np.mean(residual**2))
+        top_k = metrics.PCA(mean=self.pca.mean, components=self.pcs, explained_variance=self.pca.explained_variance[:latent])
+        self.pca_mse = top_k.reconstruction_mse(self.x.numpy())
         torch.manual_seed(seed)
         self.model: LinearAE = build_model(NetConfig(kind="linear", latent=latent), data_mean=self.x.mean(dim=0))
         config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device="cpu")
