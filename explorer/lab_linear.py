@@ -4,6 +4,7 @@ Also holds BackgroundRun, the small QThread runner the lab's training experiment
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import threading
@@ -452,6 +453,11 @@ class LinearPcaExperiment(TrainingExperiment):
         if isinstance(item, tuple) and item[0] == "pca":
             _, self.pca_mse, self.variances, self.pc_images = item
         else:
+            if self.points:
+                # Only the latest look's bases are drawn; older looks keep just their figures,
+                # so a long run with k = 16 does not pile up weight copies.
+                empty = np.empty((0, 0))
+                self.points[-1] = dataclasses.replace(self.points[-1], decoder=empty, projected_pcs=empty)
             self.points.append(item)
 
     def _ended(self, error: str) -> None:
