@@ -69,6 +69,8 @@ class TrainConfig:
             raise TrainingError(f"learning rate must be a positive number, got {self.lr}")
         if self.schedule not in ("cosine", "constant"):
             raise TrainingError(f"unknown schedule {self.schedule!r}; use cosine or constant")
+        if isinstance(self.keep_every, bool) or not isinstance(self.keep_every, int) or self.keep_every < 1:
+            raise TrainingError(f"keep_every must be a whole number of steps >= 1, got {self.keep_every!r}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,8 @@ class Trainer:
             for i in range(steps_per_epoch):
                 if self._stopping():
                     result.stopped = True
+                    # The request is used up: a later fit() on this Trainer runs again.
+                    self._stop_requested = False
                     model.eval()
                     return
                 lr = self._lr_at(step, total)

@@ -167,6 +167,16 @@ def test_request_stop_from_a_callback_stops_mid_run():
     # the partly trained model is usable
     with torch.no_grad():
         assert torch.isfinite(model.reconstruct(torch.from_numpy(TEST_X.copy()))).all()
+    # A second run on the same Trainer is not stopped by the first run's request.
+    trainer.on_step = None
+    again = trainer.fit()
+    assert not again.stopped and again.epochs_done == config().epochs
+
+
+def test_keep_every_must_be_a_whole_number_of_steps():
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(TrainingError, match="keep_every"):
+            TrainConfig(keep_every=bad)
 
 
 def test_a_stop_before_the_first_batch_leaves_the_weights_alone():
