@@ -81,7 +81,7 @@ def test_each_loss_ranks_the_altered_digit_by_what_it_cares_about(bundled):
     assert table.value("dimmer", "mse") > 0.01
     # A one-pixel shift looks the same to a person but costs MSE more than halving the brightness.
     assert table.value("shifted", "mse") > table.value("dimmer", "mse")
-    assert table.value("shifted", "cosine") < table.value("noisy", "cosine") or table.value("shifted", "cosine") < 0.9
+    assert table.value("shifted", "cosine") < 0.9
     # Inverting is the worst for every loss.
     for loss in ("mse", "l1", "cosine"):
         assert table.ranking(loss)[-1] == "inverted"
