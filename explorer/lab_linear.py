@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from explorer.image_view import ImageStrip
 from explorer.theme import LIGHT, Theme, style_plot
 from models import lab
+from models.train import TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class _GeneratorWorker(QObject):
                 if self._stop.is_set():
                     break
                 self.item_ready.emit(item)
+        except (ValueError, TrainingError) as exc:  # the message says what to change
+            self.finished.emit(str(exc))
+            return
         except Exception as exc:  # a worker must always report back
             log.exception("lab training failed")
             self.finished.emit(f"{type(exc).__name__}: {exc}")

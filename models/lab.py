@@ -169,6 +169,18 @@ def alteration_table(image: np.ndarray, *, seed: int = 0) -> AlterationTable:
 
 # --------------------------------------------------------------------------- linear AE = PCA
 
+PIXELS = 784
+
+
+def _digit_rows(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Float rows (N, 784) of 28x28 images; a clear error for anything else."""
+    x = as_float_images(images)
+    if x.shape[1] != PIXELS:
+        raise ValueError(f"the lab's models take 28x28 images ({PIXELS} pixels); these have "
+                         f"{'x'.join(map(str, images.shape[1:]))} ({x.shape[1]} pixels)")
+    return x
+
+
 
 def basis_images(vectors: np.ndarray, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
     """Rows of ``vectors`` (k, D) as images in [0, 1] for display: 0 is mid-grey and each
@@ -231,7 +243,7 @@ class LinearPcaRun:
         record_every: int = 20,
         should_stop: Callable[[], bool] | None = None,
     ):
-        self.x = as_float_images(images)
+        self.x = _digit_rows(images)
         if not 1 <= latent < self.x.shape[1]:
             raise ValueError(f"latent size must be between 1 and {self.x.shape[1] - 1}, got {latent}")
         self.latent = latent
@@ -361,7 +373,7 @@ def capacity_split(images: np.ndarray | torch.Tensor, *, test_count: int = 500, 
                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(train, clean_test, noisy_test) float tensors (N, D): the last ``test_count`` images
     are held out and get fixed Gaussian noise; the models never train on them."""
-    x = as_float_images(images)
+    x = _digit_rows(images)
     if x.shape[0] < 2 * test_count:
         test_count = x.shape[0] // 4
     if test_count < 1:

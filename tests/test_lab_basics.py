@@ -346,3 +346,14 @@ def test_training_tabs_without_images_say_so(qtbot):
     qtbot.addWidget(losses)
     losses.random_digit()
     assert "No test images" in losses.findings.text() and losses.cards["mse"].value.text() == "49"
+
+
+def test_a_failing_run_is_reported_in_the_tab_not_raised(qtbot):
+    from explorer.lab_linear import LinearPcaExperiment
+
+    w = LinearPcaExperiment(images=np.random.default_rng(0).random((50, 5, 5)).astype(np.float32))
+    qtbot.addWidget(w)
+    assert w.start()
+    qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)
+    assert w.error.startswith("Training failed: ") and "28x28 images (784 pixels); these have 5x5" in w.error
+    assert "Training failed" in w.message.text() and w.train_button.isEnabled()
