@@ -680,23 +680,30 @@ class ElboExperiment(QWidget):
 
     def _update_comparison(self) -> None:
         ref, chosen = self.runs.get(1.0), self.runs.get(self.current_beta())
-        rows = [r for r in (ref, chosen) if r is not None]
-        if not rows or (ref is chosen and len(rows) == 1 and ref is None):
+        rows = [r for r in (ref, chosen if chosen is not ref else None) if r is not None]
+        if not rows:
             self.compare_label.setText("")
             return
-        if ref is not None and chosen is not None and chosen is not ref:
-            rows = [ref, chosen]
         cells = "".join(
             f"<tr><td><b>β = {_fmt_beta(r.beta)}</b></td><td align='right'>{r.recon:.1f}</td>"
             f"<td align='right'>{r.kl:.2f}</td><td align='right'>{100 * r.sharpness:.0f} %</td>"
-            f"<td align='right'>{float(np.std(r.space.xy, axis=0).mean()):.2f}</td></tr>"
+            f"<td align='right'>{float(np.std(r.space.xy, axis=0).mean()):.2f}</td>"
+            f"<td align='right'>{elbo.active_dimensions(r.space.codes)} of {r.space.latent}</td></tr>"
             for r in rows
         )
+        collapsed = [r for r in rows if elbo.active_dimensions(r.space.codes) < r.space.latent]
+        note = "".join(
+            f" At β = {_fmt_beta(r.beta)}, {r.space.latent - elbo.active_dimensions(r.space.codes)} latent dimension(s) "
+            "no longer vary between images: the KL term pushed them onto the prior (posterior collapse)."
+            for r in collapsed
+        )
         self.compare_label.setText(
-            "<table cellspacing='0' cellpadding='2'><tr><th align='left'></th><th>reconstruction</th><th>KL</th>"
-            "<th>sharpness</th><th>spread of μ</th></tr>" + cells + "</table>"
+            "<table cellspacing='0' cellpadding='3'><tr><th align='left'></th><th>&nbsp;reconstruction&nbsp;</th>"
+            "<th>&nbsp;KL&nbsp;</th><th>&nbsp;sharpness&nbsp;</th><th>&nbsp;spread of μ&nbsp;</th><th>&nbsp;dimensions used&nbsp;</th></tr>"
+            + cells + "</table>"
             "<span>Nats per test image. Sharpness: edge strength of the reconstructions above, as a share of the "
-            "originals'. Spread: standard deviation of the codes.</span>"
+            "originals'. Spread: standard deviation of the codes; a dimension is used when its codes vary "
+            f"(variance above {elbo.ACTIVE_VARIANCE:g}).{note}</span>"
         )
 
     def _probe_beta(self, side: str, x: float, y: float) -> None:

@@ -21,6 +21,7 @@ from models.nets import VAE
 RECON_SAMPLES = 64
 IWAE_K = 1000
 BETA_MIN, BETA_MAX = 0.1, 10.0
+ACTIVE_VARIANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,14 @@ def sharpness(outputs: np.ndarray, inputs: np.ndarray) -> float:
     """Edge strength of the outputs as a fraction of the inputs' (1.0 = as sharp as the data)."""
     reference = edge_strength(inputs)
     return edge_strength(outputs) / reference if reference > 0 else math.nan
+
+
+def active_dimensions(codes: np.ndarray, *, threshold: float = ACTIVE_VARIANCE) -> int:
+    """How many latent dimensions the posterior means use: those whose variance across
+    images exceeds ``threshold`` (Burda et al.'s active units). The rest have collapsed
+    onto the prior and carry nothing about the image."""
+    codes = np.asarray(codes, dtype=np.float64)
+    return int(np.sum(codes.var(axis=0) > threshold))
 
 
 def beta_from_position(position: int, steps: int) -> float:

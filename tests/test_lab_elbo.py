@@ -103,6 +103,13 @@ def test_sharpness_falls_when_images_blur(mnist):
     assert elbo.sharpness(blurred, x) < 0.8
 
 
+def test_a_collapsed_dimension_is_not_counted_as_used():
+    rng = np.random.default_rng(0)
+    codes = np.column_stack([rng.normal(0, 1, 500), rng.normal(0.3, 0.02, 500)])
+    assert elbo.active_dimensions(codes) == 1
+    assert elbo.active_dimensions(rng.normal(0, 1, (500, 8))) == 8
+
+
 def test_the_beta_slider_spans_a_tenth_to_ten_on_a_log_scale():
     steps = 40
     assert elbo.beta_from_position(0, steps) == pytest.approx(0.1)
