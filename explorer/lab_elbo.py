@@ -114,6 +114,7 @@ class ElboExperiment(QWidget):
         labels: np.ndarray | None = None,
         theme: Theme = LIGHT,
         model_path: str | Path | None = None,
+        class_names: tuple[str, ...] | None = None,
         beta_epochs: int = BETA_EPOCHS,
         beta_hidden: tuple[int, ...] = (512, 256),
         job_overrides: dict | None = None,
@@ -123,6 +124,7 @@ class ElboExperiment(QWidget):
         self.labels = labels
         self.theme = theme
         self.model_path = Path(model_path) if model_path is not None else bundled_models_dir("mnist") / "vae.pt"
+        self.class_names = tuple(class_names) if class_names is not None else None
         self.beta_epochs = beta_epochs
         self.beta_hidden = tuple(beta_hidden)
         # Tests point the runs at tiny data and fast snapshots.
@@ -356,6 +358,32 @@ class ElboExperiment(QWidget):
         self.show_image(self.index_spin.value())
         return True
 
+    def set_dataset(
+        self, images: np.ndarray | None, labels: np.ndarray | None, *, model_path: str | Path,
+        class_names: tuple[str, ...] | None = None,
+    ) -> None:
+        """Another dataset: its test images and the VAE trained on it (e.g.
+        ``bundled_models_dir("fashion-mnist") / "vae.pt"``). A beta run going is
+        stopped and the finished ones are forgotten: they were trained on the old images."""
+        self.controller.shutdown(1.0)
+        self._redraw_timer.stop()
+        self.images, self.labels = images, labels
+        self.model_path = Path(model_path)
+        self.class_names = tuple(class_names) if class_names is not None else None
+        self.runs.clear()
+        self.model, self.space, self.terms, self.iwae, self.index = None, None, None, None, -1
+        self._loaded = False
+        self.index_spin.blockSignals(True)
+        self.index_spin.setRange(0, max(0, self._count() - 1))
+        self.index_spin.setValue(0)
+        self.index_spin.blockSignals(False)
+        self.progress.setValue(0)
+        self.progress.setFormat("Not started")
+        self._update_enabled()
+        self._beta_moved()
+        if self.isVisible():
+            self.ensure_loaded()
+
     def _set_unavailable(self, message: str) -> None:
         self.last_error = message
         for plot in (self.prior_plot, self.close_plot):
@@ -401,7 +429,9 @@ class ElboExperiment(QWidget):
         reading = self.space.read(x)
 
         if self.labels is not None:
-            self.class_label.setText(f"class {self.labels[index]}")
+            label = int(self.labels[index])
+            names = self.class_names
+            self.class_label.setText(f"class {label}" + (f": {names[label]}" if names and label < len(names) else ""))
         self.input_view.set_image(x)
         self.mean_view.set_image(reading.reconstruction)
         t = self.terms

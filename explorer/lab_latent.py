@@ -99,9 +99,7 @@ class LargerLatentExperiment(QWidget):
         row.addWidget(QLabel("Model"))
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("Which bundled latent-size-8 model to explore (trained on MNIST)")
-        for filename, text in MODEL_CHOICES:
-            if (self.models_dir / filename).is_file():
-                self.model_combo.addItem(text, filename)
+        self._fill_models()
         self.model_combo.currentIndexChanged.connect(self._model_chosen)
         row.addWidget(self.model_combo)
         row.addStretch(1)
@@ -166,6 +164,25 @@ class LargerLatentExperiment(QWidget):
 
     # ------------------------------------------------------------ loading
 
+    def _fill_models(self) -> None:
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for filename, text in MODEL_CHOICES:
+            if (self.models_dir / filename).is_file():
+                self.model_combo.addItem(text, filename)
+        self.model_combo.blockSignals(False)
+
+    def set_dataset(self, images: np.ndarray | None, labels: np.ndarray | None, *, models_dir: str | Path) -> None:
+        """Another dataset: its test images and the folder of its bundled models (only
+        MNIST has latent-size-8 models; elsewhere the tab says so)."""
+        self.images, self.labels = images, labels
+        self.models_dir = Path(models_dir)
+        self._loaded_file = ""
+        self.space = None
+        self._fill_models()
+        if self.isVisible():
+            self.ensure_loaded()
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         QTimer.singleShot(0, self.ensure_loaded)
@@ -173,7 +190,10 @@ class LargerLatentExperiment(QWidget):
     def ensure_loaded(self) -> bool:
         filename = self.model_combo.currentData()
         if filename is None:
-            self._unavailable(f"No latent-size-8 model in {self.models_dir} (scripts/train_lab_latent.sh makes them).")
+            if self.models_dir.name != "mnist":
+                self._unavailable("The latent-size-8 models are trained on MNIST only: show MNIST to explore them.")
+            else:
+                self._unavailable(f"No latent-size-8 model in {self.models_dir} (scripts/train_lab_latent.sh makes them).")
             return False
         if filename == self._loaded_file:
             return self.space is not None
@@ -189,6 +209,13 @@ class LargerLatentExperiment(QWidget):
         self.space = None
         self.plot.set_space(None, empty_message="Not available")
         self.intro_label.setText(html.escape(message))
+        self.shares = np.zeros(0)
+        self._bars.setOpts(x=[], height=[])
+        self.variance_label.setText("")
+        for view in (self.decoded_view, self.original_view, self.full_view, self.shadow_view):
+            view.set_image(None)
+        for strip in (self.along_strip, self.along_strip2):
+            strip.clear()
         self.status_changed.emit(message)
 
     def load(self, path: Path) -> bool:
