@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run without a sub-command to start the app.",
     )
     parser.add_argument("--screenshot", type=Path, metavar="PATH", help="start offscreen, save a PNG of the window and exit")
-    parser.add_argument("--panel", default=None, help="panel to show first (explore, ...)")
+    parser.add_argument("--panel", default=None,
+                        help="panel to show first: explore, train, draw, denoise, inpaint or lab")
+    parser.add_argument("--dataset", choices=DATASET_NAMES, default=None,
+                        help="dataset to show in every panel (default: the last one shown, else mnist)")
     parser.add_argument("--data-dir", type=Path, default=None, help="dataset folder (see the README)")
     parser.add_argument("--train-for", type=float, default=None, metavar="SECONDS",
                         help="with --screenshot: start a default training run, let it run this long, then take the picture")
@@ -263,8 +266,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # The first checkpoint of each kind inpaints; the baseline is the training mean digit.
     by_kind: dict = {}
     for ck in loaded:
-        if ck.config.kind in ("ae", "vae", "dae") and ck.config.pixels == test_x.shape[1]:
-            by_kind.setdefault(ck.config.kind, ck.model)
+        kind = "dae_masking" if ck.config.kind == "dae" and ck.config.noise == "masking" else ck.config.kind
+        if kind in ("ae", "vae", "dae", "dae_masking") and ck.config.pixels == test_x.shape[1]:
+            by_kind.setdefault(kind, ck.model)
     if by_kind:
         mean_image = (test_x if train_x is None else train_x).mean(dim=0)
         figs = report.inpainting_figures(by_kind, test_x, mean_image)

@@ -14,25 +14,40 @@ APPLICATION = "latent-explorer"
 DEFAULT_MODELS = (("left", "ae"), ("right", "vae"))
 
 
-def load_startup(data_dir: Path | None = None):
-    """The bundled AE and VAE and the test images (bundled, or the full test set in
-    data_dir); whatever fails is reported in ``errors`` instead of raising."""
+def load_startup(data_dir: Path | None = None, dataset: str = "mnist"):
+    """A dataset's test images (bundled, or the full test set in data_dir or the cache)
+    and its bundled models; whatever fails is reported in ``errors`` instead of raising.
+
+    MNIST is the app's home: every bundled file is expected and a missing one is an
+    error. Other datasets may have no bundled models (KMNIST): their absence is said
+    once, as a hint to train some."""
     from explorer.window import StartupData
     from models import data
     from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
 
     errors: list[str] = []
     images = labels = None
+    title = data.DATASETS[dataset].title if dataset in data.DATASETS else dataset
     class_names = tuple(str(k) for k in range(10))
     source = "no images loaded"
     try:
-        ds = data.load_dataset_or_bundled("mnist", data_dir=data_dir) if data_dir is not None else data.load_bundled("mnist")
+        if data_dir is None and dataset in data.BUNDLED_DATASETS:
+            ds = data.load_bundled(dataset)
+        elif dataset in data.BUNDLED_DATASETS:
+            ds = data.load_dataset_or_bundled(dataset, data_dir=data_dir)
+        else:
+            ds = data.load_dataset(dataset, data_dir=data_dir)
         images, labels, class_names = ds.test_images, ds.test_labels, tuple(ds.class_names)
         source = ds.source if ds.is_subset else f"{ds.title} test set, {len(images):,} images ({ds.source})"
     except data.DataError as exc:
-        errors.append(f"The test images could not be loaded: {exc}")
+        errors.append(f"The {title} test images could not be loaded: {exc}")
+    folder = bundled_models_dir(dataset)
+    if dataset != "mnist" and not folder.is_dir():
+        if images is not None:
+            errors.append(f"No models of {title} ship with the app: train an AE and a VAE on it in the Train panel.")
+        return StartupData(images=images, labels=labels, class_names=class_names, data_source=source,
+                           errors=tuple(errors), dataset=dataset)
     checkpoints = {}
-    folder = bundled_models_dir("mnist")
     for side, kind in DEFAULT_MODELS:
         try:
             checkpoints[side] = load_checkpoint(folder / f"{kind}.pt", expect_kind=kind)
@@ -41,14 +56,18 @@ def load_startup(data_dir: Path | None = None):
             errors.append(f"The bundled {kind.upper()} could not be loaded ({exc}). Open a checkpoint with File › Open.")
     daes = {}
     for stem, what in (("dae", "denoising AE"), ("dae_masking", "masking-noise DAE")):
+        path = folder / f"{stem}.pt"
+        if dataset != "mnist" and not path.exists():
+            daes[stem] = None  # not every dataset has every model
+            continue
         try:
-            daes[stem] = load_checkpoint(folder / f"{stem}.pt", expect_kind="dae")
+            daes[stem] = load_checkpoint(path, expect_kind="dae")
         except CheckpointError as exc:
             daes[stem] = None
             errors.append(f"The bundled {what} could not be loaded ({exc}); the Denoise and Inpaint panels work without it.")
     return StartupData(
         images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=checkpoints,
-        errors=tuple(errors), dae=daes["dae"], dae_masking=daes["dae_masking"],
+        errors=tuple(errors), dae=daes["dae"], dae_masking=daes["dae_masking"], dataset=dataset,
     )
 
 
@@ -135,10 +154,19 @@ def run_app(args) -> int:
 
     from explorer.window import MainWindow
 
-    startup = load_startup(getattr(args, "data_dir", None))
     # Screenshots use the defaults, not whatever the user last left in their settings.
     settings = None if screenshot is not None else QSettings()
+    from models.data import DATASETS
+
+    dataset = getattr(args, "dataset", None) or (settings.value("dataset", "mnist", type=str) if settings is not None else "mnist")
+    if dataset not in DATASETS:
+        dataset = "mnist"
+    startup = load_startup(getattr(args, "data_dir", None), dataset)
+    if startup.images is None and dataset != "mnist":
+        # The dataset last shown is gone (a cache cleared): start on MNIST rather than empty.
+        startup = load_startup(getattr(args, "data_dir", None), "mnist")
     window = MainWindow(startup=startup, settings=settings)
+    window.data_dir = getattr(args, "data_dir", None)
     panel = getattr(args, "panel", None)
     if panel is not None and panel not in window.panel_names():
         sys.stderr.write(f"error: unknown panel {panel!r}; valid panels: {', '.join(window.panel_names())}\n")

@@ -78,6 +78,7 @@ class SourcePicker(QWidget):
         self.sample_seed.valueChanged.connect(lambda _v: self.changed.emit())
         self.sample_button.clicked.connect(lambda: self.sample_seed.setValue((self.sample_seed.value() + 1) % 100_000))
         workbench.drawing_changed.connect(self._drawing_changed)
+        workbench.data_changed.connect(self._data_changed)
         workbench.models_changed.connect(self._models_changed)
 
     # ------------------------------------------------------------ state
@@ -115,7 +116,7 @@ class SourcePicker(QWidget):
         source = self.source()
         if source == "test":
             i = self.index.value()
-            return f"test image {i} (a {self.workbench.label_name(i)})" if self.workbench.count else "no test image"
+            return f"test image {i} ({self.workbench.label_name(i)})" if self.workbench.count else "no test image"
         if source == "drawing":
             return "your drawing"
         return f"a VAE sample (seed {self.sample_seed.value()})"
@@ -124,7 +125,7 @@ class SourcePicker(QWidget):
 
     def _update_label(self) -> None:
         if self.workbench.count:
-            self.label.setText(f"of {self.workbench.count - 1}: a {self.workbench.label_name(self.index.value())}")
+            self.label.setText(f"of {self.workbench.count - 1}: {self.workbench.label_name(self.index.value())}")
 
     def _remember(self) -> None:
         if self._settings is not None and self._key:
@@ -144,6 +145,13 @@ class SourcePicker(QWidget):
     def _drawing_changed(self) -> None:
         if self.source() == "drawing":
             self.changed.emit()
+
+    def _data_changed(self) -> None:
+        self.index.blockSignals(True)
+        self.index.setRange(0, max(0, self.workbench.count - 1))
+        self.index.blockSignals(False)
+        self._update_label()
+        self.changed.emit()
 
     def _models_changed(self) -> None:
         if self.source() == "vae_sample":

@@ -40,6 +40,7 @@ BACKGROUNDS = (
     ("prior", "Prior contours", "Circles of the VAE prior N(0, I) at 1, 2 and 3 standard deviations"),
     ("density", "Code density", "A 2-D histogram of where the test images' codes lie"),
 )
+DETAIL_HINT = "Click a point on either plot to see the test image, its reconstructions and codes."
 PICK_RADIUS_FACTOR = 3  # picking interpolation ends is more forgiving than selecting
 
 
@@ -68,8 +69,7 @@ class ClassLegend(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        title = QLabel("Digits:")
-        title.setToolTip("Click a digit to hide or show its points on both plots")
+        self._title = title = QLabel()
         layout.addWidget(title)
         self._buttons: list[QToolButton] = []
         for k, name in enumerate(class_names):
@@ -81,16 +81,27 @@ class ClassLegend(QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             b.setIcon(self._icon(CLASS_COLORS[k % len(CLASS_COLORS)]))
             b.setIconSize(QSize(12, 12))
-            b.setToolTip(f"Hide or show the {name}s")
             b.toggled.connect(lambda on, k=k: self.visibility_changed.emit(k, on))
             layout.addWidget(b)
             self._buttons.append(b)
         show_all = QToolButton(self)
         show_all.setText("All")
         show_all.setAutoRaise(True)
-        show_all.setToolTip("Show every digit")
+        show_all.setToolTip("Show every class")
         show_all.clicked.connect(lambda: [b.setChecked(True) for b in self._buttons])
         layout.addWidget(show_all)
+        self.set_class_names(class_names)
+
+    def set_class_names(self, class_names: Sequence[str]) -> None:
+        """Label the buttons with another dataset's classes (digits, clothes, characters)."""
+        digits = all(name.isdigit() for name in class_names)
+        self._title.setText("Digits:" if digits else "Classes:")
+        self._title.setToolTip(f"Click a {'digit' if digits else 'class'} to hide or show its points on both plots")
+        for k, b in enumerate(self._buttons):
+            name = class_names[k] if k < len(class_names) else str(k)
+            b.setText(name)
+            b.setToolTip(f"Hide or show the {name}{'s' if digits else ''} (class {k})")
+            b.setChecked(True)
 
     @staticmethod
     def _icon(color: str) -> QIcon:
@@ -259,7 +270,7 @@ class ExplorePanel(QWidget):
             view = ImageView(caption=caption, placeholder="Click a point" if key == "original" else "", minimum=72)
             grid.addWidget(view, 0, col)
             self.detail_views[key] = view
-        self.detail_label = QLabel("Click a point on either plot to see the test image, its reconstructions and codes.")
+        self.detail_label = QLabel(DETAIL_HINT)
         self.detail_label.setWordWrap(True)
         self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         grid.addWidget(self.detail_label, 1, 0, 1, 3)
@@ -328,6 +339,26 @@ class ExplorePanel(QWidget):
             layout.addWidget(strip, 1)
             self.interp_strips[s] = strip
         return box
+
+    def set_data(self, images: np.ndarray | None, labels: np.ndarray | None, class_names: Sequence[str]) -> None:
+        """Explore another image set (another dataset): both plots are emptied until
+        models for it are set with ``set_checkpoint``."""
+        self.images, self.labels = images, labels
+        self._float_images = as_float_images(images) if images is not None else None
+        self.class_names = tuple(class_names)
+        self.legend.set_class_names(self.class_names)
+        n = len(images) if images is not None else 1
+        for spin in (self.interp_a, self.interp_b):
+            spin.setMaximum(max(0, n - 1))
+        self._selected, self._probe, self._pick, self._interp, self._sampled = None, None, [], None, False
+        for side in SIDES:
+            self.set_checkpoint(side, None, empty_message="No model for these images")
+        for view in self.detail_views.values():
+            view.set_image(None)
+        self.detail_label.setText(DETAIL_HINT)
+        for strips in (self.sample_strips, self.interp_strips):
+            for strip in strips.values():
+                strip.clear()
 
     # ------------------------------------------------------------ models
 
@@ -436,7 +467,8 @@ class ExplorePanel(QWidget):
         self._selected = index
         self.detail_views["original"].set_image(self.images[index].astype(np.float32) / 255.0)
         label = self.class_names[self.labels[index]] if self.labels is not None else "?"
-        lines = [f"<b>Test image #{index}</b> · digit {label}"]
+        what = "digit" if label.isdigit() else "class"
+        lines = [f"<b>Test image #{index}</b> · {what} {label}"]
         for s in SIDES:
             space = self._spaces[s]
             name = model_name(self._checkpoints[s], s)

@@ -105,6 +105,13 @@ class LabPanel(QWidget):
 
     # ------------------------------------------------------------ window hooks
 
+    def set_data(self, images: np.ndarray | None, labels: np.ndarray | None) -> None:
+        """Another dataset's test images, for the experiments that can use them."""
+        self.images, self.labels = images, labels
+        for widget in self._experiments.values():
+            if hasattr(widget, "set_data"):
+                widget.set_data(images, labels)
+
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
         for widget in self._experiments.values():

@@ -565,6 +565,12 @@ class TrainPanel(QWidget):
 
     # ------------------------------------------------------------ dataset
 
+    def set_dataset(self, name: str) -> None:
+        """Choose dataset ``name`` in the form (when the window switches datasets)."""
+        if self.dataset_combo.findData(name) >= 0:
+            self._choice(self.dataset_combo, name)
+            self._update_dataset_status()
+
     def set_data_dir(self, data_dir: str | Path | None) -> None:
         """Look for (and download) datasets under data_dir instead of the user cache (--data-dir)."""
         self.data_dir = str(data_dir) if data_dir is not None else None
@@ -665,8 +671,14 @@ class TrainPanel(QWidget):
         thread = self._download_thread
         self._download_thread = self._download_worker = None
         if thread is not None:
-            thread.wait(2000)
-            thread.deleteLater()
+            # The worker is done; its thread's event loop still runs until quit() (the
+            # queued quit from `finished` may not have arrived yet). A QThread deleted
+            # while running aborts the whole app, so delete it only once it has finished.
+            thread.quit()
+            if thread.wait(2000):
+                thread.deleteLater()
+            else:
+                thread.finished.connect(thread.deleteLater)
         self._update_dataset_status()
         if ok:
             self.status_changed.emit(message)

@@ -31,6 +31,7 @@ from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
 from explorer.train_panel import RunResult, TrainPanel
 from explorer.workbench import Workbench
 from models.checkpoint import Checkpoint, CheckpointError, bundled_models_dir, load_checkpoint
+from models.data import BUNDLED_DATASETS, DATASETS
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class StartupData:
     errors: tuple[str, ...] = ()
     dae: Checkpoint | None = None  # the bundled denoising AE, for the Denoise and Inpaint panels
     dae_masking: Checkpoint | None = None  # the bundled DAE trained with masking noise, for the Inpaint panel
+    dataset: str = "mnist"
 
 
 def _figures(meta: dict) -> str:
@@ -85,6 +87,8 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         self._message_box: QMessageBox | None = None
         self._data_source = startup.data_source
+        self.dataset = startup.dataset
+        self.data_dir: Path | None = None  # --data-dir, where other datasets are looked for too
         saved_theme = settings.value("theme", "system", type=str) if settings is not None else "system"
         self._theme_choice = theme_choice or (saved_theme if saved_theme in THEME_CHOICES else "system")
         self.theme: Theme = resolve_theme(self._theme_choice)
@@ -211,6 +215,18 @@ class MainWindow(QMainWindow):
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self._show_about)
 
+        self.dataset_actions: dict[str, QAction] = {}
+        datasets = QActionGroup(self)
+        for name, spec in DATASETS.items():
+            a = QAction(spec.title, self, checkable=True)
+            a.setChecked(name == self.dataset)
+            a.setToolTip(
+                f"Explore {spec.title} in every panel"
+                + (" (ships with the app)" if name in BUNDLED_DATASETS else " (download it in the Train panel first)")
+            )
+            a.triggered.connect(lambda _=False, name=name: self.set_dataset(name))
+            datasets.addAction(a)
+            self.dataset_actions[name] = a
         self.theme_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
         for choice in THEME_CHOICES:
@@ -231,6 +247,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
 
         view = mb.addMenu("&View")
+        dataset_menu = view.addMenu("&Dataset")
+        for a in self.dataset_actions.values():
+            dataset_menu.addAction(a)
+        view.addSeparator()
         view.addAction(self.explore.reset_action)
         view.addSeparator()
         backgrounds = view.addMenu("&Backgrounds")
@@ -298,6 +318,49 @@ class MainWindow(QMainWindow):
             parts.append(figs)
         return " · ".join(parts)
 
+    def set_dataset(self, name: str) -> bool:
+        """Show another dataset's test images and bundled models in every panel; on
+        failure (not on disk, unreadable) say why and keep the current one."""
+        from explorer.app import load_startup
+
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        if name == self.dataset:
+            return True
+        title = DATASETS[name].title
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            startup = load_startup(self.data_dir, name)
+            if startup.images is None:
+                self.dataset_actions[self.dataset].setChecked(True)
+                self.show_error(f"Cannot show {title}", "\n\n".join(startup.errors))
+                return False
+            self.dataset = name
+            self.dataset_actions[name].setChecked(True)
+            self._data_source = startup.data_source
+            self.explore.set_data(startup.images, startup.labels, startup.class_names)
+            self.workbench.set_data(images=startup.images, labels=startup.labels, class_names=startup.class_names,
+                                    dae=startup.dae, dae_masking=startup.dae_masking)
+            errors = list(startup.errors)
+            for side in SIDES:
+                try:
+                    self.explore.set_checkpoint(side, startup.checkpoints.get(side),
+                                                empty_message=f"No {title} model\nTrain one in the Train panel")
+                except CheckpointError as exc:
+                    errors.append(str(exc))
+            if hasattr(self.lab, "set_data"):
+                self.lab.set_data(startup.images, startup.labels)
+            self.train_panel.set_dataset(name)
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._update_status()
+        if self._settings is not None:
+            self._settings.setValue("dataset", name)
+        self.statusBar().showMessage(f"Now showing {title} in every panel", 8000)
+        if errors:
+            self.show_error(f"{title}: not everything could be loaded", "\n\n".join(errors))
+        return True
+
     def _share_models(self) -> None:
         """The Explore panel's models are the Draw, Denoise and Inpaint panels' models too."""
         self.workbench.set_models([(self.explore.checkpoint(s), self.explore.space(s), model_name(self.explore.checkpoint(s), s)) for s in SIDES])
@@ -334,7 +397,7 @@ class MainWindow(QMainWindow):
 
     def _ask_open_checkpoint(self, side: str) -> None:
         start = self._settings.value("last_dir", "", type=str) if self._settings is not None else ""
-        start = start or str(bundled_models_dir("mnist"))
+        start = start or str(bundled_models_dir(self.dataset))
         path, _ = QFileDialog.getOpenFileName(
             self, f"Open a checkpoint for the {side} plot", start, "Checkpoints (*.pt *.pth);;All files (*)"
         )
@@ -358,9 +421,10 @@ class MainWindow(QMainWindow):
         if loaded:
             how = "stopped early" if result.stopped else "finished"
             datasets = {self.explore.checkpoint(s).meta.get("dataset") for s in SIDES if self.explore.checkpoint(s)}
-            # The explorer's points are still the MNIST test images; say so rather than
-            # let a Fashion-MNIST model look broken.
-            note = "" if datasets <= {"mnist", "synthetic", None} else " (on the MNIST test images)"
+            # The explorer's points are the current dataset's test images; say so rather
+            # than let a model of another dataset look broken.
+            shown = DATASETS[self.dataset].title
+            note = "" if datasets <= {self.dataset, "synthetic", None} else f" (on the {shown} test images: View › Dataset)"
             # Short: the permanent model labels share the status bar; the Train panel names the folder.
             self.statusBar().showMessage(f"Training {how}: now exploring the new {' and '.join(loaded)}{note}", 15000)
 

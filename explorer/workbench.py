@@ -33,6 +33,7 @@ class Workbench(QObject):
 
     models_changed = Signal()
     drawing_changed = Signal()
+    data_changed = Signal()  # another image set (another dataset)
 
     def __init__(
         self,
@@ -45,9 +46,15 @@ class Workbench(QObject):
         parent: QObject | None = None,
     ):
         super().__init__(parent)
+        self.ae: ModelSlot | None = None
+        self.vae: ModelSlot | None = None
+        self._drawing: np.ndarray | None = None
+        self._set(images, labels, class_names, dae, dae_masking)
+
+    def _set(self, images, labels, class_names, dae, dae_masking) -> None:
         self.images = None if images is None else np.asarray(images)
         self.labels = labels
-        self.class_names = class_names
+        self.class_names = tuple(class_names)
         self._float = None
         if self.images is not None:
             self._float = self.images.astype(np.float32) / (255.0 if self.images.dtype == np.uint8 else 1.0)
@@ -56,9 +63,19 @@ class Workbench(QObject):
         self.mean_image = None if self._float is None else self._float.mean(axis=0)
         self.dae = dae
         self.dae_masking = dae_masking
-        self.ae: ModelSlot | None = None
-        self.vae: ModelSlot | None = None
-        self._drawing: np.ndarray | None = None
+
+    def set_data(
+        self,
+        *,
+        images: np.ndarray | None,
+        labels: np.ndarray | None,
+        class_names: tuple[str, ...],
+        dae: Checkpoint | None = None,
+        dae_masking: Checkpoint | None = None,
+    ) -> None:
+        """Another dataset's images and denoising models (the AE and VAE follow with ``set_models``)."""
+        self._set(images, labels, class_names, dae, dae_masking)
+        self.data_changed.emit()
 
     # ------------------------------------------------------------ images
 

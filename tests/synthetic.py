@@ -1,6 +1,8 @@
 """Small synthetic digit-like images for tests (no dataset needed)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -29,3 +31,16 @@ def labelled_blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     img = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / 12.0)
     img = img + 0.05 * rng.random(img.shape)
     return (np.clip(img, 0, 1) * 255).astype(np.uint8), labels
+
+
+def write_idx_dataset(folder, name: str, images: np.ndarray, labels: np.ndarray, *, test: int) -> None:
+    """The four IDX files of dataset ``name`` (its own file names) in folder: the
+    images and labels as the training split, their first ``test`` as the test split."""
+    from models import data
+
+    spec = data.DATASETS[name]
+    labels = labels.astype(np.uint8)
+    for role, array in (("train_images", images), ("train_labels", labels),
+                        ("test_images", images[:test]), ("test_labels", labels[:test])):
+        filename = spec.files[role].filename
+        data.write_idx(Path(folder) / filename, array, gzip=filename.endswith(".gz"))

@@ -404,3 +404,56 @@ def test_single_key_shortcuts_belong_to_the_panel_in_front(window, qtbot):
     QTest.keyClick(window, Qt.Key.Key_R)  # reset view, on the Explore panel
     (x0, x1), _ = plot.view_range()
     assert x1 - x0 > 1.0
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def test_switching_to_fashion_mnist_changes_every_panel(window):
+    assert window.set_dataset("fashion-mnist")
+    explore = window.explore
+    assert explore.legend.button(0).text() == "T-shirt/top" and explore.legend.button(9).text() == "Ankle boot"
+    assert explore.plots["right"].visible_point_count() == 10_000
+    assert "Fashion-MNIST" in window.status_text()
+    assert window.dataset_actions["fashion-mnist"].isChecked()
+    # Denoise and Inpaint work on clothes now.
+    from models import data
+
+    fashion = data.load_bundled("fashion-mnist").test_images[0].astype(np.float32) / 255
+    window.denoise.source.set_source("test")
+    window.denoise.source.index.setValue(0)
+    np.testing.assert_array_equal(window.denoise.clean, fashion)
+    assert window.denoise.source.label.text().endswith(explore.class_names[int(window.workbench.labels[0])])
+    window.inpaint.source.set_source("test")
+    window.inpaint.start()
+    while window.inpaint.step():
+        pass
+    np.testing.assert_array_equal(window.inpaint.clean, fashion)
+    assert window.train_panel.dataset_combo.currentData() == "fashion-mnist"
+    # And back.
+    assert window.set_dataset("mnist")
+    assert explore.legend.button(0).text() == "0"
+
+
+def test_a_dataset_that_is_not_on_disk_is_explained_and_nothing_changes(window, tmp_path):
+    window.data_dir = tmp_path / "empty"
+    assert not window.set_dataset("kmnist")
+    assert window.dataset == "mnist" and window.dataset_actions["mnist"].isChecked()
+    assert "Kuzushiji-MNIST" in window.last_error and "Download" in window.last_error
+    assert window.explore.plots["left"].visible_point_count() == 10_000
+
+
+def test_kmnist_from_disk_shows_its_images_and_asks_for_models(window, tmp_path):
+    from synthetic import labelled_blobs, write_idx_dataset
+
+    folder = tmp_path / "kmnist"
+    folder.mkdir()
+    x, labels = labelled_blobs(60)
+    write_idx_dataset(folder, "kmnist", x, labels, test=40)
+    window.data_dir = folder
+    assert window.set_dataset("kmnist")
+    assert window.workbench.count == 40
+    assert "train an AE and a VAE" in window.last_error
+    assert window.explore.plots["right"].visible_point_count() == 0  # no model yet
+    window.denoise.source.set_source("test")
+    assert "Not loaded: Denoising AE, AE, VAE" in window.denoise.message.text()

@@ -25,9 +25,8 @@ from explorer.train_panel import LiveSpace, TrainPanel, decoder_only_model
 from models.jobs import ModelSnapshot
 from models.nets import NetConfig, build_model
 from explorer.window import MainWindow, StartupData
-from models import data
 from models.checkpoint import load_checkpoint
-from synthetic import labelled_blobs
+from synthetic import labelled_blobs, write_idx_dataset
 from qt_gestures import drag
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +39,8 @@ def _tiny(panel: TrainPanel, tmp_path: Path, *, epochs: int, lr: str = "0.003") 
     x, labels = labelled_blobs(512)
     out = tmp_path / "run"
     panel.job_overrides = dict(
-        arrays=(x, x[:200], labels[:200]), probe_count=100, snapshot_interval_s=0.05, threads=1, out_dir=str(out)
+        arrays=(x, x[:200], labels[:200]), probe_count=100, snapshot_interval_s=0.05, threads=1, thread_choices=(),
+        out_dir=str(out),
     )
     panel.hidden_edit.setText("64")
     panel.batch_spin.setValue(32)
@@ -288,10 +288,7 @@ def test_a_folder_of_idx_files_is_recognised(panel, tmp_path):
     folder = tmp_path / "idx"
     folder.mkdir()
     x, labels = labelled_blobs(30)
-    spec = data.DATASETS["mnist"]
-    for role, array in (("train_images", x), ("train_labels", labels.astype(np.uint8)),
-                        ("test_images", x[:10]), ("test_labels", labels[:10].astype(np.uint8))):
-        data.write_idx(folder / spec.files[role].filename, array, gzip=spec.files[role].filename.endswith(".gz"))
+    write_idx_dataset(folder, "mnist", x, labels, test=10)
     panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("folder"))
     assert not panel.folder_row.isHidden()
     panel.folder_edit.setText(str(folder))
