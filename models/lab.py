@@ -208,20 +208,6 @@ class LinearPcaPoint:
         return float(self.angles.max())
 
 
-def pca_torch(x: torch.Tensor, k: int) -> metrics.PCA:
-    """metrics.pca_fit's result computed with torch, so it honours torch.set_num_threads:
-    numpy's multi-threaded eigh took 2.5-5 s instead of 0.15 s on a busy 2-core machine."""
-    x = x.reshape(x.shape[0], -1).to(torch.float64)
-    if not 1 <= k <= min(x.shape):
-        raise ValueError(f"cannot fit {k} components to data of shape {tuple(x.shape)}")
-    mean = x.mean(dim=0)
-    centred = x - mean
-    values, vectors = torch.linalg.eigh(centred.T @ centred / max(1, x.shape[0] - 1))
-    order = torch.argsort(values, descending=True)[:k]
-    return metrics.PCA(mean=mean.numpy(), components=vectors[:, order].T.contiguous().numpy(),
-                       explained_variance=values[order].numpy())
-
-
 class LinearPcaRun:
     """Train a linear AE on images and compare it with PCA as it goes.
 
@@ -248,7 +234,7 @@ class LinearPcaRun:
             raise ValueError(f"latent size must be between 1 and {self.x.shape[1] - 1}, got {latent}")
         self.latent = latent
         # One more component than the AE has: the gap to it says how well the subspace is determined.
-        self.pca = pca_torch(self.x, latent + 1)
+        self.pca = metrics.pca_fit(self.x, latent + 1)
         self.pcs = self.pca.components[:latent]
         top_k = metrics.PCA(mean=self.pca.mean, components=self.pcs, explained_variance=self.pca.explained_variance[:latent])
         self.pca_mse = top_k.reconstruction_mse(self.x.numpy())
