@@ -13,6 +13,8 @@ window's status bar.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
@@ -43,13 +45,15 @@ class LabPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.tabs)
-        self._experiments: dict[str, QWidget] = {}
+        self._experiments: dict[str, QWidget] = {}  # the ones made so far
+        self._factories: dict[str, Callable[[], QWidget]] = {}
+        self._pages: dict[str, QWidget] = {}  # the tab pages that hold them
         self._build_experiments()
         if settings is not None:
             name = settings.value("lab/experiment", "", type=str)
-            if name in self._experiments:
-                self.show_experiment(name)
-        self.tabs.currentChanged.connect(self._remember)
+            if name in self._pages:
+                self.tabs.setCurrentWidget(self._pages[name])
+        self.tabs.currentChanged.connect(self._tab_changed)
 
     def _build_experiments(self) -> None:
         """Create and register every experiment (each module adds one line here)."""
@@ -59,45 +63,77 @@ class LabPanel(QWidget):
         from explorer.lab_linear import LinearPcaExperiment
         from explorer.lab_losses import LossesExperiment
 
-        data = dict(images=self.images, labels=self.labels, theme=self.theme)
-        self.add_experiment("losses", "Losses", LossesExperiment(**data),
+        def make(cls):
+            # Made when first shown, with the images of the dataset shown then.
+            return lambda: cls(images=self.images, labels=self.labels, theme=self.theme)
+
+        self.add_experiment("losses", "Losses", make(LossesExperiment),
                             tooltip="MSE, L1 and cosine similarity: on two vectors, and on a digit against altered copies")
-        self.add_experiment("linear", "Linear AE = PCA", LinearPcaExperiment(**data),
+        self.add_experiment("linear", "Linear AE = PCA", make(LinearPcaExperiment),
                             tooltip="A linear autoencoder trained with MSE finds PCA's subspace (not its basis)")
-        self.add_experiment("capacity", "Under/overcomplete", CapacityExperiment(**data),
+        self.add_experiment("capacity", "Under/overcomplete", make(CapacityExperiment),
                             tooltip="Small codes summarise, large codes copy, noise included; a denoising AE does not")
-        self.add_experiment("elbo", "ELBO and β", ElboExperiment(**data),
+        self.add_experiment("elbo", "ELBO and β", make(ElboExperiment),
                             tooltip="A VAE's loss term by term for one image, the posterior over the prior, and what β changes")
-        self.add_experiment("latent8", "Larger latents", LargerLatentExperiment(**data),
+        self.add_experiment("latent8", "Larger latents", make(LargerLatentExperiment),
                             tooltip="An 8-D latent space seen through the PCA plane of its codes")
 
     # ------------------------------------------------------------ registry
 
-    def add_experiment(self, name: str, title: str, widget: QWidget, *, tooltip: str = "") -> None:
-        if name in self._experiments:
+    def add_experiment(self, name: str, title: str, widget: QWidget | Callable[[], QWidget], *, tooltip: str = "") -> None:
+        """Register an experiment: a widget, or a factory that makes it the first time its
+        tab is shown (so the lab costs nothing at start-up until it is used)."""
+        if name in self._experiments or name in self._factories:
             raise ValueError(f"an experiment named {name!r} already exists")
-        self._experiments[name] = widget
-        index = self.tabs.addTab(widget, title)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self._pages[name] = page
+        self._factories[name] = widget if not isinstance(widget, QWidget) else (lambda: widget)
+        index = self.tabs.addTab(page, title)
         if tooltip:
             self.tabs.setTabToolTip(index, tooltip)
-        signal = getattr(widget, "status_changed", None)
-        if signal is not None:
-            signal.connect(self.status_changed)
+        if isinstance(widget, QWidget):
+            self._build(name)
+
+    def _build(self, name: str) -> QWidget:
+        widget = self._experiments.get(name)
+        if widget is None:
+            widget = self._factories[name]()
+            self._pages[name].layout().addWidget(widget)
+            self._experiments[name] = widget
+            signal = getattr(widget, "status_changed", None)
+            if signal is not None:
+                signal.connect(self.status_changed)
+        return widget
+
+    def _tab_changed(self, _index: int) -> None:
+        name = self.current_experiment()
+        if name:
+            self._build(name)
+        self._remember()
 
     def experiment_names(self) -> tuple[str, ...]:
-        return tuple(self._experiments)
+        return tuple(self._pages)
 
     def experiment(self, name: str) -> QWidget:
-        return self._experiments[name]
+        """The experiment's widget (made now if its tab has not been shown yet)."""
+        if name not in self._pages:
+            raise KeyError(f"unknown experiment {name!r}; choose one of: {', '.join(self._pages)}")
+        return self._build(name)
+
+    def is_built(self, name: str) -> bool:
+        return name in self._experiments
 
     def show_experiment(self, name: str) -> None:
-        if name not in self._experiments:
-            raise KeyError(f"unknown experiment {name!r}; choose one of: {', '.join(self._experiments)}")
-        self.tabs.setCurrentWidget(self._experiments[name])
+        if name not in self._pages:
+            raise KeyError(f"unknown experiment {name!r}; choose one of: {', '.join(self._pages)}")
+        self.tabs.setCurrentWidget(self._pages[name])
+        self._build(name)
 
     def current_experiment(self) -> str:
         current = self.tabs.currentWidget()
-        return next((n for n, w in self._experiments.items() if w is current), "")
+        return next((n for n, w in self._pages.items() if w is current), "")
 
     def _remember(self, *args) -> None:
         if self.settings is not None:
@@ -106,11 +142,20 @@ class LabPanel(QWidget):
     # ------------------------------------------------------------ window hooks
 
     def set_data(self, images: np.ndarray | None, labels: np.ndarray | None) -> None:
-        """Another dataset's test images, for the experiments that can use them."""
+        """Another dataset's test images: experiments that can take them get them; the
+        others are made again from their factories (now, if shown; else when shown)."""
         self.images, self.labels = images, labels
-        for widget in self._experiments.values():
+        for name, widget in list(self._experiments.items()):
             if hasattr(widget, "set_data"):
                 widget.set_data(images, labels)
+                continue
+            if hasattr(widget, "shutdown"):
+                widget.shutdown(1.0)
+            del self._experiments[name]
+            widget.setParent(None)
+            widget.deleteLater()
+            if name == self.current_experiment():
+                self._build(name)
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -118,9 +163,16 @@ class LabPanel(QWidget):
             if hasattr(widget, "apply_theme"):
                 widget.apply_theme(theme)
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        name = self.current_experiment()
+        if name:
+            self._build(name)
+        super().showEvent(event)
+
     def demo(self) -> None:
         """The screenshot state: the current experiment's demo."""
-        widget = self.tabs.currentWidget()
+        name = self.current_experiment()
+        widget = self._build(name) if name else None
         if widget is not None and hasattr(widget, "demo"):
             widget.demo()
 

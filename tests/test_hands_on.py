@@ -457,3 +457,17 @@ def test_kmnist_from_disk_shows_its_images_and_asks_for_models(window, tmp_path)
     assert window.explore.plots["right"].visible_point_count() == 0  # no model yet
     window.denoise.source.set_source("test")
     assert "Not loaded: Denoising AE, AE, VAE" in window.denoise.message.text()
+
+
+def test_lab_experiments_are_made_when_first_shown_and_follow_the_dataset(window):
+    lab = window.lab
+    assert not any(lab.is_built(n) for n in lab.experiment_names()[1:])  # nothing but the first tab yet
+    window.show_panel("lab")
+    assert lab.is_built(lab.current_experiment())
+    lab.show_experiment("losses")
+    losses = lab.experiment("losses")
+    assert window.set_dataset("fashion-mnist")
+    # Made again with the clothes (it takes images at construction).
+    assert lab.experiment("losses") is not losses
+    assert lab.experiment("losses").images is lab.images
+    assert lab.images is window.workbench.images or np.array_equal(lab.images, window.workbench.images)
