@@ -1,0 +1,100 @@
+"""What ships with the app besides MNIST: the Fashion-MNIST test set and models trained
+on Fashion-MNIST; KMNIST is only ever downloaded."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models import data, metrics
+from models.checkpoint import bundled_checkpoints, bundled_models_dir, load_checkpoint
+from models.train import as_float_images
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return data.load_bundled("fashion-mnist")
+
+
+def test_the_bundled_fashion_mnist_test_set_loads_with_its_class_names(fashion):
+    assert fashion.is_subset and fashion.title == "Fashion-MNIST"
+    assert fashion.test_images.shape == (10_000, 28, 28) and fashion.test_images.dtype == np.uint8
+    assert np.bincount(fashion.test_labels, minlength=10).tolist() == [1000] * 10
+    assert fashion.class_names[9] == "Ankle boot"
+    assert "bundled" in fashion.source and "10,000" in fashion.source
+    # Clothes, not digits: far more ink than MNIST's strokes.
+    mnist = data.load_bundled("mnist")
+    assert fashion.test_images.mean() > 1.5 * mnist.test_images.mean()
+    assert (data.bundled_data_dir("fashion-mnist").parent / "ATTRIBUTION.md").read_text().count("Fashion-MNIST") >= 2
+
+
+def test_kmnist_is_not_bundled_and_says_how_to_get_it():
+    with pytest.raises(data.DatasetNotFoundError, match="download"):
+        data.load_bundled("kmnist")
+    assert bundled_checkpoints("kmnist") == []
+
+
+def test_the_fashion_mnist_models_are_bundled_and_were_trained_on_fashion_mnist():
+    paths = bundled_checkpoints("fashion-mnist")
+    assert {"ae", "vae", "linear", "dae"} <= {p.stem for p in paths}
+    assert bundled_models_dir("fashion-mnist").name == "fashion-mnist"
+    for path in paths:
+        ck = load_checkpoint(path)
+        assert ck.meta["dataset"] == "fashion-mnist", path.name
+        assert ck.meta["epochs_done"] >= 10
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae", "dae", "linear"])
+def test_each_fashion_mnist_model_reconstructs_clothes_better_than_the_mean_image(fashion, kind):
+    model = load_checkpoint(bundled_models_dir("fashion-mnist") / f"{kind}.pt").model
+    x = as_float_images(fashion.test_images[:1000])
+    with torch.inference_mode():
+        mse = metrics.reconstruction_mse(model, x)
+    baseline = float(((x - x.mean(0)) ** 2).mean())
+    assert mse < 0.6 * baseline, f"{kind}: MSE {mse:.4f}, mean image {baseline:.4f}"
+
+
+def test_the_fashion_mnist_evaluation_record_has_the_iwae_bound_below_the_negative_elbo():
+    figures = json.loads((bundled_models_dir("fashion-mnist") / "eval.json").read_text())
+    assert figures["dataset"] == "fashion-mnist"
+    assert 0 < figures["vae.iwae_nll"] < figures["vae.nelbo"]
+    assert figures["dae.psnr_gain_db"] > 3
+
+
+def test_the_elbo_tab_switches_to_fashion_mnist_and_its_vae(qtbot, fashion):
+    from explorer.lab_elbo import ElboExperiment
+    from models import elbo
+
+    mnist = data.load_bundled("mnist")
+    w = ElboExperiment(images=mnist.test_images, labels=mnist.test_labels)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.ensure_loaded(), w.last_error
+    mnist_kl = w.terms.kl
+
+    path = bundled_models_dir("fashion-mnist") / "vae.pt"
+    w.set_dataset(fashion.test_images, fashion.test_labels, model_path=path, class_names=fashion.class_names)
+    assert w.ensure_loaded(), w.last_error
+    assert w.index == 0 and "Ankle boot" in w.class_label.text()
+    expected = elbo.elbo_terms(load_checkpoint(path).model, fashion.test_images[0], seed=0)
+    assert w.terms.recon == pytest.approx(expected.recon) and w.terms.kl != mnist_kl
+    assert w.input_view.image() == pytest.approx(fashion.test_images[0] / 255, abs=1e-6)
+    w.shutdown(1.0)
+
+
+def test_the_larger_latent_tab_says_its_models_are_mnist_only(qtbot, fashion):
+    from explorer.lab_latent import LargerLatentExperiment
+
+    w = LargerLatentExperiment(images=fashion.test_images, labels=fashion.test_labels)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.ensure_loaded()
+    w.set_dataset(fashion.test_images, fashion.test_labels, models_dir=bundled_models_dir("fashion-mnist"))
+    assert not w.ensure_loaded()
+    assert w.space is None and "MNIST only" in w.intro_label.text()
+    w.set_dataset(fashion.test_images[:0], fashion.test_labels[:0], models_dir=bundled_models_dir("mnist"))
+    assert not w.ensure_loaded() and "No test images" in w.last_error
