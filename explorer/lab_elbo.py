@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from explorer.image_view import ImageStrip, ImageView
 from explorer.latent_view import LatentPlot
 from explorer.theme import LIGHT, Theme
-from explorer.train_panel import LiveSpace
+from explorer.train_panel import LiveSpace, training_thread_choices
 from explorer.training_controller import TrainingBusyError, TrainingController
 from models import elbo
 from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
@@ -433,7 +433,7 @@ class ElboExperiment(QWidget):
             names = self.class_names
             self.class_label.setText(f"class {label}" + (f": {names[label]}" if names and label < len(names) else ""))
         self.input_view.set_image(x)
-        self.mean_view.set_image(reading.reconstruction)
+        self.mean_view.set_image(reading.reconstruction, caption="decoded μ")
         t = self.terms
         for key, value in (("recon", t.recon), ("kl", t.kl), ("nelbo", t.nelbo), ("iwae", self.iwae)):
             self.term_values[key].setText(f"<b>{value:.2f}</b> nats" if key in ("nelbo", "iwae") else f"{value:.2f} nats")
@@ -542,7 +542,7 @@ class ElboExperiment(QWidget):
             arrays=(images, images[probes], labels[probes]),
             probe_count=len(probes),
             snapshot_interval_s=0.5,
-            threads=1,
+            thread_choices=training_thread_choices(),
         )
         options.update(self.job_overrides)
         return TrainJob(configs=configs, train=TrainConfig(epochs=self.beta_epochs, seed=0), **options)
