@@ -151,7 +151,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from models import checkpoint
     from models.nets import ConfigError, NetConfig, build_model
-    from models.train import NonFiniteLossError, TrainConfig, Trainer, TrainingError
+    from models.train import NonFiniteLossError, TrainConfig, Trainer, TrainingError, run_meta
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -197,14 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images, on_step=on_step, on_epoch=on_epoch)
     print(f"device: {trainer.device}")
-    meta = {
-        "dataset": name,
-        "dataset_source": ds.source,
-        "train": {k: getattr(tconfig, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule")},
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "torch": torch.__version__,
-        "command": "main.py " + " ".join(sys.argv[1:]),
-    }
+    meta = run_meta(dataset=name, source=ds.source, config=tconfig, command="main.py " + " ".join(sys.argv[1:]))
     try:
         result = trainer.fit()
     except NonFiniteLossError as exc:
@@ -216,7 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.clear()
         print("interrupted; nothing saved", file=sys.stderr)
         return 130
-    meta.update(epochs_done=result.epochs_done, test=result.final_test)
+    meta = run_meta(dataset=name, source=ds.source, config=tconfig, result=result, command=meta["command"])
     try:
         checkpoint.save_checkpoint(args.out, trainer.model.cpu(), meta=meta)
     except checkpoint.CheckpointError as exc:

@@ -22,7 +22,9 @@ import torch
 from models import checkpoint, data
 from models.nets import NetConfig, build_model
 from models.threads import ThreadTuner
-from models.train import EpochInfo, NonFiniteLossError, StepInfo, TrainConfig, Trainer, TrainingError, as_float_images
+from models.train import (
+    EpochInfo, NonFiniteLossError, StepInfo, TrainConfig, Trainer, TrainingError, as_float_images, run_meta,
+)
 
 log = logging.getLogger(__name__)
 
@@ -271,15 +273,10 @@ def _save_all(job: TrainJob, trainers, *, title: str, source: str, stopped: bool
     out = Path(job.out_dir)
     paths = []
     for t in trainers:
-        meta = {
-            "dataset": job.dataset if job.arrays is None else "synthetic",
-            "dataset_source": source,
-            "train": {k: getattr(job.train, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule")},
-            "epochs_done": t.result.epochs_done,
-            "test": t.result.final_test,
-            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "status": status or ("stopped early" if stopped else "complete"),
-        }
+        meta = run_meta(
+            dataset=job.dataset if job.arrays is None else "synthetic", source=source, config=job.train, result=t.result,
+            status=status or ("stopped early" if stopped else "complete"),
+        )
         paths.append(str(checkpoint.save_checkpoint(out / f"{t.model.kind}.pt", t.model.cpu(), meta=meta)))
     return tuple(paths)
 

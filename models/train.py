@@ -285,3 +285,22 @@ class Trainer:
                 self.on_epoch(einfo)
             yield einfo
         model.eval()
+
+
+def run_meta(
+    *, dataset: str, source: str, config: TrainConfig, result: TrainResult | None = None, status: str = "", **extra
+) -> dict:
+    """What a checkpoint records about the run that made it: data, settings, outcome."""
+    meta = {
+        "dataset": dataset,
+        "dataset_source": source,
+        "train": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule")},
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "torch": torch.__version__,
+        **extra,
+    }
+    if result is not None:
+        meta.update(epochs_done=result.epochs_done, test=result.final_test)
+    if status:
+        meta["status"] = status
+    return meta
