@@ -357,7 +357,9 @@ class TrainPanel(QWidget):
             pi.showGrid(x=True, y=True, alpha=0.25)
             pi.setLogMode(x=False, y=True)
             pi.setLabel("bottom", "step")
-            pi.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            # The VAE's four entries in one row fit in the empty decade above the -ELBO
+            # curve; stacked, they covered the curves.
+            pi.addLegend(offset=(-10, 4), labelTextSize="8pt", colCount=4 if side_name == "right" else 1)
             # An empty log axis over less than a decade labels every minor tick.
             w.setYRange(-2, 3, padding=0)
             w.getViewBox().sigRangeChangedManually.connect(lambda *a, s=side_name: self._loss_follow.__setitem__(s, False))
