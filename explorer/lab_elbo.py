@@ -36,7 +36,7 @@ from explorer.latent_view import LatentPlot
 from explorer.theme import LIGHT, Theme
 from explorer.train_panel import LiveSpace, training_thread_choices
 from explorer.training_controller import TrainingBusyError, TrainingController
-from models import elbo
+from models import data, elbo
 from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
 from models.jobs import EpochReport, JobFailed, JobFinished, JobStarted, ModelSnapshot, TrainJob
 from models.latent_space import LatentSpace
@@ -85,6 +85,25 @@ class BetaRun:
     note: str  # what it was trained on, for the plot title
 
 
+def bundled_dataset_of(images: np.ndarray | None) -> str | None:
+    """Which dataset ``images`` are the test set of (MNIST or Fashion-MNIST, whose test sets
+    ship with the app), judged by their first images; None for any other images. Lets a
+    tab made with just the window's images pick the models trained on them."""
+    if images is None or len(images) == 0:
+        return None
+    head = np.asarray(images[:8])
+    if head.dtype != np.uint8:
+        head = np.clip(np.round(head * 255.0), 0, 255).astype(np.uint8)
+    for name in data.BUNDLED_DATASETS:
+        try:
+            reference = data.load_bundled(name).test_images[:8]
+        except data.DataError:
+            continue
+        if head.shape == reference.shape and np.array_equal(head, reference):
+            return name
+    return None
+
+
 def _fmt_beta(beta: float) -> str:
     return f"{beta:g}"
 
@@ -113,6 +132,7 @@ class ElboExperiment(QWidget):
         images: np.ndarray | None = None,
         labels: np.ndarray | None = None,
         theme: Theme = LIGHT,
+        dataset: str | None = None,
         model_path: str | Path | None = None,
         class_names: tuple[str, ...] | None = None,
         beta_epochs: int = BETA_EPOCHS,
@@ -123,7 +143,13 @@ class ElboExperiment(QWidget):
         self.images = images
         self.labels = labels
         self.theme = theme
-        self.model_path = Path(model_path) if model_path is not None else bundled_models_dir("mnist") / "vae.pt"
+        # Without a model: the bundled VAE of the dataset these images come from.
+        if model_path is None and images is not None:
+            dataset = dataset or bundled_dataset_of(images)
+            model_path = bundled_models_dir(dataset) / "vae.pt" if dataset else None
+            if class_names is None and dataset:
+                class_names = data.get_spec(dataset).class_names
+        self.model_path = Path(model_path) if model_path is not None else None
         self.class_names = tuple(class_names) if class_names is not None else None
         self.beta_epochs = beta_epochs
         self.beta_hidden = tuple(beta_hidden)
@@ -338,6 +364,10 @@ class ElboExperiment(QWidget):
         self._loaded = True
         if self._count() == 0:
             self._set_unavailable("No test images are loaded, so there is nothing to encode.")
+            return False
+        if self.model_path is None or not self.model_path.is_file():
+            self._set_unavailable("No VAE is bundled for these images: the ELBO tab has one for MNIST and for "
+                                  "Fashion-MNIST (View › Dataset).")
             return False
         try:
             ck = load_checkpoint(self.model_path, expect_kind="vae")

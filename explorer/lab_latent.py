@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.image_view import ImageStrip, ImageView
+from explorer.lab_elbo import bundled_dataset_of
 from explorer.latent_view import LatentPlot
 from explorer.theme import LIGHT, Theme, style_plot
 from models import metrics
@@ -72,13 +73,18 @@ class LargerLatentExperiment(QWidget):
         images: np.ndarray | None = None,
         labels: np.ndarray | None = None,
         theme: Theme = LIGHT,
+        dataset: str | None = None,
         models_dir: str | Path | None = None,
     ):
         super().__init__(parent)
         self.images = images
         self.labels = labels
         self.theme = theme
-        self.models_dir = Path(models_dir) if models_dir is not None else bundled_models_dir("mnist")
+        if models_dir is None:
+            # The bundled models of the dataset these images come from (only MNIST has size-8 ones).
+            dataset = dataset or bundled_dataset_of(images) or "unknown"
+            models_dir = bundled_models_dir(dataset)
+        self.models_dir = Path(models_dir)
         self.space: LatentSpace | None = None
         self.shares = np.zeros(0)
         self.selected: int | None = None
@@ -191,7 +197,8 @@ class LargerLatentExperiment(QWidget):
         filename = self.model_combo.currentData()
         if filename is None:
             if self.models_dir.name != "mnist":
-                self._unavailable("The latent-size-8 models are trained on MNIST only: show MNIST to explore them.")
+                self._unavailable("The latent-size-8 models are trained on MNIST only: show MNIST "
+                                  "(View › Dataset) to explore them.")
             else:
                 self._unavailable(f"No latent-size-8 model in {self.models_dir} (scripts/train_lab_latent.sh makes them).")
             return False

@@ -65,6 +65,24 @@ def test_the_fashion_mnist_evaluation_record_has_the_iwae_bound_below_the_negati
     assert figures["dae.psnr_gain_db"] > 3
 
 
+def test_made_with_fashion_mnist_images_the_elbo_tab_uses_the_fashion_vae(qtbot, fashion):
+    from explorer.lab_elbo import ElboExperiment, bundled_dataset_of
+
+    assert bundled_dataset_of(fashion.test_images) == "fashion-mnist"
+    assert bundled_dataset_of(fashion.test_images.astype(np.float32) / 255) == "fashion-mnist"
+    assert bundled_dataset_of(data.load_bundled("mnist").test_images) == "mnist"
+    assert bundled_dataset_of(255 - fashion.test_images) is None
+    w = ElboExperiment(images=fashion.test_images, labels=fashion.test_labels)
+    qtbot.addWidget(w)
+    assert w.model_path == bundled_models_dir("fashion-mnist") / "vae.pt"
+    assert w.ensure_loaded() and "Ankle boot" in w.class_label.text()
+    other = ElboExperiment(images=255 - fashion.test_images[:50], labels=fashion.test_labels[:50])
+    qtbot.addWidget(other)
+    assert not other.ensure_loaded() and "No VAE is bundled" in other.last_error
+    w.shutdown(1.0)
+    other.shutdown(1.0)
+
+
 def test_the_elbo_tab_switches_to_fashion_mnist_and_its_vae(qtbot, fashion):
     from explorer.lab_elbo import ElboExperiment
     from models import elbo
@@ -89,12 +107,17 @@ def test_the_elbo_tab_switches_to_fashion_mnist_and_its_vae(qtbot, fashion):
 def test_the_larger_latent_tab_says_its_models_are_mnist_only(qtbot, fashion):
     from explorer.lab_latent import LargerLatentExperiment
 
-    w = LargerLatentExperiment(images=fashion.test_images, labels=fashion.test_labels)
+    mnist = data.load_bundled("mnist")
+    w = LargerLatentExperiment(images=mnist.test_images, labels=mnist.test_labels)
     qtbot.addWidget(w)
     w.show()
     assert w.ensure_loaded()
     w.set_dataset(fashion.test_images, fashion.test_labels, models_dir=bundled_models_dir("fashion-mnist"))
     assert not w.ensure_loaded()
     assert w.space is None and "MNIST only" in w.intro_label.text()
+    # Made with the window's Fashion-MNIST images (a dataset switch), it knows them too.
+    fresh = LargerLatentExperiment(images=fashion.test_images, labels=fashion.test_labels)
+    qtbot.addWidget(fresh)
+    assert not fresh.ensure_loaded() and "MNIST only" in fresh.last_error
     w.set_dataset(fashion.test_images[:0], fashion.test_labels[:0], models_dir=bundled_models_dir("mnist"))
     assert not w.ensure_loaded() and "No test images" in w.last_error

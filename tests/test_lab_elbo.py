@@ -236,7 +236,8 @@ def _tiny_beta_tab(qtbot, *, epochs: int):
     from explorer.lab_elbo import ElboExperiment
 
     images, labels = labelled_blobs(600)
-    w = ElboExperiment(images=images, labels=labels, beta_epochs=epochs, beta_hidden=(32,),
+    w = ElboExperiment(images=images, labels=labels, model_path=bundled_models_dir("mnist") / "vae.pt",
+                       beta_epochs=epochs, beta_hidden=(32,),
                        job_overrides=dict(snapshot_interval_s=0.05))
     _show(qtbot, w)
     return w
