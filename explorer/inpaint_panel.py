@@ -103,7 +103,8 @@ class InpaintPanel(QWidget):
         self._timer = QTimer(self, interval=DEFAULT_INTERVAL_MS)
         self._timer.timeout.connect(self.step)
         self._restart = QTimer(self, singleShot=True, interval=0)
-        self._restart.timeout.connect(self.start)
+        self._restart.timeout.connect(self._auto_start)
+        self._stale = False
         self._build_ui()
         self.source.changed.connect(self._source_changed)
         workbench.models_changed.connect(self._models_changed)
@@ -273,6 +274,7 @@ class InpaintPanel(QWidget):
         """Start every method from the beginning with the current digit and mask."""
         self._restart.stop()
         self._timer.stop()
+        self._stale = False
         self._runs = {}
         self.results = {m: None for m in (*METHODS, "mean_fill")}
         self.errors = {m: [] for m in METHODS}
@@ -322,6 +324,19 @@ class InpaintPanel(QWidget):
         else:
             while self.step():
                 pass
+
+    def _auto_start(self) -> None:
+        """Fill again after a change, if the panel is on screen; a hidden panel waits
+        until it is shown (nothing runs for a tab the user is not looking at)."""
+        if self.isVisible():
+            self.start()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._stale:
+            self._restart.start()
 
     def pause(self) -> None:
         """Stop the animation where it is (``step`` goes on from there)."""

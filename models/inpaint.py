@@ -282,6 +282,29 @@ def _search_start(
     return torch.where((enc_cost <= best_cost)[:, None], z_enc, codes[best])
 
 
+class _Adam:
+    """Adam on one tensor, updated in place (torch.optim.Adam's defaults).
+
+    torch.optim's first use imports torch._dynamo, 1.6 s on a laptop CPU: the
+    window would freeze that long the first time it inpaints."""
+
+    def __init__(self, param: torch.Tensor, *, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
+        self.m = torch.zeros_like(param)
+        self.v = torch.zeros_like(param)
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, grad: torch.Tensor) -> None:
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        m_hat = self.m / (1 - b1**self.t)
+        v_hat = self.v / (1 - b2**self.t)
+        self.param.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
+
+
 def iter_optimise_vae_latent(
     model: VAE,
     x,
@@ -332,7 +355,7 @@ def iter_optimise_vae_latent(
             z0 = torch.where(full_d[:, None], sample, z0)
     fallback = _fallback(full, "a sample from the prior")
     z = z0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr)
+    opt = _Adam(z, lr=lr)
     # Fully masked rows keep their prior sample: their only gradient would pull them to z = 0.
     active = (~full_d).to(torch.float32)
 
@@ -353,8 +376,7 @@ def iter_optimise_vae_latent(
             per_image = _known_nll(logits, target, known, likelihood) + prior_weight * 0.5 * z.pow(2).sum(dim=1)
             (grad,) = torch.autograd.grad((per_image * active).sum(), z)
         yield InpaintResult(output(logits), step, "vae_latent", fallback)
-        z.grad = grad
-        opt.step()
+        opt.step(grad)
 
 
 def _run(

@@ -310,6 +310,7 @@ def test_the_fill_is_animated_step_by_step(window, qtbot):
 
 
 def test_painting_a_mask_with_the_mouse(window, qtbot):
+    window.show_panel("inpaint")
     panel = window.inpaint
     editor = panel.editor
     editor.clear()
@@ -330,6 +331,17 @@ def test_painting_a_mask_with_the_mouse(window, qtbot):
     qtbot.waitUntil(lambda: panel.mask_label.text().startswith(f"{int(editor.mask().sum())} of 784"))
     editor.undo()
     assert not editor.mask()[2:6, 3:10].all()
+
+
+def test_a_hidden_inpaint_panel_waits_until_it_is_shown(window, qtbot):
+    panel = window.inpaint
+    assert not panel.isVisible()
+    panel.set_preset("top_half")
+    qtbot.waitUntil(lambda: panel._stale)  # the change was seen, and left for later
+    assert not panel.running() and panel.results.get("ae_projection") is None
+    window.show_panel("inpaint")
+    qtbot.waitUntil(lambda: panel.results.get("ae_projection") is not None)
+    assert panel.mask_label.text().startswith("392 of 784")
 
 
 def test_a_fully_masked_image_falls_back_and_says_so(window):

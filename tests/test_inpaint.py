@@ -212,3 +212,19 @@ def test_a_masking_noise_dae_starts_from_black(digits):
     assert torch.equal(first.image[:, mask.reshape(-1)], torch.zeros(4, 144))
     full = inpaint.dae_fill(model, x[:1], torch.ones(28, 28, dtype=torch.bool), mean_image=mean)
     assert "black" in full.fallback and torch.equal(full.image, torch.zeros(1, 784))
+
+
+def test_the_latent_optimiser_takes_the_same_steps_as_torch_adam():
+    from models.inpaint import _Adam
+
+    torch.manual_seed(0)
+    a = torch.randn(5, 2, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    reference, ours = torch.optim.Adam([a], lr=0.05), _Adam(b, lr=0.05)
+    for _ in range(30):
+        reference.zero_grad()
+        ((a - 3) ** 2 * torch.arange(1.0, 3.0)).sum().backward()
+        reference.step()
+        (grad,) = torch.autograd.grad(((b - 3) ** 2 * torch.arange(1.0, 3.0)).sum(), b)
+        ours.step(grad)
+    torch.testing.assert_close(b.detach(), a.detach(), rtol=0, atol=1e-5)
