@@ -330,7 +330,7 @@ class ElboExperiment(QWidget):
             plot = LatentPlot(role="vae", theme=self.theme)
             plot.setMinimumSize(220, 220)
             plot.setToolTip("The codes (posterior means μ) of 2,000 test images under this run's VAE, "
-                            "over the prior's circles. Drag to decode a point.")
+                            "over the prior's circles. Drag to decode a point (shown top left, under the input).")
             plot.set_background("prior", True)
             plot.probe_changed.connect(lambda x, y, s=side: self._probe_beta(s, x, y))
             self.beta_plots[side] = plot
