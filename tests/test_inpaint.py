@@ -159,7 +159,8 @@ def test_chunks_give_the_same_answer(models, digits):
     mask = center_square_mask(12)
     whole = inpaint.project_ae(models["ae"], x[:50], mask, steps=3, mean_image=mean)
     chunked = inpaint.project_ae(models["ae"], x[:50], mask, steps=3, mean_image=mean, chunk=7)
-    torch.testing.assert_close(whole.image, chunked.image)
+    # Different batch sizes may take different matmul kernels: equal up to float32 rounding.
+    torch.testing.assert_close(whole.image, chunked.image, atol=1e-4, rtol=1e-4)
 
 
 def test_bad_inputs_are_refused(models, digits):
