@@ -23,7 +23,8 @@ from models import checkpoint, data
 from models.nets import NetConfig, build_model
 from models.threads import ThreadTuner
 from models.train import (
-    EpochInfo, NonFiniteLossError, StepInfo, TrainConfig, Trainer, TrainingError, as_float_images, run_meta,
+    EpochInfo, NonFiniteLossError, StepInfo, TrainConfig, Trainer, TrainingError, as_float_images, flush_denormals,
+    run_meta,
 )
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
     """Child-process entry point: train, report, save; every outcome ends in one
     JobFinished or JobFailed message."""
     t0 = time.perf_counter()
+    flush_denormals()  # first: before torch starts its worker threads
     try:
         if job.threads:
             torch.set_num_threads(job.threads)
@@ -172,8 +174,12 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
 
         def stopping() -> bool:
             # Pausing blocks here, between two batches, so a paused run uses no CPU.
+            held = False
             while pause_event.is_set() and not stop_event.is_set():
+                held = True
                 time.sleep(0.05)
+            if held and tuner is not None:
+                tuner.interrupted()  # a pause is not a slower machine
             # An orphaned child (the app was killed) stops instead of training on.
             return stop_event.is_set() or (parent is not None and not parent.is_alive())
 

@@ -5,8 +5,11 @@ else wants the CPU, but when another process does (the app's own window, a
 second program), OpenMP's two threads wait on each other at every operation and
 the run can fall to a quarter of the one-thread speed (measured: 1 thread 5.3k
 samples/s, 2 threads 1.2k, with one busy process beside it). No fixed choice is
-right, so ``ThreadTuner`` times each candidate for a moment, keeps the fastest,
-and checks again every few seconds as the load changes.
+right, so ``ThreadTuner`` times each candidate for a moment and keeps the fastest.
+It times them again when the load changes, which it notices as the chosen count's
+speed drifting from what the trial measured, and otherwise only once a minute:
+each trial spends half a second on a slower choice (about 10 % of a run's speed
+when trials came every 10 s, measured in the benchmark's in-app run).
 """
 from __future__ import annotations
 
@@ -22,8 +25,12 @@ class ThreadTuner:
     """Call ``step(samples)`` after every training step; it switches ``torch.set_num_threads``.
 
     A trial times each candidate over ``window_s`` seconds (after ``settle_steps``
-    steps that warm it up), then the fastest runs until ``recheck_s`` seconds have
-    passed and the next trial starts.
+    steps that warm it up), then the fastest runs. Its speed is watched over
+    windows of ``2 * window_s``: the next trial starts when that speed is more than
+    ``drift`` (a fraction) away from the trial's figure and ``recheck_s`` seconds
+    have passed since the last trial, or after ``max_recheck_s`` seconds in any case.
+    Fewer threads are chosen only when they train more than ``margin`` (a fraction)
+    faster than the most threads.
     """
 
     def __init__(
@@ -33,6 +40,9 @@ class ThreadTuner:
         window_s: float = 0.5,
         settle_steps: int = 2,
         recheck_s: float = 10.0,
+        max_recheck_s: float = 60.0,
+        drift: float = 0.2,
+        margin: float = 0.15,
         clock: Callable[[], float] = time.perf_counter,
         apply: Callable[[int], None] = torch.set_num_threads,
     ):
@@ -43,13 +53,17 @@ class ThreadTuner:
         self.window_s = window_s
         self.settle_steps = settle_steps
         self.recheck_s = recheck_s
+        self.max_recheck_s = max(recheck_s, max_recheck_s)
+        self.drift = drift
+        self.margin = margin
         self._clock = clock
         self._apply = apply
         self.rates: dict[int, float] = {}  # samples/s of each candidate in the latest trial
         self.trials = 0
         self.current = self.candidates[-1]
         self._trial: list[int] = []
-        self._next_trial = 0.0
+        self._last_trial = 0.0  # when the latest trial ended
+        self._watch: tuple[float, int] | None = None  # (start, samples) of the speed window
         if len(self.candidates) == 1:
             self._apply(self.current)
         else:
@@ -79,8 +93,7 @@ class ThreadTuner:
             return
         now = self._clock()
         if not self._trial:
-            if now >= self._next_trial:
-                self._start_trial()
+            self._watch_speed(now, samples)
             return
         if self._settle > 0:
             self._settle -= 1
@@ -99,9 +112,42 @@ class ThreadTuner:
         if self._trial:
             self._begin(self._trial[0])
             return
+        most = self.candidates[-1]
         best = max(self.rates, key=self.rates.__getitem__)
+        if self.rates[best] < (1.0 + self.margin) * self.rates[most]:
+            # Half-second timings on a shared machine scatter by several per cent:
+            # fewer threads must win clearly (under load they win by 2x or more).
+            best = most
         self.trials += 1
         if best != self.current:
             self.current = best
             self._apply(best)
-        self._next_trial = now + self.recheck_s
+        self._last_trial = now
+        self._watch = None
+
+    def interrupted(self) -> None:
+        """The run was held (paused): the time since the last step is not training time."""
+        if len(self.candidates) == 1:
+            return
+        if self._trial:
+            self._begin(self.current)
+        else:
+            self._watch = None
+
+    def _watch_speed(self, now: float, samples: int) -> None:
+        """Between trials: start one when the load seems to have changed, or it is time."""
+        if self._watch is None:
+            self._watch = (now, 0)  # from the end of this step
+            return
+        t0, n = self._watch
+        n += samples
+        elapsed = now - t0
+        if elapsed < 2 * self.window_s:
+            self._watch = (t0, n)
+            return
+        self._watch = (now, 0)
+        since = now - self._last_trial
+        expected = self.rates.get(self.current, 0.0)
+        drifted = expected <= 0 or abs(n / elapsed / expected - 1.0) > self.drift
+        if since >= self.max_recheck_s or (drifted and since >= self.recheck_s):
+            self._start_trial()

@@ -27,6 +27,19 @@ class NonFiniteLossError(TrainingError):
     """The loss became NaN or infinite; the model holds the last good weights."""
 
 
+def flush_denormals() -> None:
+    """Treat denormal floats (below 1.2e-38) as zero in this thread and in every thread
+    it starts afterwards; call it when a process starts, before torch's first parallel
+    operation creates the worker threads (they keep the setting they were born with).
+
+    As a run goes on, some weights, gradients and Adam moments drift into the denormal
+    range, where x86 CPUs compute many times slower: the 2-D VAE on 2 cores fell from
+    9,000 to 6,500 samples/s within 24 epochs, and held 9,000 with them flushed.
+    Values that small are far below anything a loss can feel.
+    """
+    torch.set_flush_denormal(True)
+
+
 def select_device(preference: str | None = None) -> torch.device:
     """CUDA, then MPS, then CPU; ``preference`` or $LATENT_EXPLORER_DEVICE overrides."""
     pref = (preference or os.environ.get(DEVICE_ENV) or "auto").lower()

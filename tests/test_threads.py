@@ -59,6 +59,49 @@ def test_a_busy_machine_trains_on_one_thread_and_goes_back_when_the_load_ends():
     assert m.threads == 2 and tuner.trials == 2
 
 
+def test_a_steady_load_is_not_timed_again_until_the_longest_interval():
+    m = FakeMachine({1: 9000.0, 2: 13000.0})
+    tuner = _tuner(m, recheck_s=5.0, max_recheck_s=40.0)
+    m.run(tuner, 35.0)
+    assert tuner.trials == 1  # the speed did not change: no second trial yet
+    m.run(tuner, 10.0)
+    assert tuner.trials == 2 and m.threads == 2
+
+
+def test_a_load_change_is_timed_again_soon_after_the_last_trial():
+    m = FakeMachine({1: 9000.0, 2: 13000.0})
+    tuner = _tuner(m, recheck_s=5.0, max_recheck_s=60.0)
+    m.run(tuner, 2.0)
+    assert m.threads == 2
+    m.speeds = {1: 5300.0, 2: 1200.0}  # another program starts
+    m.run(tuner, 3.0)
+    assert m.threads == 2 and tuner.trials == 1  # too soon after the first trial
+    m.run(tuner, 4.0)
+    assert m.threads == 1 and tuner.trials == 2
+
+
+def test_a_near_tie_keeps_the_most_threads():
+    m = FakeMachine({1: 10500.0, 2: 10000.0})  # one thread 5 % faster: within timing noise
+    tuner = _tuner(m)
+    m.run(tuner, 3.0)
+    assert tuner.trials == 1 and m.threads == 2
+    m2 = FakeMachine({1: 12500.0, 2: 10000.0})  # 25 % faster: a real difference
+    tuner2 = _tuner(m2)
+    m2.run(tuner2, 3.0)
+    assert m2.threads == 1
+
+
+def test_a_pause_is_not_taken_for_a_slower_machine():
+    m = FakeMachine({1: 9000.0, 2: 13000.0})
+    tuner = _tuner(m, recheck_s=5.0, max_recheck_s=60.0)
+    m.run(tuner, 12.0)
+    assert tuner.trials == 1
+    m.now += 30.0  # paused for half a minute, then resumed
+    tuner.interrupted()
+    m.run(tuner, 5.0)
+    assert tuner.trials == 1 and m.threads == 2
+
+
 def test_trials_cost_little_of_the_run():
     m = FakeMachine({1: 9000.0, 2: 13000.0})
     tuner = _tuner(m)
