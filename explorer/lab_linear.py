@@ -371,8 +371,12 @@ class LinearPcaExperiment(TrainingExperiment):
                                  "error with the same k (dashed): the best any k-dimensional linear code can do")
         self.mse_curve = self.mse_plot.plot([], [], name="linear AE")
         self.pca_line = pg.InfiniteLine(angle=0, movable=False)
+        self.pca_line.setVisible(False)  # until PCA is fitted
         self.mse_plot.addItem(self.pca_line)
         self.pca_legend = self.mse_plot.plot([], [], name="PCA")
+        # Before the first run: the range digit reconstructions live in, not +-400.
+        self.mse_plot.setYRange(0.0, 0.1, padding=0)
+        self.mse_plot.setXRange(0.0, 1.0, padding=0)
         plots.addWidget(self.mse_plot, 1)
         self.angle_plot = lab_plot("Principal angles to PCA's subspace", "degrees")
         self.angle_plot.setToolTip("The principal angles between the decoder's column space and the top-k principal "
