@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Measure speed as ratios against plain PyTorch in the same process.")
     b.add_argument("--json", action="store_true", help="print one JSON object (keys nested as name.p50)")
     b.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    b.add_argument("--data-dir", type=Path, default=None,
+                   help="MNIST folder whose 60,000 training images the training figures use "
+                   "(default: the dataset cache, else the bundled 10,000 test images)")
     lab = sub.add_parser("lab", help="the concept lab's experiments, printed", description="The concept lab from the command line.")
     lab_sub = lab.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
     ll = lab_sub.add_parser("losses", help="MSE, L1 and cosine similarity of two vectors",
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
             from explorer.bench import bench_main
 
-            return bench_main(quick=args.quick, as_json=args.json, root=Path(__file__).resolve().parent)
+            return bench_main(quick=args.quick, as_json=args.json, root=Path(__file__).resolve().parent, data_dir=args.data_dir)
         from explorer.app import run_app
 
         return run_app(args)

@@ -50,8 +50,12 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99))}
 
 
-def _bench_images() -> tuple[np.ndarray, str]:
-    """MNIST training images when on disk, else the bundled 10,000 test images."""
+def _bench_images(data_dir: Path | None = None) -> tuple[np.ndarray, str]:
+    """MNIST training images when on disk (in data_dir, else the cache), else the
+    bundled 10,000 test images."""
+    if data_dir is not None:
+        ds = data.load_dataset("mnist", data_dir=data_dir)  # asked for: a missing set is an error
+        return ds.train_images, ds.source
     try:
         ds = data.load_dataset("mnist")
     except data.DataError:
@@ -369,13 +373,13 @@ def measure_scatter_fps(window, settings: BenchSettings) -> float:
     return fps
 
 
-def run_bench(*, quick: bool, root: Path) -> dict:
+def run_bench(*, quick: bool, root: Path, data_dir: Path | None = None) -> dict:
     """Every measurement, as one flat-ish dict with the documented key names."""
     from PySide6.QtWidgets import QApplication
 
     settings = BenchSettings(quick=quick)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    images, source = _bench_images()
+    images, source = _bench_images(data_dir)
     x = as_float_images(images)
     train_ratio, plain_speed = measure_train_ratio(x, settings)
     results: dict = {"train_ratio": train_ratio, "plain_samples_per_s": plain_speed}
@@ -450,7 +454,11 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def bench_main(*, quick: bool, as_json: bool, root: Path) -> int:
-    results = run_bench(quick=quick, root=root)
+def bench_main(*, quick: bool, as_json: bool, root: Path, data_dir: Path | None = None) -> int:
+    try:
+        results = run_bench(quick=quick, root=root, data_dir=data_dir)
+    except data.DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(results, indent=2) if as_json else format_table(results))
     return 0

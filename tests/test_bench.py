@@ -44,3 +44,12 @@ def test_bench_quick_json_has_every_key_positive_and_finite(tmp_path):
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
     assert results["machine"]["cores"] >= 1
     assert "bundled" in results["machine"]["data"]
+
+
+def test_bench_with_a_data_dir_that_holds_no_mnist_says_so(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "bench", "--quick", "--data-dir", str(tmp_path)],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 2
+    assert "error:" in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout == ""
