@@ -173,7 +173,7 @@ def run_app(args) -> int:
     # of matrix products): nothing else runs yet, so with all cores; one thread after.
     window = MainWindow(startup=startup, settings=settings)
     configure_torch()
-    window.data_dir = getattr(args, "data_dir", None)
+    window.set_data_dir(getattr(args, "data_dir", None))
     panel = getattr(args, "panel", None)
     if panel is not None and panel not in window.panel_names():
         sys.stderr.write(f"error: unknown panel {panel!r}; valid panels: {', '.join(window.panel_names())}\n")
@@ -181,8 +181,6 @@ def run_app(args) -> int:
         return 2
     if panel is not None:
         window.show_panel(panel)
-    if getattr(args, "data_dir", None) is not None:
-        window.train_panel.set_data_dir(args.data_dir)
     train_for = getattr(args, "train_for", None) if screenshot is not None else None
     if train_for is not None and panel is None:
         window.show_panel("train")

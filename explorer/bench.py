@@ -396,6 +396,7 @@ def run_bench(*, quick: bool, root: Path, data_dir: Path | None = None) -> dict:
     def make_window():
         w = MainWindow(startup=startup, settings=None)
         w.resize(1400, 900)
+        w.build_all_panels()  # now, not in the middle of a measurement
         return w
 
     window = make_window()

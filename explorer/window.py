@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QTabWidget,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -97,7 +98,10 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.currentChanged.connect(self._panel_shown)
         self.setCentralWidget(self.tabs)
-        self._panels: dict[str, QWidget] = {}
+        self._panels: dict[str, QWidget] = {}  # the panels built so far, by name
+        self._pages: dict[str, QWidget] = {}  # each panel's tab page (its own widget, or its holder)
+        self._factories: dict[str, object] = {}  # how to build a panel not built yet
+        self._images, self._labels = startup.images, startup.labels
 
         self.explore = ExplorePanel(
             images=startup.images, labels=startup.labels, class_names=startup.class_names, theme=self.theme
@@ -106,27 +110,20 @@ class MainWindow(QMainWindow):
         self.explore.models_changed.connect(self._update_status)
         self.add_panel("explore", "Explore", self.explore)
 
-        self.train_panel = TrainPanel(theme=self.theme, settings=settings)
-        self.train_panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.train_panel.finished.connect(self._training_finished)
-        self.train_panel.failed.connect(self.show_error)
-        self.add_panel("train", "Train", self.train_panel)
-
         self.workbench = Workbench(
             images=startup.images, labels=startup.labels, class_names=startup.class_names, dae=startup.dae,
             dae_masking=startup.dae_masking, parent=self
         )
         self.explore.models_changed.connect(self._share_models)
-        self.draw = DrawPanel(workbench=self.workbench, theme=self.theme, settings=settings)
-        self.add_panel("draw", "Draw", self.draw)
-        self.denoise = DenoisePanel(workbench=self.workbench, theme=self.theme, settings=settings)
-        self.add_panel("denoise", "Denoise", self.denoise)
-        self.inpaint = InpaintPanel(workbench=self.workbench, theme=self.theme, settings=settings)
-        self.add_panel("inpaint", "Inpaint", self.inpaint)
-
-        self.lab = LabPanel(images=startup.images, labels=startup.labels, theme=self.theme, settings=settings)
-        self.lab.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.add_panel("lab", "Lab", self.lab)
+        # The other panels are built when first asked for (shown, or used through
+        # their property), and otherwise one by one once the window has painted: they
+        # cost about 0.3 s that start-up need not wait for.
+        self.add_lazy_panel("train", "Train", self._make_train_panel)
+        self.add_lazy_panel("draw", "Draw", lambda: DrawPanel(workbench=self.workbench, theme=self.theme, settings=self._settings))
+        self.add_lazy_panel("denoise", "Denoise", lambda: DenoisePanel(workbench=self.workbench, theme=self.theme, settings=self._settings))
+        self.add_lazy_panel("inpaint", "Inpaint", lambda: InpaintPanel(workbench=self.workbench, theme=self.theme, settings=self._settings))
+        self.add_lazy_panel("lab", "Lab", self._make_lab_panel)
+        self._build_queued = False
 
         self._build_status_bar()
         self._build_actions()
@@ -157,34 +154,123 @@ class MainWindow(QMainWindow):
 
     def add_panel(self, name: str, title: str, widget: QWidget) -> None:
         """Register a panel under ``name`` (for --panel and show_panel) as a tab."""
-        if name in self._panels:
+        if name in self._pages:
             raise ValueError(f"a panel named {name!r} already exists")
         self._panels[name] = widget
+        self._pages[name] = widget
         self.tabs.addTab(widget, title)
 
+    def add_lazy_panel(self, name: str, title: str, factory) -> None:
+        """Register a tab whose panel ``factory()`` builds when it is first needed."""
+        if name in self._pages:
+            raise ValueError(f"a panel named {name!r} already exists")
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self._pages[name] = page
+        self._factories[name] = factory
+        self.tabs.addTab(page, title)
+
     def panel_names(self) -> tuple[str, ...]:
-        return tuple(self._panels)
+        return tuple(self._pages)
 
     def panel(self, name: str) -> QWidget:
+        """Panel ``name``, built now if it was not yet."""
+        if name not in self._panels:
+            if name not in self._factories:
+                raise KeyError(f"unknown panel {name!r}; choose one of: {', '.join(self._pages)}")
+            widget = self._factories.pop(name)()
+            self._pages[name].layout().addWidget(widget)
+            self._panels[name] = widget
+            if hasattr(widget, "set_active"):
+                widget.set_active(self.tabs.currentWidget() is self._pages[name])
         return self._panels[name]
+
+    def panel_built(self, name: str) -> bool:
+        return name in self._panels
+
+    @property
+    def train_panel(self) -> TrainPanel:
+        return self.panel("train")
+
+    @property
+    def draw(self) -> DrawPanel:
+        return self.panel("draw")
+
+    @property
+    def denoise(self) -> DenoisePanel:
+        return self.panel("denoise")
+
+    @property
+    def inpaint(self) -> InpaintPanel:
+        return self.panel("inpaint")
+
+    @property
+    def lab(self) -> LabPanel:
+        return self.panel("lab")
+
+    def _make_train_panel(self) -> TrainPanel:
+        panel = TrainPanel(theme=self.theme, settings=self._settings)
+        panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        panel.finished.connect(self._training_finished)
+        panel.failed.connect(self.show_error)
+        if self.data_dir is not None:
+            panel.set_data_dir(self.data_dir)
+        if self.dataset != "mnist":
+            panel.set_dataset(self.dataset)
+        return panel
+
+    def _make_lab_panel(self) -> LabPanel:
+        panel = LabPanel(images=self._images, labels=self._labels, theme=self.theme, settings=self._settings)
+        panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        return panel
+
+    def set_data_dir(self, data_dir: Path | str | None) -> None:
+        """--data-dir: where datasets are looked for (the Train panel downloads there too)."""
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        if self.panel_built("train"):
+            self.train_panel.set_data_dir(self.data_dir)
+
+    def build_all_panels(self) -> None:
+        """Build every panel not built yet (the window does this by itself once shown)."""
+        for name in list(self._factories):
+            self.panel(name)
+
+    def _build_next_panel(self) -> None:
+        # One panel per pass of the event loop, so the window stays responsive meanwhile.
+        if self._factories:
+            self.panel(next(iter(self._factories)))
+        if self._factories:
+            QTimer.singleShot(0, self._build_next_panel)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._build_queued and self._factories:
+            # After the first paint (which comes within a few event-loop passes).
+            self._build_queued = True
+            QTimer.singleShot(300, self._build_next_panel)
 
     def show_panel(self, name: str) -> None:
         """Bring panel ``name`` to the front; KeyError naming the valid panels if unknown."""
-        if name not in self._panels:
-            raise KeyError(f"unknown panel {name!r}; choose one of: {', '.join(self._panels)}")
-        self.tabs.setCurrentWidget(self._panels[name])
+        if name not in self._pages:
+            raise KeyError(f"unknown panel {name!r}; choose one of: {', '.join(self._pages)}")
+        self.panel(name)
+        self.tabs.setCurrentWidget(self._pages[name])
 
     def _panel_shown(self, _index: int = -1) -> None:
         """Only the panel in front has its single-key shortcuts (B, E, R, Z...) switched on."""
+        name = self.current_panel_name()
+        if name and name not in self._panels:
+            self.panel(name)  # a tab clicked before its panel was built
         current = self.tabs.currentWidget()
-        for panel in self._panels.values():
+        for key, panel in self._panels.items():
             if hasattr(panel, "set_active"):
-                panel.set_active(panel is current)
-        self.panel_changed.emit(self.current_panel_name())
+                panel.set_active(self._pages[key] is current)
+        self.panel_changed.emit(name)
 
     def current_panel_name(self) -> str:
         current = self.tabs.currentWidget()
-        return next((n for n, w in self._panels.items() if w is current), "")
+        return next((n for n, w in self._pages.items() if w is current), "")
 
     # ------------------------------------------------------------ actions and menus
 
@@ -348,9 +434,11 @@ class MainWindow(QMainWindow):
                                                 empty_message=f"No {title} model\nTrain one in the Train panel")
                 except CheckpointError as exc:
                     errors.append(str(exc))
-            if hasattr(self.lab, "set_data"):
+            self._images, self._labels = startup.images, startup.labels
+            if self.panel_built("lab"):
                 self.lab.set_data(startup.images, startup.labels)
-            self.train_panel.set_dataset(name)
+            if self.panel_built("train"):
+                self.train_panel.set_dataset(name)
         finally:
             QApplication.restoreOverrideCursor()
         self._update_status()
@@ -499,7 +587,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.explore.restore_settings(settings)
         panel = settings.value("window/panel", "", type=str)
-        if panel in self._panels:
+        if panel in self._pages:
             self.show_panel(panel)
 
     def save_settings(self) -> None:
@@ -514,9 +602,12 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         # A run in progress is stopped and joined; no training process outlives the window.
-        self.train_panel.shutdown(1.0)
+        self._factories.clear()  # nothing more to build
+        train = self._panels.get("train")
+        if train is not None:
+            train.shutdown(1.0)
         for panel in self._panels.values():
-            if panel is not self.train_panel and hasattr(panel, "shutdown"):
+            if panel is not train and hasattr(panel, "shutdown"):
                 panel.shutdown(1.0)
         self.save_settings()
         super().closeEvent(event)
