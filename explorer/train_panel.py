@@ -988,10 +988,7 @@ class TrainPanel(QWidget):
         else:
             # Move the points in place: set_space would reset the view and the crosshair.
             crosshair = plot.crosshair()
-            plot.space = space
-            for k, item in enumerate(plot.scatter_items()):
-                xy = space.xy[labels == k]
-                item.setData(x=xy[:, 0], y=xy[:, 1])
+            plot.move_codes(space)
             if self._follow[side]:
                 (x0, x1), (y0, y1) = space.bounds()
                 (v0, v1), (w0, w1) = plot.view_range()

@@ -312,3 +312,27 @@ def test_about_box_states_the_lecture_ideas(window):
     box = window._message_box
     assert box.isVisible()
     assert "N(0, I)" in box.text() and "z = f(x)" in box.text()
+
+
+def test_moving_points_in_place_redraws_them_where_they_now_are(qtbot):
+    from explorer.latent_view import move_points
+
+    w = pg.PlotWidget()
+    qtbot.addWidget(w)
+    w.resize(300, 300)
+    item = pg.ScatterPlotItem(x=[0.0, 1.0], y=[0.0, 1.0], size=8, pen=None, brush=pg.mkBrush(255, 0, 0))
+    w.addItem(item)
+    w.setRange(xRange=(-5, 5), yRange=(-5, 5), padding=0)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: w.getPlotItem().vb.width() > 100)  # laid out
+    before = w.grab().toImage()
+    move_points(item, [3.0, -3.0], [-3.0, 3.0])
+    x, y = item.getData()
+    assert list(x) == [3.0, -3.0] and list(y) == [-3.0, 3.0]
+    assert item.dataBounds(0) == (-3.0, 3.0)  # bounds follow the points (they were 0 to 1)
+    after = w.grab().toImage()
+    assert after != before  # the picture changed, not only the numbers
+    assert len(item.pointsAt(pg.Point(3.0, -3.0))) == 1  # hovering finds the moved point
+    move_points(item, [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])  # another count: rebuilt
+    assert len(item.getData()[0]) == 3
