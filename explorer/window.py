@@ -1,8 +1,10 @@
 """The main window: a tab per panel, menus, toolbar, status bar and settings."""
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +26,17 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.explore_panel import SIDES, ExplorePanel, model_name
-from explorer.denoise_panel import DenoisePanel
-from explorer.draw_panel import DrawPanel
-from explorer.inpaint_panel import InpaintPanel
-from explorer.lab_panel import LabPanel
 from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
-from explorer.train_panel import RunResult, TrainPanel
 from explorer.workbench import Workbench
 from models.checkpoint import Checkpoint, CheckpointError, bundled_models_dir, load_checkpoint
 from models.data import BUNDLED_DATASETS, DATASETS
+
+if TYPE_CHECKING:  # imported where each panel is built: start-up need not load them
+    from explorer.denoise_panel import DenoisePanel
+    from explorer.draw_panel import DrawPanel
+    from explorer.inpaint_panel import InpaintPanel
+    from explorer.lab_panel import LabPanel
+    from explorer.train_panel import RunResult, TrainPanel
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +123,9 @@ class MainWindow(QMainWindow):
         # their property), and otherwise one by one once the window has painted: they
         # cost about 0.3 s that start-up need not wait for.
         self.add_lazy_panel("train", "Train", self._make_train_panel)
-        self.add_lazy_panel("draw", "Draw", lambda: DrawPanel(workbench=self.workbench, theme=self.theme, settings=self._settings))
-        self.add_lazy_panel("denoise", "Denoise", lambda: DenoisePanel(workbench=self.workbench, theme=self.theme, settings=self._settings))
-        self.add_lazy_panel("inpaint", "Inpaint", lambda: InpaintPanel(workbench=self.workbench, theme=self.theme, settings=self._settings))
+        self.add_lazy_panel("draw", "Draw", lambda: self._make_hands_on_panel("draw_panel", "DrawPanel"))
+        self.add_lazy_panel("denoise", "Denoise", lambda: self._make_hands_on_panel("denoise_panel", "DenoisePanel"))
+        self.add_lazy_panel("inpaint", "Inpaint", lambda: self._make_hands_on_panel("inpaint_panel", "InpaintPanel"))
         self.add_lazy_panel("lab", "Lab", self._make_lab_panel)
         self._build_queued = False
 
@@ -209,7 +213,14 @@ class MainWindow(QMainWindow):
     def lab(self) -> LabPanel:
         return self.panel("lab")
 
+    def _make_hands_on_panel(self, module: str, cls: str) -> QWidget:
+        """A Draw, Denoise or Inpaint panel on the shared workbench."""
+        panel_class = getattr(importlib.import_module(f"explorer.{module}"), cls)
+        return panel_class(workbench=self.workbench, theme=self.theme, settings=self._settings)
+
     def _make_train_panel(self) -> TrainPanel:
+        from explorer.train_panel import TrainPanel
+
         panel = TrainPanel(theme=self.theme, settings=self._settings)
         panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         panel.finished.connect(self._training_finished)
@@ -221,6 +232,8 @@ class MainWindow(QMainWindow):
         return panel
 
     def _make_lab_panel(self) -> LabPanel:
+        from explorer.lab_panel import LabPanel
+
         panel = LabPanel(images=self._images, labels=self._labels, theme=self.theme, settings=self._settings)
         panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         return panel
