@@ -858,6 +858,8 @@ class TrainPanel(QWidget):
     def _on_started(self, info: JobStarted) -> None:
         self._info = info
         where = f"{info.dataset_title}, {info.train_count:,} training and {info.test_count:,} test images"
+        if len(info.probe_indices) < info.test_count:
+            where += f" (the test loss after each epoch on {len(info.probe_indices):,} of them, the dots on the plots)"
         if info.is_subset:
             where += (" — the 10,000 images bundled with the app, because the full MNIST set is not on disk "
                       "(download it above, or start with --data-dir DIR, for all 60,000)")

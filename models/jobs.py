@@ -42,6 +42,10 @@ class TrainJob:
     allow_bundled: bool = True
     # Fixed images whose codes are sent while training (the moving scatter).
     probe_count: int = 2000
+    # The test loss after each epoch is taken on the probe images when the test set
+    # is larger: on the bundled 10,000 images, the whole set after every 10,000-image
+    # epoch cost a quarter of the run.
+    test_on_probes: bool = True
     snapshot_interval_s: float = 1.0
     threads: int | None = None
     # When given, the run keeps switching to whichever of these thread counts trains
@@ -187,7 +191,8 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
         for i, config in enumerate(job.configs):
             torch.manual_seed(job.train.seed + i)
             model = build_model(config, data_mean=mean)
-            trainers.append(Trainer(model, config=job.train, train_x=train_x, test_x=test_images, should_stop=stopping))
+            test_x = test_images[probe_idx] if job.test_on_probes else test_images
+            trainers.append(Trainer(model, config=job.train, train_x=train_x, test_x=test_x, should_stop=stopping))
         total = trainers[0].total_steps
         queue.put(
             JobStarted(

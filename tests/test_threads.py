@@ -150,3 +150,39 @@ def test_a_job_with_thread_choices_reports_the_threads_it_uses(tmp_path):
     assert isinstance(messages[-1], JobFinished), messages[-1]
     threads = {m.threads for m in messages if isinstance(m, ModelSnapshot)}
     assert threads and threads <= {1, 2}
+
+
+def test_the_test_loss_after_each_epoch_is_taken_on_the_probe_images(tmp_path):
+    from models.checkpoint import load_checkpoint
+    from models.jobs import EpochReport, JobStarted
+    from models.train import as_float_images, evaluate
+
+    x, labels = labelled_blobs(256)
+    test, test_labels = labelled_blobs(200, seed=1)
+    job = TrainJob(
+        configs=(NetConfig(kind="ae", hidden=(32,)),),
+        train=TrainConfig(epochs=2, batch_size=32),
+        arrays=(x, test, test_labels),
+        probe_count=40,
+        snapshot_interval_s=0.0,
+        threads=1,
+        out_dir=str(tmp_path),
+    )
+    q: queue.Queue = queue.Queue()
+    before = torch.get_num_threads()
+    try:
+        run_job(job, q, threading.Event(), threading.Event())
+    finally:
+        torch.set_num_threads(before)
+    messages = []
+    while not q.empty():
+        messages.append(q.get())
+    assert isinstance(messages[-1], JobFinished), messages[-1]
+    started = next(m for m in messages if isinstance(m, JobStarted))
+    assert started.test_count == 200 and len(started.probe_indices) == 40
+    last = [m for m in messages if isinstance(m, EpochReport)][-1]
+    model = load_checkpoint(tmp_path / "ae.pt").model
+    on_probes = evaluate(model, as_float_images(test[started.probe_indices]))["mse"]
+    on_all = evaluate(model, as_float_images(test))["mse"]
+    assert last.test["mse"] == pytest.approx(on_probes, rel=1e-5)
+    assert on_probes != pytest.approx(on_all, rel=1e-5)
