@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.add_lazy_panel("inpaint", "Inpaint", lambda: self._make_hands_on_panel("inpaint_panel", "InpaintPanel"))
         self.add_lazy_panel("lab", "Lab", self._make_lab_panel)
         self._build_queued = False
+        self._closing = False
 
         self._build_status_bar()
         self._build_actions()
@@ -251,6 +252,8 @@ class MainWindow(QMainWindow):
 
     def _build_next_panel(self) -> None:
         # One panel per pass of the event loop, so the window stays responsive meanwhile.
+        if self._closing:
+            return
         if self._factories:
             self.panel(next(iter(self._factories)))
         if self._factories:
@@ -615,7 +618,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         # A run in progress is stopped and joined; no training process outlives the window.
-        self._factories.clear()  # nothing more to build
+        self._closing = True  # build no more panels in the background
         train = self._panels.get("train")
         if train is not None:
             train.shutdown(1.0)

@@ -43,3 +43,13 @@ def test_a_panel_built_after_a_dataset_switch_shows_that_dataset(qtbot, startup)
     assert not w.panel_built("train")
     assert w.train_panel.dataset_combo.currentData() == "fashion-mnist"
     assert w.workbench.class_names[0] == "T-shirt/top"
+
+
+def test_closing_before_the_panels_are_built_builds_none_and_leaves_them_reachable(qtbot, startup):
+    w = MainWindow(startup=startup, settings=None)
+    qtbot.addWidget(w)
+    w.show()
+    w.close()
+    w._build_next_panel()  # what the background timer would run after the close
+    assert not any(w.panel_built(n) for n in ("train", "draw", "denoise", "inpaint", "lab"))
+    assert w.lab is not None and w.panel_built("lab")  # still there when asked for
