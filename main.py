@@ -130,7 +130,8 @@ def _load_data(name: str, data_dir: Path | None, *, download: bool = False, bund
     try:
         return data.load_dataset(name, data_dir=data_dir, download=download, progress=_download_progress)
     except data.DatasetNotFoundError as exc:
-        hint = " Or pass --bundled to use the bundled 10,000 MNIST test images." if name == "mnist" else ""
+        hint = (f" Or pass --bundled to use the bundled 10,000 {data.DATASETS[name].title} test images."
+                if name in data.BUNDLED_DATASETS else "")
         raise CliError(f"{exc}{hint}") from exc
     except data.DataError as exc:
         raise CliError(str(exc)) from exc

@@ -625,8 +625,8 @@ class TrainPanel(QWidget):
             target = html.escape(str(data.dataset_dir(key, root)))
             text = (f"{title} is not on disk. Download it (about 30 MB) into {target}. "
                     f"Offline: copy its four IDX files there, or start the app with <nobr>--data-dir DIR</nobr>.")
-            if key == data.BUNDLED_NAME:
-                text += " Until then, Start trains on the 10,000 MNIST images bundled with the app."
+            if key in data.BUNDLED_DATASETS:
+                text += f" Until then, Start trains on the 10,000 {title} images bundled with the app."
             self.download_row.setVisible(True)
         self.dataset_status.setText(text)
         self.download_button.setVisible(not busy)
@@ -697,7 +697,7 @@ class TrainPanel(QWidget):
         key = self.dataset_combo.currentData()
         if key == FOLDER and not found and "arrays" not in self.job_overrides:
             raise SettingsError("Choose a folder that holds the four IDX files (Data › Browse…).")
-        if not found and name != data.BUNDLED_NAME and "arrays" not in self.job_overrides:
+        if not found and name not in data.BUNDLED_DATASETS and "arrays" not in self.job_overrides:
             raise SettingsError(f"{data.DATASETS[name].title} is not on disk: download it first (Data › Download).")
         try:
             hidden = tuple(int(v) for v in self.hidden_edit.text().replace(" ", "").split(",") if v)
@@ -861,8 +861,8 @@ class TrainPanel(QWidget):
         if len(info.probe_indices) < info.test_count:
             where += f" (the test loss after each epoch on {len(info.probe_indices):,} of them, the dots on the plots)"
         if info.is_subset:
-            where += (" — the 10,000 images bundled with the app, because the full MNIST set is not on disk "
-                      "(download it above, or start with --data-dir DIR, for all 60,000)")
+            where += (f" — the 10,000 images bundled with the app, because the full {info.dataset_title} set is not "
+                      "on disk (download it above, or start with --data-dir DIR, for all 60,000)")
         else:
             where += f" ({info.dataset_source})"
         self.run_label.setText(f"Training on {where}. Device: {info.device}. Drag on a plot to decode with the latest weights.")

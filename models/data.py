@@ -810,15 +810,16 @@ def load_bundled(name: str = "mnist") -> Dataset:
 
 
 def load_dataset_or_bundled(name: str = "mnist", *, data_dir: str | os.PathLike | None = None) -> Dataset:
-    """The full dataset if it is on disk, else (MNIST only) the bundled subset; ``source`` says which and why."""
+    """The full dataset if it is on disk, else (MNIST, Fashion-MNIST) the bundled test
+    set; ``source`` says which and why."""
     try:
         return load_dataset(name, data_dir=data_dir)
     except DatasetNotFoundError:
-        if name != BUNDLED_NAME:
+        if name not in BUNDLED_DATASETS:
             raise
         reason = "no full dataset found"
     except DataError as exc:
-        if name != BUNDLED_NAME:
+        if name not in BUNDLED_DATASETS:
             raise
         # The app must still start; the reason travels in `source` for the status bar.
         log.warning("falling back to the bundled subset: %s", exc)

@@ -38,7 +38,7 @@ class TrainJob:
     train: TrainConfig
     dataset: str = "mnist"
     data_dir: str | None = None
-    # Train on the bundled 10,000 MNIST test images when no full set is found.
+    # Train on the bundled 10,000 test images (MNIST, Fashion-MNIST) when no full set is found.
     allow_bundled: bool = True
     # Fixed images whose codes are sent while training (the moving scatter).
     probe_count: int = 2000
@@ -122,7 +122,7 @@ def _load_data(job: TrainJob):
     try:
         ds = data.load_dataset(job.dataset, data_dir=job.data_dir)
     except data.DatasetNotFoundError:
-        if not (job.allow_bundled and job.dataset == data.BUNDLED_NAME):
+        if not (job.allow_bundled and job.dataset in data.BUNDLED_DATASETS):
             raise
         ds = data.load_bundled(job.dataset)
     return ds.title, ds.source, ds.is_subset, ds.train_images, ds.test_images, ds.test_labels

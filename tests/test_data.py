@@ -339,8 +339,10 @@ def test_load_dataset_or_bundled_prefers_the_full_set(tmp_path):
     assert fallback.is_subset and len(fallback.test_images) == 10_000
     assert "no full dataset found" in fallback.source
 
-    with pytest.raises(data.DatasetNotFoundError):
-        data.load_dataset_or_bundled("fashion-mnist", data_dir=tmp_path / "empty")
+    clothes = data.load_dataset_or_bundled("fashion-mnist", data_dir=tmp_path / "empty")
+    assert clothes.is_subset and clothes.class_names[0] == "T-shirt/top"
+    with pytest.raises(data.DatasetNotFoundError):  # KMNIST is not bundled
+        data.load_dataset_or_bundled("kmnist", data_dir=tmp_path / "empty")
 
 
 def test_load_dataset_or_bundled_says_why_a_broken_full_set_was_skipped(tmp_path):

@@ -129,14 +129,17 @@ def test_live_space_decodes_with_the_snapshot_weights_and_keeps_its_pca_frame():
     np.testing.assert_allclose(second.xy / 1.01, first.xy, atol=1e-4)
 
 
-def test_missing_dataset_offers_download_and_mnist_falls_back_to_bundled(panel, tmp_path):
+def test_missing_dataset_offers_download_and_bundled_sets_fall_back(panel, tmp_path):
     panel.set_data_dir(tmp_path / "empty")
     assert "bundled" in panel.dataset_status.text()
     assert not panel.download_row.isHidden()
     job = panel.make_job()
     assert job.allow_bundled and job.dataset == "mnist"
     panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("fashion-mnist"))
-    assert "--data-dir" in panel.dataset_status.text()
+    assert "10,000 Fashion-MNIST images bundled" in panel.dataset_status.text()
+    assert panel.make_job().dataset == "fashion-mnist"
+    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("kmnist"))  # not bundled
+    assert "--data-dir" in panel.dataset_status.text() and "bundled" not in panel.dataset_status.text()
     assert not panel.start()
     assert "download it first" in panel.last_error
     assert panel.error_label.isVisible()
