@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 BENCH_NET = NetConfig(kind="vae", latent=2, hidden=(512, 256))
 BATCH = 128
+# The plain loop's (and the bench's training) thread count: what an idle run uses.
+TRAIN_THREADS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def measure_in_app(images: np.ndarray, x: torch.Tensor, settings: BenchSettings,
     def plain() -> float:
         """The plain loop in this process, the run paused, on the threads it uses."""
         controller.pause()
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        torch.set_num_threads(TRAIN_THREADS)
         try:
             return plain_loop_samples_per_s(x, settings.train_steps)
         finally:
@@ -380,7 +382,7 @@ def run_bench(*, quick: bool, root: Path, data_dir: Path | None = None) -> dict:
     from PySide6.QtWidgets import QApplication
 
     settings = BenchSettings(quick=quick)
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(TRAIN_THREADS)
     images, source = _bench_images(data_dir)
     x = as_float_images(images)
     train_ratio, plain_speed = measure_train_ratio(x, settings)

@@ -105,7 +105,6 @@ class MainWindow(QMainWindow):
         self._panels: dict[str, QWidget] = {}  # the panels built so far, by name
         self._pages: dict[str, QWidget] = {}  # each panel's tab page (its own widget, or its holder)
         self._factories: dict[str, object] = {}  # how to build a panel not built yet
-        self._images, self._labels = startup.images, startup.labels
 
         self.explore = ExplorePanel(
             images=startup.images, labels=startup.labels, class_names=startup.class_names, theme=self.theme
@@ -235,7 +234,7 @@ class MainWindow(QMainWindow):
     def _make_lab_panel(self) -> LabPanel:
         from explorer.lab_panel import LabPanel
 
-        panel = LabPanel(images=self._images, labels=self._labels, theme=self.theme, settings=self._settings)
+        panel = LabPanel(images=self.workbench.images, labels=self.workbench.labels, theme=self.theme, settings=self._settings)
         panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         return panel
 
@@ -450,7 +449,6 @@ class MainWindow(QMainWindow):
                                                 empty_message=f"No {title} model\nTrain one in the Train panel")
                 except CheckpointError as exc:
                     errors.append(str(exc))
-            self._images, self._labels = startup.images, startup.labels
             if self.panel_built("lab"):
                 self.lab.set_data(startup.images, startup.labels)
             if self.panel_built("train"):

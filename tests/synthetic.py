@@ -44,3 +44,25 @@ def write_idx_dataset(folder, name: str, images: np.ndarray, labels: np.ndarray,
                         ("test_images", images[:test]), ("test_labels", labels[:test])):
         filename = spec.files[role].filename
         data.write_idx(Path(folder) / filename, array, gzip=filename.endswith(".gz"))
+
+
+def run_job_here(job) -> list:
+    """Run a training job in this process (no child) and return every message it sent,
+    in order; torch's thread count is put back afterwards."""
+    import queue
+    import threading
+
+    import torch
+
+    from models.jobs import run_job
+
+    q: queue.Queue = queue.Queue()
+    before = torch.get_num_threads()
+    try:
+        run_job(job, q, threading.Event(), threading.Event())
+    finally:
+        torch.set_num_threads(before)
+    messages = []
+    while not q.empty():
+        messages.append(q.get())
+    return messages

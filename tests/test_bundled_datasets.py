@@ -124,26 +124,14 @@ def test_the_larger_latent_tab_says_its_models_are_mnist_only(qtbot, fashion):
 
 
 def test_a_training_run_on_fashion_mnist_without_the_full_set_uses_the_bundled_clothes(tmp_path):
-    import queue
-    import threading
-
-    import torch
-
-    from models.jobs import JobFinished, JobStarted, TrainJob, run_job
+    from models.jobs import JobFinished, JobStarted, TrainJob
     from models.nets import NetConfig
     from models.train import TrainConfig
+    from synthetic import run_job_here
 
     job = TrainJob(configs=(NetConfig(kind="ae", hidden=(16,)),), train=TrainConfig(epochs=1, batch_size=1000),
                    dataset="fashion-mnist", data_dir=str(tmp_path / "empty"), threads=1, snapshot_interval_s=0.0)
-    q: queue.Queue = queue.Queue()
-    before = torch.get_num_threads()
-    try:
-        run_job(job, q, threading.Event(), threading.Event())
-    finally:
-        torch.set_num_threads(before)
-    messages = []
-    while not q.empty():
-        messages.append(q.get())
+    messages = run_job_here(job)
     assert isinstance(messages[-1], JobFinished), messages[-1]
     started = next(m for m in messages if isinstance(m, JobStarted))
     assert started.dataset_title == "Fashion-MNIST" and started.is_subset and started.train_count == 10_000

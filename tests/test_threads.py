@@ -1,17 +1,13 @@
 """The training run's thread choice: it keeps the thread count that trains fastest now."""
 from __future__ import annotations
 
-import queue
-import threading
-
 import pytest
-import torch
 
-from models.jobs import JobFinished, ModelSnapshot, TrainJob, run_job
+from models.jobs import JobFinished, ModelSnapshot, TrainJob
 from models.nets import NetConfig
 from models.threads import ThreadTuner
 from models.train import TrainConfig
-from synthetic import labelled_blobs
+from synthetic import labelled_blobs, run_job_here
 
 
 class FakeMachine:
@@ -138,15 +134,7 @@ def test_a_job_with_thread_choices_reports_the_threads_it_uses(tmp_path):
         snapshot_interval_s=0.0,
         thread_choices=(1, 2),
     )
-    q: queue.Queue = queue.Queue()
-    before = torch.get_num_threads()
-    try:
-        run_job(job, q, threading.Event(), threading.Event())
-    finally:
-        torch.set_num_threads(before)
-    messages = []
-    while not q.empty():
-        messages.append(q.get())
+    messages = run_job_here(job)
     assert isinstance(messages[-1], JobFinished), messages[-1]
     threads = {m.threads for m in messages if isinstance(m, ModelSnapshot)}
     assert threads and threads <= {1, 2}
@@ -168,15 +156,7 @@ def test_the_test_loss_after_each_epoch_is_taken_on_the_probe_images(tmp_path):
         threads=1,
         out_dir=str(tmp_path),
     )
-    q: queue.Queue = queue.Queue()
-    before = torch.get_num_threads()
-    try:
-        run_job(job, q, threading.Event(), threading.Event())
-    finally:
-        torch.set_num_threads(before)
-    messages = []
-    while not q.empty():
-        messages.append(q.get())
+    messages = run_job_here(job)
     assert isinstance(messages[-1], JobFinished), messages[-1]
     started = next(m for m in messages if isinstance(m, JobStarted))
     assert started.test_count == 200 and len(started.probe_indices) == 40
