@@ -43,6 +43,20 @@ def _paint_image(painter: QPainter, qimage: QImage | None, box: QRectF, *, frame
     return target
 
 
+def _paint_opaque(widget: QWidget) -> None:
+    """The widget fills its own background (as its paintEvent starts with
+    _begin_paint): a new image then repaints only the widget, not every parent under
+    it. Live panels update several images per slider step or drag move, and the
+    parents' repainting cost as much again as the images themselves."""
+    widget.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+
+
+def _begin_paint(widget: QWidget, event) -> QPainter:
+    painter = QPainter(widget)
+    painter.fillRect(event.rect(), widget.palette().color(widget.backgroundRole()))
+    return painter
+
+
 class ImageView(QWidget):
     """One greyscale image scaled up with nearest-neighbour pixels, keeping its aspect
     ratio, with a caption underneath."""
@@ -55,6 +69,7 @@ class ImageView(QWidget):
         self._placeholder = placeholder
         self.setMinimumSize(minimum, minimum + self._caption_height())
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        _paint_opaque(self)
 
     def _caption_height(self) -> int:
         return self.fontMetrics().height() + 6
@@ -91,7 +106,7 @@ class ImageView(QWidget):
         return self._caption
 
     def paintEvent(self, event) -> None:  # noqa: N802
-        painter = QPainter(self)
+        painter = _begin_paint(self, event)
         pal = self.palette()
         ch = self._caption_height()
         box = QRectF(2, 2, self.width() - 4, self.height() - ch - 4)
@@ -129,6 +144,7 @@ class ImageStrip(QWidget):
         self._min_label_width = 0
         self.setMinimumHeight(56)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        _paint_opaque(self)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(600, 84)
@@ -168,7 +184,7 @@ class ImageStrip(QWidget):
         return max(self.natural_label_width(), self._min_label_width)
 
     def paintEvent(self, event) -> None:  # noqa: N802
-        painter = QPainter(self)
+        painter = _begin_paint(self, event)
         pal = self.palette()
         fm = self.fontMetrics()
         lw = self._label_width()

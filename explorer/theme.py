@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QGraphicsItem
 
 # Ten qualitative colours (Tableau 10) that stay apart on white and on near-black.
 CLASS_COLORS = (
@@ -102,11 +103,17 @@ def qt_palette(theme: Theme) -> QPalette:
 
 
 def style_plot(widget, theme: Theme) -> None:
-    """Background and axis colours of a pyqtgraph PlotWidget for ``theme``."""
+    """Background and axis colours of a pyqtgraph PlotWidget for ``theme``, and the
+    axes kept as cached pixmaps."""
     import pyqtgraph as pg
 
     widget.setBackground(theme.background)
     pi = widget.getPlotItem()
+    # Any change in a plot repaints its whole view, axes included, and re-rendering
+    # their tick labels was half the GUI's work while a run trains (the points move
+    # every second). Cached, an axis is a pixmap blit until its range or style changes.
+    for name in ("left", "bottom", "right", "top"):
+        pi.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     for name in ("left", "bottom"):
         ax = pi.getAxis(name)
         ax.setPen(pg.mkPen(theme.muted))

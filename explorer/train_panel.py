@@ -859,7 +859,7 @@ class TrainPanel(QWidget):
         self._info = info
         where = f"{info.dataset_title}, {info.train_count:,} training and {info.test_count:,} test images"
         if len(info.probe_indices) < info.test_count:
-            where += f" (the test loss after each epoch on {len(info.probe_indices):,} of them, the dots on the plots)"
+            where += f" (the test loss on {len(info.probe_indices):,} of them: the dots on the plots)"
         if info.is_subset:
             where += (f" — the 10,000 images bundled with the app, because the full {info.dataset_title} set is not "
                       "on disk (download it above, or start with --data-dir DIR, for all 60,000)")

@@ -46,6 +46,10 @@ class TrainJob:
     # is larger: on the bundled 10,000 images, the whole set after every 10,000-image
     # epoch cost a quarter of the run.
     test_on_probes: bool = True
+    # At most this share of the run goes to those test figures: with short epochs
+    # (the bundled images train an epoch a second) only every second or third epoch
+    # is evaluated (see Trainer); None evaluates after every epoch.
+    eval_share: float | None = 0.03
     snapshot_interval_s: float = 1.0
     threads: int | None = None
     # When given, the run keeps switching to whichever of these thread counts trains
@@ -192,7 +196,8 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
             torch.manual_seed(job.train.seed + i)
             model = build_model(config, data_mean=mean)
             test_x = test_images[probe_idx] if job.test_on_probes else test_images
-            trainers.append(Trainer(model, config=job.train, train_x=train_x, test_x=test_x, should_stop=stopping))
+            trainers.append(Trainer(model, config=job.train, train_x=train_x, test_x=test_x, should_stop=stopping,
+                                    eval_share=job.eval_share))
         total = trainers[0].total_steps
         queue.put(
             JobStarted(
@@ -205,15 +210,19 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
         last_info: list[StepInfo | None] = [None] * len(trainers)
         gens = [t.steps() for t in trainers]
         alive = [True] * len(trainers)
-        next_snapshot = time.perf_counter()
+        # When each model's last snapshot went out: time-based snapshots keep their
+        # cost (the probe codes, a few per cent of training each) near a fixed share
+        # of training, and an epoch's snapshot counts as that second's.
+        sent_at = [-math.inf] * len(trainers)
 
-        def send_snapshots(only: int | None = None) -> None:
+        def send_snapshots(only: int | None = None, *, older_than: float | None = None) -> None:
             for i, t in enumerate(trainers):
                 info = last_info[i]
                 if only is not None and i != only:
                     continue
-                if info is None:
+                if info is None or (older_than is not None and sent_at[i] > older_than):
                     continue
+                sent_at[i] = time.perf_counter()
                 was_training = t.model.training
                 t.model.eval()
                 with torch.inference_mode():
@@ -255,11 +264,9 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
                 elif isinstance(item, EpochInfo):
                     send_snapshots(only=i)
                     queue.put(EpochReport(i, trainers[i].model.kind, item.epoch, item.epochs, item.train, item.test))
-            now = time.perf_counter()
-            if now >= next_snapshot:
-                send_snapshots()
-                # Time-based snapshots keep their cost near a fixed share of training.
-                next_snapshot = time.perf_counter() + job.snapshot_interval_s
+            due = time.perf_counter() - job.snapshot_interval_s
+            if min(sent_at) <= due:
+                send_snapshots(older_than=due)
         send_snapshots()
         stopped = any(t.result.stopped for t in trainers)
         paths = _save_all(job, trainers, title=title, source=source, stopped=stopped)

@@ -114,7 +114,8 @@ class TrainResult:
 
     @property
     def final_test(self) -> dict[str, float]:
-        return self.history[-1].test if self.history else {}
+        """The latest epoch's test figures (epochs skipped by an evaluation budget have none)."""
+        return next((h.test for h in reversed(self.history) if h.test), {})
 
 
 def as_float_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -161,6 +162,11 @@ class Trainer:
     every epoch, should_stop() is checked before every batch. A stop leaves the
     model with its latest weights; a non-finite loss restores the last good
     weights and raises NonFiniteLossError.
+
+    The test figures are taken after every epoch, or, with eval_share, only as often
+    as keeps them under that share of the run's time: short epochs (the bundled
+    10,000 images) then skip some, whose EpochInfo.test is empty. The first and the
+    last epoch are always evaluated.
     """
 
     def __init__(
@@ -173,8 +179,12 @@ class Trainer:
         on_step: Callable[[StepInfo], None] | None = None,
         on_epoch: Callable[[EpochInfo], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        eval_share: float | None = None,
     ):
+        if eval_share is not None and not 0 < eval_share <= 1:
+            raise TrainingError(f"eval_share must be in (0, 1], got {eval_share}")
         self.config = config
+        self.eval_share = eval_share
         self.device = select_device(config.device)
         self.model = model.to(self.device)
         self.train_x = as_float_images(train_x).to(self.device)
@@ -188,6 +198,14 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.result = TrainResult()
         self.total_steps = math.ceil(self.train_x.shape[0] / config.batch_size) * config.epochs
+
+    def _evaluation_due(self, epoch: int, spent: dict[str, float]) -> bool:
+        """Evaluate after this epoch? Always without a budget, and for the first and
+        last epoch; otherwise once the training since the last evaluation is long
+        enough for that evaluation's cost to be within the share."""
+        if self.eval_share is None or epoch == 0 or epoch == self.config.epochs - 1:
+            return True
+        return spent["last_eval"] <= self.eval_share * spent["train"]
 
     def request_stop(self) -> None:
         """Ask the loop to stop before its next batch (safe from another thread)."""
@@ -229,6 +247,8 @@ class Trainer:
         result = self.result = TrainResult()
         step = samples = 0
         t_start = time.perf_counter()
+        # Seconds trained since the last evaluation, and what that evaluation took.
+        spent = {"train": 0.0, "last_eval": 0.0}
         model.train()
         for epoch in range(c.epochs):
             t_epoch = time.perf_counter()
@@ -286,7 +306,13 @@ class Trainer:
                     "The model keeps its last good weights."
                 )
             train_avg = {k: v / count for k, v in sums.items()}
-            test = evaluate(model, self.test_x.to(self.device), seed=c.seed) if self.test_x is not None else {}
+            spent["train"] += time.perf_counter() - t_epoch
+            test: dict[str, float] = {}
+            if self.test_x is not None and self._evaluation_due(epoch, spent):
+                t_eval = time.perf_counter()
+                test = evaluate(model, self.test_x.to(self.device), seed=c.seed)
+                spent["last_eval"] = time.perf_counter() - t_eval
+                spent["train"] = 0.0
             model.train()
             einfo = EpochInfo(epoch + 1, c.epochs, train_avg, test, time.perf_counter() - t_epoch)
             result.history.append(einfo)

@@ -122,6 +122,32 @@ def test_steps_generator_yields_every_step_and_epoch_in_order():
     assert events[-1].test == {}  # no test set given
 
 
+def test_an_evaluation_budget_skips_middle_epochs_but_never_the_first_or_last():
+    # A share no evaluation fits in: only the epochs that are always evaluated are.
+    trainer = Trainer(tiny("vae"), config=config(epochs=5), train_x=TRAIN_X, test_x=TEST_X, eval_share=1e-12)
+    history = trainer.fit().history
+    assert [bool(h.test) for h in history] == [True, False, False, False, True]
+    assert set(history[0].test) == EXPECTED_TEST_KEYS["vae"]
+    # Without a budget every epoch is evaluated.
+    unbudgeted = Trainer(tiny("vae"), config=config(epochs=3), train_x=TRAIN_X, test_x=TEST_X).fit().history
+    assert all(h.test for h in unbudgeted)
+
+
+def test_a_stopped_run_reports_the_latest_test_figures_it_has():
+    seen: list[EpochInfo] = []
+    trainer = Trainer(tiny("ae"), config=config(epochs=6), train_x=TRAIN_X, test_x=TEST_X, eval_share=1e-12,
+                      on_epoch=seen.append, should_stop=lambda: len(seen) >= 3)
+    result = trainer.fit()
+    assert result.stopped and [bool(h.test) for h in result.history] == [True, False, False]
+    assert result.final_test == result.history[0].test and "mse" in result.final_test
+
+
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
+def test_an_evaluation_share_outside_zero_to_one_is_refused(share):
+    with pytest.raises(TrainingError, match="eval_share"):
+        Trainer(tiny("ae"), config=config(), train_x=TRAIN_X, eval_share=share)
+
+
 def test_an_empty_training_set_is_refused():
     with pytest.raises(TrainingError, match="empty"):
         Trainer(tiny("ae"), config=config(), train_x=np.zeros((0, 28, 28), np.float32))
