@@ -27,7 +27,8 @@ from explorer.image_view import ImageStrip, ImageView
 from explorer.latent_view import LatentPlot
 from explorer.theme import CLASS_COLORS, LIGHT, Theme
 from models.checkpoint import Checkpoint, CheckpointError
-from models.latent_space import LatentSpace
+from models.files import default_cache_dir
+from models.latent_space import CodeCache, LatentSpace
 from models.train import as_float_images
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,11 @@ BACKGROUNDS = (
 )
 DETAIL_HINT = "Click a point on either plot to see the test image, its reconstructions and codes."
 PICK_RADIUS_FACTOR = 3  # picking interpolation ends is more forgiving than selecting
+
+
+def _code_cache(images: np.ndarray | None) -> CodeCache | None:
+    """The test images' codes under each model shown, kept between runs (see CodeCache)."""
+    return CodeCache(default_cache_dir() / "codes", images) if images is not None else None
 
 
 def model_name(ckpt: Checkpoint | None, side: str) -> str:
@@ -145,6 +151,7 @@ class ExplorePanel(QWidget):
         self.labels = labels
         # Converted once and shared by both models' LatentSpaces (they only read it).
         self._float_images = as_float_images(images) if images is not None else None
+        self._code_cache = _code_cache(images)
         self.class_names = tuple(class_names)
         self._theme = theme
         self._checkpoints: dict[str, Checkpoint | None] = {s: None for s in SIDES}
@@ -345,6 +352,7 @@ class ExplorePanel(QWidget):
         models for it are set with ``set_checkpoint``."""
         self.images, self.labels = images, labels
         self._float_images = as_float_images(images) if images is not None else None
+        self._code_cache = _code_cache(images)
         self.class_names = tuple(class_names)
         self.legend.set_class_names(self.class_names)
         n = len(images) if images is not None else 1
@@ -384,7 +392,7 @@ class ExplorePanel(QWidget):
                     f"{ckpt.name}: the model was trained on {h}x{w} images, the loaded images are {shape[0]}x{shape[1]}"
                 )
             try:
-                space = LatentSpace(ckpt.model, self._float_images)
+                space = LatentSpace(ckpt.model, self._float_images, cache=self._code_cache)
             except (RuntimeError, ValueError) as exc:
                 raise CheckpointError(f"{ckpt.name}: could not encode the test images: {exc}") from exc
         self._checkpoints[side] = ckpt

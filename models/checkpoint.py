@@ -99,7 +99,10 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path.name}: checkpoint was trained for latent size {config.latent}, this model has {expect_latent}"
         )
-    model = build_model(config)
+    # Built without storage: random initial weights would be thrown away at once (half
+    # the time of loading a bundled model); the loaded tensors become the parameters.
+    with torch.device("meta"):
+        model = build_model(config)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name}: the weights are damaged")
     expected = model.state_dict()
@@ -117,7 +120,7 @@ def load_checkpoint(
             )
         if not torch.isfinite(state[k]).all():
             raise CheckpointError(f"{path.name}: weight {k} holds NaN or infinite values")
-    model.load_state_dict(state)
+    model.load_state_dict({k: v.contiguous() for k, v in state.items()}, assign=True)
     model.to(device).eval()
     return Checkpoint(model=model, config=config, meta=meta, path=path)
 

@@ -1,9 +1,27 @@
-"""Atomic file writes shared by datasets and checkpoints."""
+"""Atomic file writes shared by datasets, checkpoints and caches, and the cache folder."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
+
+CACHE_ENV = "LATENT_EXPLORER_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """Where derived files that can be made again are kept (e.g. the test images'
+    codes): $LATENT_EXPLORER_CACHE, else the platform's user cache folder."""
+    override = os.environ.get(CACHE_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "latent-explorer" / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "latent-explorer"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says to ignore relative paths.
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "latent-explorer"
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:

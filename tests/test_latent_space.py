@@ -1,11 +1,14 @@
 """LatentSpace: plane coordinates, decoding, picking, samples and paths (no Qt)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
-from models.latent_space import LatentSpace, interpolate, sample_prior
+from models import metrics
+from models.latent_space import CodeCache, LatentSpace, interpolate, sample_prior
 from models.nets import NetConfig, build_model
 
 
@@ -91,3 +94,82 @@ def test_helpers():
     with pytest.raises(ValueError):
         interpolate(np.zeros(2), np.ones(2), 1)
     assert sample_prior(4, 3, seed=0).shape == (4, 3)
+
+
+# ------------------------------------------------------------ cached codes
+
+
+def _model(kind: str = "vae", seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model(NetConfig(kind=kind, latent=2, hidden=(16,)))
+
+
+def test_cached_codes_are_the_encoders_and_a_second_start_does_not_encode(tmp_path, monkeypatch):
+    images = _images()
+    model = _model()
+    plain = LatentSpace(model, images)
+    first = LatentSpace(model, images, cache=CodeCache(tmp_path, images))
+    assert np.array_equal(first.codes, plain.codes)
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("the cached codes should have been used")
+
+    monkeypatch.setattr(metrics, "embed", no_encoding)
+    again = LatentSpace(model, images, cache=CodeCache(tmp_path, images))
+    assert np.array_equal(again.codes, plain.codes) and np.array_equal(again.xy, plain.xy)
+
+
+def test_other_weights_or_other_images_miss_the_cache(tmp_path):
+    images = _images()
+    model = _model()
+    cache = CodeCache(tmp_path, images)
+    LatentSpace(model, images, cache=cache)
+    retrained = _model(seed=1)
+    assert cache.path_for(retrained) != cache.path_for(model)
+    space = LatentSpace(retrained, images, cache=cache)
+    assert np.array_equal(space.codes, LatentSpace(retrained, images).codes)
+    other = _images(seed=5)
+    assert CodeCache(tmp_path, other).path_for(model) != cache.path_for(model)
+    with pytest.raises(ValueError, match="200 images"):
+        cache.codes(model, torch.zeros(10, 784))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong shape", "nan"])
+def test_a_damaged_cache_file_is_encoded_again_and_replaced(tmp_path, damage):
+    images = _images()
+    model = _model()
+    cache = CodeCache(tmp_path, images)
+    path = cache.path_for(model)
+    if damage == "garbage":
+        path.write_bytes(b"not a numpy file")
+    else:
+        bad = np.zeros((5, 2), np.float32) if damage == "wrong shape" else np.full((200, 2), np.nan, np.float32)
+        np.save(path, bad)
+    space = LatentSpace(model, images, cache=cache)
+    assert np.array_equal(space.codes, LatentSpace(model, images).codes)
+    assert np.array_equal(np.load(path), space.codes.astype(np.float32))
+
+
+def test_an_unwritable_cache_still_gives_the_codes(tmp_path):
+    blocker = tmp_path / "codes"
+    blocker.write_text("a file where the folder should be")
+    images = _images()
+    model = _model("ae")
+    space = LatentSpace(model, images, cache=CodeCache(blocker, images))
+    assert np.array_equal(space.codes, LatentSpace(model, images).codes)
+
+
+def test_the_cache_keeps_only_its_newest_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(CodeCache, "MAX_FILES", 3)
+    images = _images(50)
+    cache = CodeCache(tmp_path, images)
+    paths = []
+    for seed in range(5):
+        model = _model("ae", seed)
+        LatentSpace(model, images, cache=cache)
+        paths.append(cache.path_for(model))
+        # Distinct, increasing modification times whatever the clock's resolution.
+        os.utime(paths[-1], (1_000_000 + seed, 1_000_000 + seed))
+    kept = set(tmp_path.glob("*.npy"))
+    assert len(kept) == 3 and paths[-1] in kept and paths[0] not in kept
