@@ -151,7 +151,7 @@ class ExplorePanel(QWidget):
         self.labels = labels
         # Converted once and shared by both models' LatentSpaces (they only read it).
         self._float_images = as_float_images(images) if images is not None else None
-        self._code_cache = _code_cache(images)
+        self._code_cache: CodeCache | None = None  # made when the first model is shown
         self.class_names = tuple(class_names)
         self._theme = theme
         self._checkpoints: dict[str, Checkpoint | None] = {s: None for s in SIDES}
@@ -352,7 +352,7 @@ class ExplorePanel(QWidget):
         models for it are set with ``set_checkpoint``."""
         self.images, self.labels = images, labels
         self._float_images = as_float_images(images) if images is not None else None
-        self._code_cache = _code_cache(images)
+        self._code_cache: CodeCache | None = None  # made when the first model is shown
         self.class_names = tuple(class_names)
         self.legend.set_class_names(self.class_names)
         n = len(images) if images is not None else 1
@@ -392,6 +392,8 @@ class ExplorePanel(QWidget):
                     f"{ckpt.name}: the model was trained on {h}x{w} images, the loaded images are {shape[0]}x{shape[1]}"
                 )
             try:
+                if self._code_cache is None:
+                    self._code_cache = _code_cache(self.images)
                 space = LatentSpace(ckpt.model, self._float_images, cache=self._code_cache)
             except (RuntimeError, ValueError) as exc:
                 raise CheckpointError(f"{ckpt.name}: could not encode the test images: {exc}") from exc

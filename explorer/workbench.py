@@ -55,12 +55,8 @@ class Workbench(QObject):
         self.images = None if images is None else np.asarray(images)
         self.labels = labels
         self.class_names = tuple(class_names)
-        self._float = None
-        if self.images is not None:
-            self._float = self.images.astype(np.float32) / (255.0 if self.images.dtype == np.uint8 else 1.0)
-        # The mean of the images shown stands in for the training set's mean digit
-        # (the bundled subset is 10,000 test images; the two differ by < 0.01 per pixel).
-        self.mean_image = None if self._float is None else self._float.mean(axis=0)
+        self._scale = 255.0 if self.images is not None and self.images.dtype == np.uint8 else 1.0
+        self._mean_image: np.ndarray | None = None
         self.dae = dae
         self.dae_masking = dae_masking
 
@@ -81,15 +77,24 @@ class Workbench(QObject):
 
     @property
     def count(self) -> int:
-        return 0 if self._float is None else len(self._float)
+        return 0 if self.images is None else len(self.images)
+
+    @property
+    def mean_image(self) -> np.ndarray | None:
+        """The mean of the images shown, float32 (H, W): it stands in for the training
+        set's mean digit (the bundled subset is 10,000 test images; the two differ by
+        < 0.01 per pixel). Worked out when first asked for, not before the first paint."""
+        if self._mean_image is None and self.images is not None:
+            self._mean_image = (self.images.mean(axis=0, dtype=np.float64) / self._scale).astype(np.float32)
+        return self._mean_image
 
     def image(self, index: int) -> np.ndarray:
         """Test image ``index`` as float32 (H, W) in [0, 1]."""
-        if self._float is None:
+        if self.images is None:
             raise IndexError("no test images are loaded")
-        if not 0 <= index < len(self._float):
-            raise IndexError(f"test image {index} does not exist; choose 0 to {len(self._float) - 1}")
-        return self._float[index].copy()
+        if not 0 <= index < len(self.images):
+            raise IndexError(f"test image {index} does not exist; choose 0 to {len(self.images) - 1}")
+        return self.images[index].astype(np.float32) / np.float32(self._scale)
 
     def label_name(self, index: int) -> str:
         if self.labels is None:
