@@ -40,8 +40,10 @@ class TrainJob:
     data_dir: str | None = None
     # Train on the bundled 10,000 test images (MNIST, Fashion-MNIST) when no full set is found.
     allow_bundled: bool = True
-    # Fixed images whose codes are sent while training (the moving scatter).
-    probe_count: int = 2000
+    # Fixed images whose codes are sent while training (the moving scatter): 100 a
+    # class show the classes separating; each snapshot encodes them all, so more
+    # would cost training time every second.
+    probe_count: int = 1000
     # The test loss after each epoch is taken on the probe images when the test set
     # is larger: on the bundled 10,000 images, the whole set after every 10,000-image
     # epoch cost a quarter of the run.
@@ -49,7 +51,7 @@ class TrainJob:
     # At most this share of the run goes to those test figures: with short epochs
     # (the bundled images train an epoch a second) only every second or third epoch
     # is evaluated (see Trainer); None evaluates after every epoch.
-    eval_share: float | None = 0.03
+    eval_share: float | None = 0.02
     snapshot_interval_s: float = 1.0
     threads: int | None = None
     # When given, the run keeps switching to whichever of these thread counts trains
@@ -262,7 +264,9 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
                     if tuner is not None:
                         tuner.step(job.train.batch_size)
                 elif isinstance(item, EpochInfo):
-                    send_snapshots(only=i)
+                    # The epoch's codes and curve with its report, unless a snapshot
+                    # went out moments ago (epochs of a second would double the rate).
+                    send_snapshots(only=i, older_than=time.perf_counter() - job.snapshot_interval_s / 2)
                     queue.put(EpochReport(i, trainers[i].model.kind, item.epoch, item.epochs, item.train, item.test))
             due = time.perf_counter() - job.snapshot_interval_s
             if min(sent_at) <= due:
