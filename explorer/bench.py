@@ -40,7 +40,9 @@ class BenchSettings:
 
     @property
     def rounds(self) -> int:
-        return 2 if self.quick else 3
+        # Alternating Trainer and plain runs; one pair's ratio moves by up to a tenth
+        # with the machine's other work, the median of five much less.
+        return 2 if self.quick else 5
 
     @property
     def in_app_rounds(self) -> int:
