@@ -166,3 +166,31 @@ def test_the_test_loss_after_each_epoch_is_taken_on_the_probe_images(tmp_path):
     on_all = evaluate(model, as_float_images(test))["mse"]
     assert last.test["mse"] == pytest.approx(on_probes, rel=1e-5)
     assert on_probes != pytest.approx(on_all, rel=1e-5)
+
+
+@pytest.mark.parametrize("interval", [0.0, 1000.0])
+def test_epoch_ends_do_not_add_snapshots_beyond_the_interval(interval):
+    # Each snapshot encodes the probe images: short epochs must not multiply them.
+    from models.jobs import EpochReport
+
+    x, labels = labelled_blobs(256)
+    job = TrainJob(
+        configs=(NetConfig(kind="ae", hidden=(32,)), NetConfig(kind="vae", hidden=(32,))),
+        train=TrainConfig(epochs=4, batch_size=32),
+        arrays=(x, x[:64], labels[:64]),
+        probe_count=32,
+        snapshot_interval_s=interval,
+        threads=1,
+    )
+    messages = run_job_here(job)
+    assert isinstance(messages[-1], JobFinished), messages[-1]
+    for index in (0, 1):
+        snaps = [m for m in messages if isinstance(m, ModelSnapshot) and m.index == index]
+        assert [m.epoch for m in messages if isinstance(m, EpochReport) and m.index == index] == [1, 2, 3, 4]
+        assert snaps[-1].step == snaps[-1].total_steps  # the final weights are always sent
+        if interval:
+            # One when the run starts, one at its end: no epoch was half an interval
+            # after the last snapshot.
+            assert len(snaps) == 2
+        else:
+            assert len(snaps) > 4 * 8  # every step and every epoch
