@@ -352,7 +352,7 @@ class ExplorePanel(QWidget):
         models for it are set with ``set_checkpoint``."""
         self.images, self.labels = images, labels
         self._float_images = as_float_images(images) if images is not None else None
-        self._code_cache: CodeCache | None = None  # made when the first model is shown
+        self._code_cache = None
         self.class_names = tuple(class_names)
         self.legend.set_class_names(self.class_names)
         n = len(images) if images is not None else 1

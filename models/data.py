@@ -13,7 +13,6 @@ import http.client
 import logging
 import os
 import re
-import sys
 import urllib.error
 import urllib.request
 import zlib
@@ -24,7 +23,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from models.files import atomic_write_bytes
+from models.files import atomic_write_bytes, user_folder
 
 log = logging.getLogger(__name__)
 
@@ -324,14 +323,7 @@ def default_data_dir() -> Path:
     override = os.environ.get(DATA_ENV, "").strip()
     if override:
         return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        xdg = os.environ.get("XDG_DATA_HOME", "")
-        # The XDG spec says to ignore relative paths.
-        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    base = user_folder(xdg_env="XDG_DATA_HOME", linux_default=".local/share", mac_folder="Application Support")
     return base / "latent-explorer" / "datasets"
 
 

@@ -9,19 +9,28 @@ from pathlib import Path
 CACHE_ENV = "LATENT_EXPLORER_CACHE"
 
 
+def user_folder(*, xdg_env: str, linux_default: str, mac_folder: str) -> Path:
+    """The platform's per-user folder that the app's own folder goes in: $``xdg_env``
+    (if absolute) or ~/``linux_default`` on Linux, ~/Library/``mac_folder`` on macOS,
+    %LOCALAPPDATA% on Windows."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / mac_folder
+    xdg = os.environ.get(xdg_env, "")
+    # The XDG spec says to ignore relative paths.
+    return Path(xdg) if os.path.isabs(xdg) else Path.home() / linux_default
+
+
 def default_cache_dir() -> Path:
     """Where derived files that can be made again are kept (e.g. the test images'
     codes): $LATENT_EXPLORER_CACHE, else the platform's user cache folder."""
     override = os.environ.get(CACHE_ENV, "").strip()
     if override:
         return Path(override).expanduser()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "latent-explorer" / "cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "latent-explorer"
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says to ignore relative paths.
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "latent-explorer"
+    folder = user_folder(xdg_env="XDG_CACHE_HOME", linux_default=".cache", mac_folder="Caches") / "latent-explorer"
+    # Windows has no separate cache folder: keep it apart from the datasets.
+    return folder / "cache" if sys.platform == "win32" else folder
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:

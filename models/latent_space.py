@@ -92,7 +92,7 @@ class CodeCache:
         h.update(f"codes-v1 {torch.__version__} {self._images_key} {json.dumps(model.config.to_dict(), sort_keys=True)}".encode())
         for name, tensor in model.state_dict().items():
             h.update(name.encode())
-            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            h.update(memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B"))
         return self.folder / f"{h.hexdigest()}.npy"
 
     def codes(self, model: Model, float_images: torch.Tensor) -> np.ndarray:

@@ -199,13 +199,13 @@ class Trainer:
         self.result = TrainResult()
         self.total_steps = math.ceil(self.train_x.shape[0] / config.batch_size) * config.epochs
 
-    def _evaluation_due(self, epoch: int, spent: dict[str, float]) -> bool:
+    def _evaluation_due(self, epoch: int, trained_s: float, last_eval_s: float) -> bool:
         """Evaluate after this epoch? Always without a budget, and for the first and
-        last epoch; otherwise once the training since the last evaluation is long
-        enough for that evaluation's cost to be within the share."""
+        last epoch; otherwise once the training since the last evaluation (trained_s)
+        is long enough for that evaluation's cost (last_eval_s) to be within the share."""
         if self.eval_share is None or epoch == 0 or epoch == self.config.epochs - 1:
             return True
-        return spent["last_eval"] <= self.eval_share * spent["train"]
+        return last_eval_s <= self.eval_share * trained_s
 
     def request_stop(self) -> None:
         """Ask the loop to stop before its next batch (safe from another thread)."""
@@ -248,7 +248,7 @@ class Trainer:
         step = samples = 0
         t_start = time.perf_counter()
         # Seconds trained since the last evaluation, and what that evaluation took.
-        spent = {"train": 0.0, "last_eval": 0.0}
+        trained_s = last_eval_s = 0.0
         model.train()
         for epoch in range(c.epochs):
             t_epoch = time.perf_counter()
@@ -306,13 +306,13 @@ class Trainer:
                     "The model keeps its last good weights."
                 )
             train_avg = {k: v / count for k, v in sums.items()}
-            spent["train"] += time.perf_counter() - t_epoch
+            trained_s += time.perf_counter() - t_epoch
             test: dict[str, float] = {}
-            if self.test_x is not None and self._evaluation_due(epoch, spent):
+            if self.test_x is not None and self._evaluation_due(epoch, trained_s, last_eval_s):
                 t_eval = time.perf_counter()
                 test = evaluate(model, self.test_x.to(self.device), seed=c.seed)
-                spent["last_eval"] = time.perf_counter() - t_eval
-                spent["train"] = 0.0
+                last_eval_s = time.perf_counter() - t_eval
+                trained_s = 0.0
             model.train()
             einfo = EpochInfo(epoch + 1, c.epochs, train_avg, test, time.perf_counter() - t_epoch)
             result.history.append(einfo)
