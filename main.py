@@ -302,11 +302,13 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Every command, the app included, computes with denormals flushed (see
-    # flush_denormals): set before torch starts its worker threads.
-    from models.train import flush_denormals
+    if args.command is not None:
+        # Every command computes with denormals flushed (see flush_denormals): set
+        # before torch starts its worker threads. The app sets it on its own thread
+        # (explorer.app.configure_torch), since it can start before torch is imported.
+        from models.train import flush_denormals
 
-    flush_denormals()
+        flush_denormals()
     try:
         if args.command == "train":
             return cmd_train(args)

@@ -15,22 +15,13 @@ APPLICATION = "latent-explorer"
 DEFAULT_MODELS = (("left", "ae"), ("right", "vae"))
 
 
-def load_startup(data_dir: Path | None = None, dataset: str = "mnist"):
-    """A dataset's test images (bundled, or the full test set in data_dir or the cache)
-    and its bundled models; whatever fails is reported in ``errors`` instead of raising.
-
-    MNIST is the app's home: every bundled file is expected and a missing one is an
-    error. Other datasets may have no bundled models (KMNIST): their absence is said
-    once, as a hint to train some."""
-    from explorer.window import StartupData
+def load_images(data_dir: Path | None, dataset: str):
+    """A dataset's test images (bundled, or the full test set in data_dir or the cache):
+    (images, labels, class_names, source, errors); images is None if they could not be
+    loaded, and errors says why. No torch."""
     from models import data
-    from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
 
-    errors: list[str] = []
-    images = labels = None
     title = data.DATASETS[dataset].title if dataset in data.DATASETS else dataset
-    class_names = tuple(str(k) for k in range(10))
-    source = "no images loaded"
     try:
         if data_dir is None and dataset in data.BUNDLED_DATASETS:
             ds = data.load_bundled(dataset)
@@ -38,16 +29,32 @@ def load_startup(data_dir: Path | None = None, dataset: str = "mnist"):
             ds = data.load_dataset_or_bundled(dataset, data_dir=data_dir)
         else:
             ds = data.load_dataset(dataset, data_dir=data_dir)
-        images, labels, class_names = ds.test_images, ds.test_labels, tuple(ds.class_names)
-        source = ds.source if ds.is_subset else f"{ds.title} test set, {len(images):,} images ({ds.source})"
     except data.DataError as exc:
-        errors.append(f"The {title} test images could not be loaded: {exc}")
+        return None, None, tuple(str(k) for k in range(10)), "no images loaded", (
+            f"The {title} test images could not be loaded: {exc}",)
+    source = ds.source if ds.is_subset else f"{ds.title} test set, {len(ds.test_images):,} images ({ds.source})"
+    return ds.test_images, ds.test_labels, tuple(ds.class_names), source, ()
+
+
+def load_models(dataset: str = "mnist", *, have_images: bool = True):
+    """A dataset's bundled models (this imports torch) as LoadedModels; whatever fails
+    is reported in ``errors`` instead of raising.
+
+    MNIST is the app's home: every bundled file is expected and a missing one is an
+    error. Other datasets may have no bundled models (KMNIST): their absence is said
+    once, as a hint to train some."""
+    from explorer.window import LoadedModels
+    from models.checkpoint import CheckpointError, load_checkpoint
+    from models.data import DATASETS
+    from models.files import bundled_models_dir
+
+    title = DATASETS[dataset].title if dataset in DATASETS else dataset
+    errors: list[str] = []
     folder = bundled_models_dir(dataset)
     if dataset != "mnist" and not folder.is_dir():
-        if images is not None:
+        if have_images:
             errors.append(f"No models of {title} ship with the app: train an AE and a VAE on it in the Train panel.")
-        return StartupData(images=images, labels=labels, class_names=class_names, data_source=source,
-                           errors=tuple(errors), dataset=dataset)
+        return LoadedModels(errors=tuple(errors))
     checkpoints = {}
     for side, kind in DEFAULT_MODELS:
         try:
@@ -66,9 +73,54 @@ def load_startup(data_dir: Path | None = None, dataset: str = "mnist"):
         except CheckpointError as exc:
             daes[stem] = None
             errors.append(f"The bundled {what} could not be loaded ({exc}); the Denoise and Inpaint panels work without it.")
+    return LoadedModels(checkpoints=checkpoints, dae=daes["dae"], dae_masking=daes["dae_masking"], errors=tuple(errors))
+
+
+def load_startup(data_dir: Path | None = None, dataset: str = "mnist"):
+    """A dataset's test images and its bundled models, loaded now (see load_images and
+    load_models); whatever fails is reported in ``errors`` instead of raising."""
+    from explorer.window import StartupData
+
+    images, labels, class_names, source, errors = load_images(data_dir, dataset)
+    models = load_models(dataset, have_images=images is not None)
     return StartupData(
-        images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=checkpoints,
-        errors=tuple(errors), dae=daes["dae"], dae_masking=daes["dae_masking"], dataset=dataset,
+        images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=models.checkpoints,
+        errors=errors + models.errors, dae=models.dae, dae_masking=models.dae_masking, dataset=dataset,
+    )
+
+
+def preview_startup(data_dir: Path | None = None, dataset: str = "mnist"):
+    """Start-up without torch: the test images and the bundled AE's and VAE's codes from
+    the code cache, with the models to be loaded once the window has painted; None when
+    that cannot be done (images not loaded, a model file missing, codes not cached), and
+    the caller loads everything now instead."""
+    from functools import partial
+
+    from explorer.explore_panel import code_cache, plot_title
+    from explorer.window import StartupData
+    from models.files import bundled_models_dir, file_key
+    from models.kinds import KIND_TITLES
+    from models.plane import CodePlane
+
+    images, labels, class_names, source, errors = load_images(data_dir, dataset)
+    if images is None or errors:
+        return None
+    cache = code_cache(images)
+    folder = bundled_models_dir(dataset)
+    previews = {}
+    for side, kind in DEFAULT_MODELS:
+        path = folder / f"{kind}.pt"
+        try:
+            codes = cache.load(file_key(path), latent=2) if path.is_file() else None
+        except OSError:
+            codes = None
+        if codes is None:
+            return None
+        plane = CodePlane(codes)
+        previews[side] = (plane, plot_title(KIND_TITLES[kind], plane))
+    return StartupData(
+        images=images, labels=labels, class_names=class_names, data_source=source, dataset=dataset,
+        previews=previews, code_cache=cache, load_models=partial(load_models, dataset),
     )
 
 
@@ -109,26 +161,44 @@ def configure_pyqtgraph() -> None:
 GUI_TORCH_THREADS = 1
 
 
-def configure_torch() -> None:
-    """Torch settings for the GUI process."""
+def configure_torch(*, threads: int | None = GUI_TORCH_THREADS) -> None:
+    """Torch settings for the GUI thread (both are per thread): denormals flushed (see
+    models.train.flush_denormals) and ``threads`` threads for its own operations
+    (None: leave torch's default)."""
     import torch
 
-    torch.set_num_threads(GUI_TORCH_THREADS)
+    from models.train import flush_denormals
+
+    flush_denormals()
+    if threads is not None:
+        torch.set_num_threads(threads)
 
 
 def _report_first_paint(app, window) -> None:
-    """For the benchmark: print the wall-clock time of the window's first paint, then quit."""
+    """For the benchmark: print the wall-clock times of the window's first paint and of
+    the models being ready to decode (the same moment when they loaded before the
+    window was built), then quit."""
     import time
 
     from PySide6.QtCore import QEvent, QObject
+
+    def report(what: str) -> None:
+        sys.stdout.write(f"{what}-wallclock {time.time():.6f}\n")
+        sys.stdout.flush()
+
+    def ready() -> None:
+        report("models-ready")
+        app.quit()
 
     class FirstPaint(QObject):
         def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
             if event.type() == QEvent.Type.Paint:
                 obj.removeEventFilter(self)
-                sys.stdout.write(f"first-paint-wallclock {time.time():.6f}\n")
-                sys.stdout.flush()
-                app.quit()
+                report("first-paint")
+                if window.models_pending():
+                    window.models_ready.connect(ready)
+                else:
+                    ready()
             return False
 
     window._first_paint_probe = FirstPaint(window)
@@ -142,10 +212,16 @@ def run_app(args) -> int:
         # Must be set before the QApplication exists.
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-    # torch before PySide6: once PySide6 is imported, its import hook reads the source
-    # of every module imported after it (to look for ``from __feature__``), which
-    # added 0.3 to 0.6 s to start-up for torch's thousand modules.
-    importlib.import_module("torch")
+    panel = getattr(args, "panel", None)
+    # The window paints before torch is imported when it opens on the Explore panel
+    # and the bundled models' codes are cached (see preview_startup): torch and the
+    # models (~1.5-3 s here, two thirds of a cold start) load in a thread meanwhile.
+    preview = screenshot is None and panel in (None, "explore")
+    if not preview:
+        # torch before PySide6: once PySide6 is imported, its import hook reads the
+        # source of every module imported after it (to look for ``from __feature__``),
+        # which added 0.2 to 0.6 s to start-up for torch's thousand modules.
+        importlib.import_module("torch")
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -165,16 +241,25 @@ def run_app(args) -> int:
     dataset = getattr(args, "dataset", None) or (settings.value("dataset", "mnist", type=str) if settings is not None else "mnist")
     if dataset not in DATASETS:
         dataset = "mnist"
-    startup = load_startup(getattr(args, "data_dir", None), dataset)
+    data_dir = getattr(args, "data_dir", None)
+    last_panel = settings.value("window/panel", "", type=str) if settings is not None else ""
+    startup = None
+    if preview and panel is None and last_panel in ("", "explore"):
+        startup = preview_startup(data_dir, dataset)
+    if startup is None:
+        startup = load_startup(data_dir, dataset)
     if startup.images is None and dataset != "mnist":
         # The dataset last shown is gone (a cache cleared): start on MNIST rather than empty.
-        startup = load_startup(getattr(args, "data_dir", None), "mnist")
-    # Building the window encodes the test images with every model shown (about 0.3 s
-    # of matrix products): nothing else runs yet, so with all cores; one thread after.
+        startup = load_startup(data_dir, "mnist")
+    # Building the window with models encodes the test images with each one shown
+    # unless their codes are cached (about 0.3 s of matrix products): nothing else
+    # runs yet, so with all cores; one thread after (see MainWindow._models_arrived).
+    if startup.load_models is None:
+        configure_torch(threads=None)  # denormals flushed before the window encodes with torch's threads
     window = MainWindow(startup=startup, settings=settings)
-    configure_torch()
-    window.set_data_dir(getattr(args, "data_dir", None))
-    panel = getattr(args, "panel", None)
+    if not window.models_pending():
+        configure_torch()
+    window.set_data_dir(data_dir)
     if panel is not None and panel not in window.panel_names():
         sys.stderr.write(f"error: unknown panel {panel!r}; valid panels: {', '.join(window.panel_names())}\n")
         window.deleteLater()

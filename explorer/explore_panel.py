@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
@@ -26,10 +27,12 @@ from explorer.actions import set_actions_active
 from explorer.image_view import ImageStrip, ImageView
 from explorer.latent_view import LatentPlot
 from explorer.theme import CLASS_COLORS, LIGHT, Theme
-from models.checkpoint import Checkpoint, CheckpointError
 from models.files import default_cache_dir
-from models.latent_space import CodeCache, LatentSpace
-from models.train import as_float_images
+from models.plane import CodeCache, CodePlane
+
+if TYPE_CHECKING:  # torch-backed: imported when the first model is set, after the first paint
+    from models.checkpoint import Checkpoint
+    from models.latent_space import LatentSpace
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ DETAIL_HINT = "Click a point on either plot to see the test image, its reconstru
 PICK_RADIUS_FACTOR = 3  # picking interpolation ends is more forgiving than selecting
 
 
-def _code_cache(images: np.ndarray | None) -> CodeCache | None:
+def code_cache(images: np.ndarray | None) -> CodeCache | None:
     """The test images' codes under each model shown, kept between runs (see CodeCache)."""
     return CodeCache(default_cache_dir() / "codes", images) if images is not None else None
 
@@ -53,6 +56,15 @@ def _code_cache(images: np.ndarray | None) -> CodeCache | None:
 def model_name(ckpt: Checkpoint | None, side: str) -> str:
     """Short name of the model on a side ('AE', 'VAE', ...)."""
     return SHORT_NAMES.get(ckpt.config.kind, ckpt.config.kind) if ckpt is not None else DEFAULT_NAMES[side]
+
+
+PROBE_HINT = "Left-drag on a plot"
+LOADING = "Loading the model…"
+
+
+def plot_title(model_title: str, plane: CodePlane) -> str:
+    """A latent plot's title: the model and what the plane is."""
+    return f"{model_title} · {plane.description}"
 
 
 def _fmt_xy(xy: Sequence[float]) -> str:
@@ -145,13 +157,14 @@ class ExplorePanel(QWidget):
         labels: np.ndarray | None,
         class_names: Sequence[str] = tuple(str(k) for k in range(10)),
         theme: Theme = LIGHT,
+        code_cache: CodeCache | None = None,
     ):
         super().__init__(parent)
         self.images = images
         self.labels = labels
-        # Converted once and shared by both models' LatentSpaces (they only read it).
-        self._float_images = as_float_images(images) if images is not None else None
-        self._code_cache: CodeCache | None = None  # made when the first model is shown
+        self._float = None  # the images as a float tensor, shared by both models' LatentSpaces
+        self._code_cache = code_cache  # else made when the first model is shown
+        self._previews: set[str] = set()  # sides showing cached codes while their model loads
         self.class_names = tuple(class_names)
         self._theme = theme
         self._checkpoints: dict[str, Checkpoint | None] = {s: None for s in SIDES}
@@ -250,7 +263,7 @@ class ExplorePanel(QWidget):
         grid = QGridLayout(probe_box)
         self.probe_views: dict[str, ImageView] = {}
         for col, s in enumerate(SIDES):
-            view = ImageView(caption=DEFAULT_NAMES[s], placeholder="Left-drag on a plot", minimum=110)
+            view = ImageView(caption=DEFAULT_NAMES[s], placeholder=PROBE_HINT, minimum=110)
             view.setToolTip("The image the decoder makes from the point under the crosshair")
             grid.addWidget(view, 0, col)
             self.probe_views[s] = view
@@ -351,7 +364,7 @@ class ExplorePanel(QWidget):
         """Explore another image set (another dataset): both plots are emptied until
         models for it are set with ``set_checkpoint``."""
         self.images, self.labels = images, labels
-        self._float_images = as_float_images(images) if images is not None else None
+        self._float = None
         self._code_cache = None
         self.class_names = tuple(class_names)
         self.legend.set_class_names(self.class_names)
@@ -376,9 +389,42 @@ class ExplorePanel(QWidget):
     def space(self, side: str) -> LatentSpace | None:
         return self._spaces[side]
 
+    @property
+    def _float_images(self):
+        """The images as float32 torch tensor (N, H*W), converted once when a model needs them."""
+        if self._float is None and self.images is not None:
+            from models.train import as_float_images
+
+            self._float = as_float_images(self.images)
+        return self._float
+
+    @property
+    def code_cache(self) -> CodeCache | None:
+        if self._code_cache is None:
+            self._code_cache = code_cache(self.images)
+        return self._code_cache
+
+    def set_preview(self, side: str, plane: CodePlane, title: str) -> None:
+        """Plot cached codes on one side while its model loads (start-up does this before
+        torch is imported): the points are there, decoding waits for ``set_checkpoint``."""
+        self._previews.add(side)
+        self._checkpoints[side] = self._spaces[side] = None
+        self.plots[side].set_space(plane, labels=self.labels, title=title)
+        name = DEFAULT_NAMES[side]
+        self.probe_views[side].set_placeholder(LOADING)
+        for views, fmt in ((self.probe_views, "{}"), (self.detail_views, "{} recon.")):
+            views[side].set_image(None, fmt.format(name))
+
+    def is_loading(self, side: str) -> bool:
+        """True while ``side`` shows a preview of codes and waits for its model."""
+        return side in self._previews
+
     def set_checkpoint(self, side: str, ckpt: Checkpoint | None, *, empty_message: str = "") -> None:
         """Show ckpt's latent space on one side; raise CheckpointError (keeping the old
         model) if it cannot be used with the loaded images."""
+        from models.checkpoint import CheckpointError
+        from models.latent_space import LatentSpace
+
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}, got {side!r}")
         space = None
@@ -392,16 +438,21 @@ class ExplorePanel(QWidget):
                     f"{ckpt.name}: the model was trained on {h}x{w} images, the loaded images are {shape[0]}x{shape[1]}"
                 )
             try:
-                if self._code_cache is None:
-                    self._code_cache = _code_cache(self.images)
-                space = LatentSpace(ckpt.model, self._float_images, cache=self._code_cache)
+                space = LatentSpace(ckpt.model, self._float_images, cache=self.code_cache, key=ckpt.digest)
             except (RuntimeError, ValueError) as exc:
                 raise CheckpointError(f"{ckpt.name}: could not encode the test images: {exc}") from exc
         self._checkpoints[side] = ckpt
         self._spaces[side] = space
         name = model_name(ckpt, side)
-        title = f"{ckpt.config.title} · {space.description}" if space is not None else f"{name} · no model loaded"
-        self.plots[side].set_space(space, labels=self.labels, title=title, empty_message=empty_message)
+        title = plot_title(ckpt.config.title, space) if space is not None else f"{name} · no model loaded"
+        plot = self.plots[side]
+        # A model replacing its preview keeps the view the user may have moved meanwhile.
+        view = plot.view_range() if side in self._previews and space is not None else None
+        self._previews.discard(side)
+        self.probe_views[side].set_placeholder(PROBE_HINT)
+        plot.set_space(space, labels=self.labels, title=title, empty_message=empty_message)
+        if view is not None:
+            plot.set_view_range(view)
         for views, fmt in ((self.probe_views, "{}"), (self.detail_views, "{} recon.")):
             views[side].set_image(None, fmt.format(name))
         for strips in (self.sample_strips, self.interp_strips):
@@ -431,8 +482,11 @@ class ExplorePanel(QWidget):
         linked = self.linked_action.isChecked()
         for s in SIDES:
             show = s == side or linked
-            self.plots[s].set_crosshair((x, y) if show and self._spaces[s] is not None else None)
+            loading = s in self._previews
+            self.plots[s].set_crosshair((x, y) if show and (self._spaces[s] is not None or loading) else None)
             space = self._spaces[s]
+            if show and loading:
+                self.probe_views[s].set_caption(f"{DEFAULT_NAMES[s]} at {_fmt_xy((x, y))}")
             if not show or space is None:
                 continue
             image = space.decode_plane(np.array([[x, y]]))[0]

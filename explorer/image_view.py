@@ -98,6 +98,11 @@ class ImageView(QWidget):
         self._caption = caption
         self.update()
 
+    def set_placeholder(self, text: str) -> None:
+        """What the empty view says."""
+        self._placeholder = text
+        self.update()
+
     def image(self) -> np.ndarray | None:
         """The image shown (a copy), or None."""
         return None if self._image is None else self._image.copy()

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from explorer.theme import CLASS_COLORS, LIGHT, Theme, style_plot
-from models.latent_space import LatentSpace
+from models.plane import CodePlane
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class LatentPlot(pg.PlotWidget):
         super().__init__(parent, viewBox=self._vb)
         self.role = role
         self._theme = theme
-        self.space: LatentSpace | None = None
+        self.space: CodePlane | None = None
         self._labels = np.zeros(0, dtype=np.int64)
         self._class_visible = [True] * len(CLASS_COLORS)
         self._title = ""
@@ -177,7 +177,7 @@ class LatentPlot(pg.PlotWidget):
 
     # ------------------------------------------------------------ content
 
-    def set_space(self, space: LatentSpace | None, *, labels: np.ndarray | None = None, title: str = "", empty_message: str = "") -> None:
+    def set_space(self, space: CodePlane | None, *, labels: np.ndarray | None = None, title: str = "", empty_message: str = "") -> None:
         """Show the codes of space (coloured by labels), or an empty plot with a message."""
         self.space = space
         self._title = title
@@ -240,6 +240,10 @@ class LatentPlot(pg.PlotWidget):
         (x0, x1), (y0, y1) = self._vb.viewRange()
         return (x0, x1), (y0, y1)
 
+    def set_view_range(self, view: tuple[tuple[float, float], tuple[float, float]]) -> None:
+        (x0, x1), (y0, y1) = view
+        self._vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
     # ------------------------------------------------------------ classes
 
     def set_class_visible(self, k: int, visible: bool) -> None:
@@ -259,7 +263,7 @@ class LatentPlot(pg.PlotWidget):
     def scatter_items(self) -> list[pg.ScatterPlotItem]:
         return list(self._scatter)
 
-    def move_codes(self, space: LatentSpace) -> None:
+    def move_codes(self, space: CodePlane) -> None:
         """Show ``space``'s codes of the same images as now (a model that trained on):
         the points move in place, the view, overlays and crosshair stay."""
         if self.space is None or len(space.xy) != len(self._labels):
@@ -394,11 +398,11 @@ class LatentPlot(pg.PlotWidget):
             self._update_manifold()
 
     def _view_moved(self, *args) -> None:
-        if self._backgrounds["manifold"] and self.space is not None:
+        if self._backgrounds["manifold"] and self.space is not None and self.space.can_decode:
             self._manifold_timer.start()
 
     def _update_manifold(self) -> None:
-        if not self._backgrounds["manifold"] or self.space is None:
+        if not self._backgrounds["manifold"] or self.space is None or not self.space.can_decode:
             self._manifold.setVisible(False)
             return
         (x0, x1), (y0, y1) = self.view_range()

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,10 +30,14 @@ from PySide6.QtWidgets import (
 from explorer.explore_panel import SIDES, ExplorePanel, model_name
 from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
 from explorer.workbench import Workbench
-from models.checkpoint import Checkpoint, CheckpointError, bundled_models_dir, load_checkpoint
 from models.data import BUNDLED_DATASETS, DATASETS
+from models.files import bundled_models_dir
+from models.plane import CodeCache, CodePlane
 
+# Nothing here imports torch: the window can paint before torch is loaded (see
+# explorer.app.preview_startup); models.checkpoint is imported where it is used.
 if TYPE_CHECKING:  # imported where each panel is built: start-up need not load them
+    from models.checkpoint import Checkpoint
     from explorer.denoise_panel import DenoisePanel
     from explorer.draw_panel import DrawPanel
     from explorer.inpaint_panel import InpaintPanel
@@ -65,6 +71,21 @@ class StartupData:
     dae: Checkpoint | None = None  # the bundled denoising AE, for the Denoise and Inpaint panels
     dae_masking: Checkpoint | None = None  # the bundled DAE trained with masking noise, for the Inpaint panel
     dataset: str = "mnist"
+    # Start-up before torch: each side's cached codes and plot title, and what loads
+    # the models (in a thread once the window has painted; see MainWindow.wait_for_models).
+    previews: dict[str, tuple[CodePlane, str]] = field(default_factory=dict)
+    load_models: Callable[[], LoadedModels] | None = None
+    code_cache: CodeCache | None = None
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    """A dataset's bundled models, loaded (explorer.app.load_models)."""
+
+    checkpoints: dict[str, Checkpoint | None] = field(default_factory=lambda: {s: None for s in SIDES})
+    dae: Checkpoint | None = None
+    dae_masking: Checkpoint | None = None
+    errors: tuple[str, ...] = ()
 
 
 def _figures(meta: dict) -> str:
@@ -84,6 +105,8 @@ class MainWindow(QMainWindow):
 
     panel_changed = Signal(str)
     theme_changed = Signal(str)
+    models_ready = Signal()  # the models that loaded after the first paint are in place
+    _models_loaded = Signal()  # from the loading thread
 
     def __init__(self, *, startup: StartupData, settings: QSettings | None = None, theme_choice: str | None = None):
         super().__init__()
@@ -107,7 +130,8 @@ class MainWindow(QMainWindow):
         self._factories: dict[str, object] = {}  # how to build a panel not built yet
 
         self.explore = ExplorePanel(
-            images=startup.images, labels=startup.labels, class_names=startup.class_names, theme=self.theme
+            images=startup.images, labels=startup.labels, class_names=startup.class_names, theme=self.theme,
+            code_cache=startup.code_cache,
         )
         self.explore.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.explore.models_changed.connect(self._update_status)
@@ -128,6 +152,12 @@ class MainWindow(QMainWindow):
         self.add_lazy_panel("lab", "Lab", self._make_lab_panel)
         self._build_queued = False
         self._closing = False
+        # Models that load after the first paint: what loads them, the thread doing it
+        # and what it returned (LoadedModels, or the exception it raised).
+        self._load_models = startup.load_models
+        self._loader: threading.Thread | None = None
+        self._loaded: object = None
+        self._models_loaded.connect(self._models_arrived, Qt.ConnectionType.QueuedConnection)
 
         self._build_status_bar()
         self._build_actions()
@@ -137,20 +167,90 @@ class MainWindow(QMainWindow):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
 
         errors = list(startup.errors)
-        empty = "No model loaded\nFile › Open checkpoint…" if startup.images is not None else "No test images loaded"
         for side in SIDES:
-            ckpt = startup.checkpoints.get(side)
-            try:
-                self.explore.set_checkpoint(side, ckpt, empty_message=empty)
-            except CheckpointError as exc:
-                self.explore.set_checkpoint(side, None, empty_message=empty)
-                errors.append(str(exc))
+            if side in startup.previews and self._load_models is not None:
+                self.explore.set_preview(side, *startup.previews[side])
+        if self._load_models is None:
+            errors += self._show_checkpoints(startup.checkpoints)
         self._update_status()
 
         self.resize(DEFAULT_SIZE)
         if settings is not None:
             self._restore_settings(settings)
         self._panel_shown()
+        if errors:
+            self.show_error("Latent Explorer could not load everything", "\n\n".join(errors))
+
+    def _show_checkpoints(self, checkpoints: dict[str, Checkpoint | None]) -> list[str]:
+        """Put start-up's models in the Explore panel; what could not be shown, as messages."""
+        from models.checkpoint import CheckpointError
+
+        errors = []
+        empty = "No model loaded\nFile › Open checkpoint…" if self.explore.images is not None else "No test images loaded"
+        for side in SIDES:
+            try:
+                self.explore.set_checkpoint(side, checkpoints.get(side), empty_message=empty)
+            except CheckpointError as exc:
+                self.explore.set_checkpoint(side, None, empty_message=empty)
+                errors.append(str(exc))
+        return errors
+
+    # ------------------------------------------------------------ models loading after the first paint
+
+    def models_pending(self) -> bool:
+        """True while start-up's models are still to load (the plots show cached codes)."""
+        return self._load_models is not None
+
+    def _start_loading(self) -> None:
+        if self._load_models is None or self._loader is not None:
+            return
+        load = self._load_models
+
+        def run() -> None:
+            try:
+                self._loaded = load()
+            except BaseException as exc:  # reported in the window, not lost in a thread
+                self._loaded = exc
+            self._models_loaded.emit()
+
+        self._loader = threading.Thread(target=run, name="load-models", daemon=True)
+        self._loader.start()
+
+    def wait_for_models(self) -> None:
+        """Finish loading start-up's models now (loading them here if the thread has not
+        started): what needs a model (another panel, another dataset, File › Open)
+        calls this first. Returns at once when nothing is pending."""
+        if self._load_models is None:
+            return
+        if self._loader is None:
+            self._start_loading()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self._loader.join()
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._models_arrived()
+
+    def _models_arrived(self) -> None:
+        if self._load_models is None or self._loaded is None:
+            return  # already in place (wait_for_models got there first)
+        loaded, self._loaded, self._load_models = self._loaded, None, None
+        from explorer.app import configure_torch
+
+        # Torch's thread count is per thread: the window's own, set here on its thread.
+        configure_torch()
+        if isinstance(loaded, BaseException):
+            log.error("loading the models failed", exc_info=loaded)
+            errors = [f"The bundled models could not be loaded: {loaded}. Open checkpoints with File › Open."]
+            loaded = LoadedModels()
+        else:
+            errors = list(loaded.errors)
+        errors += self._show_checkpoints(loaded.checkpoints)
+        self.workbench.set_denoisers(dae=loaded.dae, dae_masking=loaded.dae_masking)
+        self._update_status()
+        if self.isVisible():
+            self._queue_panel_building()
+        self.models_ready.emit()
         if errors:
             self.show_error("Latent Explorer could not load everything", "\n\n".join(errors))
 
@@ -183,6 +283,7 @@ class MainWindow(QMainWindow):
         if name not in self._panels:
             if name not in self._factories:
                 raise KeyError(f"unknown panel {name!r}; choose one of: {', '.join(self._pages)}")
+            self.wait_for_models()  # every other panel works with the models
             widget = self._factories.pop(name)()
             self._pages[name].layout().addWidget(widget)
             self._panels[name] = widget
@@ -260,8 +361,15 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
+        if self._load_models is not None:
+            # The models load once the window has painted (the first paint comes
+            # within a few event-loop passes), then the panels are built.
+            QTimer.singleShot(0, self._start_loading)
+        else:
+            self._queue_panel_building()
+
+    def _queue_panel_building(self) -> None:
         if not self._build_queued and self._factories:
-            # After the first paint (which comes within a few event-loop passes).
             self._build_queued = True
             QTimer.singleShot(300, self._build_next_panel)
 
@@ -408,6 +516,8 @@ class MainWindow(QMainWindow):
 
     def _model_text(self, side: str) -> str:
         ckpt = self.explore.checkpoint(side)
+        if self.explore.is_loading(side):
+            return f"{model_name(None, side)}: loading…"
         if ckpt is None:
             return f"{model_name(None, side)}: no model"
         space = self.explore.space(side)
@@ -423,11 +533,13 @@ class MainWindow(QMainWindow):
         """Show another dataset's test images and bundled models in every panel; on
         failure (not on disk, unreadable) say why and keep the current one."""
         from explorer.app import load_startup
+        from models.checkpoint import CheckpointError
 
         if name not in DATASETS:
             raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
         if name == self.dataset:
             return True
+        self.wait_for_models()  # else start-up's models would land on the new dataset
         title = DATASETS[name].title
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -482,6 +594,9 @@ class MainWindow(QMainWindow):
 
     def open_checkpoint(self, side: str, path: str | Path) -> bool:
         """Load a checkpoint into one plot; on failure show why and keep the old model."""
+        from models.checkpoint import CheckpointError, load_checkpoint
+
+        self.wait_for_models()  # else start-up's model would replace this one
         path = Path(path)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -508,6 +623,8 @@ class MainWindow(QMainWindow):
 
     def _training_finished(self, result: RunResult) -> None:
         """Make the freshly trained models the explore panel's (AE left, VAE right)."""
+        from models.checkpoint import CheckpointError, load_checkpoint
+
         loaded = []
         errors = []
         for path in result.checkpoints:
@@ -617,6 +734,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         # A run in progress is stopped and joined; no training process outlives the window.
         self._closing = True  # build no more panels in the background
+        if self._loader is not None:
+            self._loader.join()  # torch cannot be interrupted mid-import; Python must not exit under it
         train = self._panels.get("train")
         if train is not None:
             train.shutdown(1.0)

@@ -8,12 +8,14 @@ bundled one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from models.checkpoint import Checkpoint
-from models.latent_space import LatentSpace
+if TYPE_CHECKING:  # torch-backed; the window is built before torch is imported
+    from models.checkpoint import Checkpoint
+    from models.latent_space import LatentSpace
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class Workbench(QObject):
         """Another dataset's images and denoising models (the AE and VAE follow with ``set_models``)."""
         self._set(images, labels, class_names, dae, dae_masking)
         self.data_changed.emit()
+
+    def set_denoisers(self, *, dae: Checkpoint | None, dae_masking: Checkpoint | None) -> None:
+        """The denoising AEs, when they load after the window was built."""
+        self.dae, self.dae_masking = dae, dae_masking
 
     # ------------------------------------------------------------ images
 

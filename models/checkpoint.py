@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from models.files import atomic_write_bytes
+from models.files import BUNDLED_KINDS, atomic_write_bytes, bundled_models_dir, content_key
 from models.nets import ConfigError, Model, NetConfig, build_model
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class Checkpoint:
     config: NetConfig
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    # "sha256:<hex>" of the file it was loaded from; names its codes in a CodeCache.
+    digest: str | None = None
 
     @property
     def name(self) -> str:
@@ -74,7 +76,11 @@ def load_checkpoint(
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path.name}: the file is empty")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path.name}: could not be read: {exc.strerror or exc}") from exc
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or foreign files
         raise CheckpointError(f"{path.name}: not a readable checkpoint (corrupt, truncated or another format)") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -122,16 +128,7 @@ def load_checkpoint(
             raise CheckpointError(f"{path.name}: weight {k} holds NaN or infinite values")
     model.load_state_dict({k: v.contiguous() for k, v in state.items()}, assign=True)
     model.to(device).eval()
-    return Checkpoint(model=model, config=config, meta=meta, path=path)
-
-
-# File stems of the bundled models; dae_masking is a DAE trained with masking noise.
-BUNDLED_KINDS = ("ae", "vae", "linear", "dae", "dae_masking")
-
-
-def bundled_models_dir(dataset: str = "mnist") -> Path:
-    """Folder of the pretrained checkpoints shipped with the app."""
-    return Path(__file__).resolve().parent.parent / "resources" / "models" / dataset
+    return Checkpoint(model=model, config=config, meta=meta, path=path, digest=content_key(data))
 
 
 def bundled_checkpoints(dataset: str = "mnist") -> list[Path]:

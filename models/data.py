@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from models.files import atomic_write_bytes, user_folder
+from models.files import atomic_write_bytes, file_digest, user_folder
 
 log = logging.getLogger(__name__)
 
@@ -391,14 +391,6 @@ class _NetworkFailure(Exception):
     """One mirror failed for one file; the next mirror is tried."""
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _content_matches(path: Path, content_md5: str) -> bool:
     raw = path.read_bytes()
     try:
@@ -410,7 +402,7 @@ def _content_matches(path: Path, content_md5: str) -> bool:
 
 def _verify(part: Path, fspec: FileSpec, url: str) -> None:
     algorithm, expected = ("sha256", fspec.sha256) if fspec.sha256 else ("md5", fspec.md5)
-    actual = _digest(part, algorithm)
+    actual = file_digest(part, algorithm)
     if actual == expected:
         return
     # A mirror that re-gzipped the same images is still a good mirror.

@@ -1,6 +1,9 @@
-"""Atomic file writes shared by datasets, checkpoints and caches, and the cache folder."""
+"""Atomic file writes shared by datasets, checkpoints and caches, file digests, the
+cache folder and where the bundled models are: no torch, so start-up can use it
+before torch is imported."""
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -54,3 +57,31 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def content_key(data: bytes) -> str:
+    """A file's content as a cache key ("sha256:<hex>"), e.g. a checkpoint's in a CodeCache."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def file_key(path: str | os.PathLike) -> str:
+    """``content_key`` of a file on disk, read in chunks."""
+    return "sha256:" + file_digest(path)
+
+
+# File stems of the bundled models; dae_masking is a DAE trained with masking noise.
+BUNDLED_KINDS = ("ae", "vae", "linear", "dae", "dae_masking")
+
+
+def bundled_models_dir(dataset: str = "mnist") -> Path:
+    """Folder of the pretrained checkpoints shipped with the app."""
+    return Path(__file__).resolve().parent.parent / "resources" / "models" / dataset

@@ -5,19 +5,16 @@ points of that plane)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from models import metrics
-from models.files import atomic_write_bytes
 from models.nets import VAE, Model
+from models.plane import CodeCache, CodePlane
 
 log = logging.getLogger(__name__)
 
@@ -52,120 +49,43 @@ class Reading:
         return (np.asarray(self.xy)[:, None] + k * chol @ circle).T
 
 
-def _quantiles(a: np.ndarray, qs: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """np.quantile's default (linear) quantiles of each column: np.quantile itself
-    imports numpy.ma on first use, a fiftieth of a second before the first paint."""
-    s = np.sort(np.asarray(a, dtype=np.float64), axis=0)
-    if len(s) == 0:
-        return np.zeros(s.shape[1:]), np.zeros(s.shape[1:])
-    out = []
-    for q in qs:
-        pos = q * (len(s) - 1)
-        i = int(np.floor(pos))
-        j = min(i + 1, len(s) - 1)
-        out.append(s[i] + (pos - i) * (s[j] - s[i]))
-    return out[0], out[1]
+def model_key(model: Model) -> str:
+    """A CodeCache key naming a model by its configuration and weights (and the torch
+    version that will encode with it), for models that come from no file."""
+    h = hashlib.sha256()
+    h.update(f"weights {torch.__version__} {json.dumps(model.config.to_dict(), sort_keys=True)}".encode())
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B"))
+    return h.hexdigest()
 
 
-class CodeCache:
-    """The codes of one image set under any model, kept on disk between runs.
-
-    Encoding the 10,000 test images with the AE and the VAE is a sixth of the time
-    to the window's first paint; the bundled models' codes never change. A file is
-    named by a hash of the model (configuration and weights), the images and the
-    torch version, so retrained weights or other images miss. A missing, damaged
-    or unwritable cache only means encoding again."""
-
-    MAX_FILES = 200
-
-    def __init__(self, folder: str | os.PathLike, images: np.ndarray):
-        self.folder = Path(folder)
-        images = np.ascontiguousarray(images)
-        h = hashlib.sha256()
-        h.update(f"{images.dtype.str}{images.shape}".encode())
-        h.update(memoryview(images).cast("B"))
-        self._images_key = h.hexdigest()
-        self.count = len(images)
-
-    def path_for(self, model: Model) -> Path:
-        h = hashlib.sha256()
-        h.update(f"codes-v1 {torch.__version__} {self._images_key} {json.dumps(model.config.to_dict(), sort_keys=True)}".encode())
-        for name, tensor in model.state_dict().items():
-            h.update(name.encode())
-            h.update(memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B"))
-        return self.folder / f"{h.hexdigest()}.npy"
-
-    def codes(self, model: Model, float_images: torch.Tensor) -> np.ndarray:
-        """The deterministic codes (N, latent), float32: from disk, else encoded and saved."""
-        if len(float_images) != self.count:
-            raise ValueError(f"the cache holds codes of {self.count} images, got {len(float_images)}")
-        path = self.path_for(model)
-        try:
-            codes = np.load(path, allow_pickle=False)
-            if codes.shape == (self.count, model.latent) and codes.dtype == np.float32 and np.isfinite(codes).all():
-                return codes
-            log.info("ignoring cached codes %s: shape %s, dtype %s", path.name, codes.shape, codes.dtype)
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError) as exc:
-            log.info("ignoring unreadable cached codes %s: %s", path.name, exc)
-        codes = metrics.embed(model, float_images).numpy().astype(np.float32)
-        buf = io.BytesIO()
-        np.save(buf, codes, allow_pickle=False)
-        try:
-            atomic_write_bytes(path, buf.getvalue())
-            self._prune()
-        except OSError as exc:
-            log.info("could not cache codes in %s: %s", self.folder, exc)
-        return codes
-
-    def _prune(self) -> None:
-        """Keep the newest MAX_FILES files (each is 80 kB for a 2-D latent)."""
-        files = sorted(self.folder.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)
-        for old in files[self.MAX_FILES :]:
-            old.unlink(missing_ok=True)
-
-
-class LatentSpace:
+class LatentSpace(CodePlane):
     """Codes of a fixed image set under one model, and decoding of plane points."""
 
-    def __init__(self, model: Model, images: np.ndarray | torch.Tensor, *, cache: CodeCache | None = None):
+    can_decode = True
+
+    def __init__(
+        self, model: Model, images: np.ndarray | torch.Tensor, *, cache: CodeCache | None = None, key: str | None = None
+    ):
+        """``cache`` keeps the codes between runs under ``key`` (a checkpoint file's
+        digest; by default a hash of the model's weights)."""
         from models.train import as_float_images
 
         self.model = model.to("cpu").eval()
         self.images = as_float_images(images)
-        codes = cache.codes(self.model, self.images) if cache is not None else metrics.embed(self.model, self.images).numpy()
-        self.codes = codes.astype(np.float64)
-        self.latent = self.model.latent
-        if self.latent == 2:
-            self._pca = None
-            self.xy = self.codes.astype(np.float32)
-        else:
-            # A 1-D latent has no second axis to show: pad the plane with zeros.
-            self._pca = metrics.pca_fit(self.codes, min(2, self.latent))
-            xy = self._pca.transform(self.codes)
-            if xy.shape[1] == 1:
-                xy = np.hstack([xy, np.zeros_like(xy)])
-            self.xy = xy.astype(np.float32)
-
-    @property
-    def is_projected(self) -> bool:
-        """True when the plot shows a PCA plane of a latent space that is not 2-D."""
-        return self._pca is not None
-
-    @property
-    def description(self) -> str:
-        if not self.is_projected:
-            return "latent space (2-D)"
-        return f"PCA plane of the {self.latent}-D latent space"
-
-    def plane_to_codes(self, xy: np.ndarray) -> np.ndarray:
-        """Plane coordinates (N, 2) -> latent codes (N, latent)."""
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        if self._pca is None:
-            return xy
-        k = self._pca.components.shape[0]
-        return self._pca.inverse_transform(xy[:, :k])
+        codes = None
+        if cache is not None:
+            if len(self.images) != cache.count:
+                raise ValueError(f"the cache holds codes of {cache.count} images, got {len(self.images)}")
+            key = key or model_key(self.model)
+            codes = cache.load(key, self.model.latent)
+        if codes is None:
+            codes = metrics.embed(self.model, self.images).numpy().astype(np.float32)
+            if cache is not None:
+                cache.save(key, codes)
+        latent = self.model.latent
+        super().__init__(codes, pca=None if latent == 2 else metrics.pca_fit(codes.astype(np.float64), min(2, latent)))
 
     @torch.inference_mode()
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
@@ -191,24 +111,6 @@ class LatentSpace:
         codes = metrics.embed(self.model, as_float_images(images)).numpy().astype(np.float64)
         return self.codes_to_plane(codes)
 
-    def codes_to_plane(self, codes: np.ndarray) -> np.ndarray:
-        """Latent codes (N, latent) -> plane coordinates (N, 2)."""
-        codes = np.asarray(codes, dtype=np.float64).reshape(-1, self.latent)
-        if self._pca is None:
-            return codes.astype(np.float32)
-        xy = self._pca.transform(codes)
-        if xy.shape[1] == 1:
-            xy = np.hstack([xy, np.zeros_like(xy)])
-        return xy.astype(np.float32)
-
-    def plane_axes(self) -> np.ndarray:
-        """(2, latent) orthonormal directions of the plane in the latent space."""
-        if self._pca is None:
-            return np.eye(2)
-        axes = np.zeros((2, self.latent))
-        axes[: self._pca.components.shape[0]] = self._pca.components
-        return axes
-
     @torch.inference_mode()
     def read(self, image: np.ndarray | torch.Tensor) -> Reading:
         """Encode one new image (H, W) and reconstruct it (the VAE from its posterior mean)."""
@@ -226,65 +128,6 @@ class LatentSpace:
         recon = self.decode_codes(code[None])[0]
         x_, y_ = self.codes_to_plane(code[None])[0]
         return Reading(code=code, xy=(float(x_), float(y_)), reconstruction=recon, sigma=sigma, kl=kl)
-
-    def nearest_codes(self, code: np.ndarray, k: int) -> np.ndarray:
-        """Indices of the k test images whose codes are nearest to ``code`` in the full latent space."""
-        d2 = ((self.codes - np.asarray(code, dtype=np.float64).reshape(1, -1)) ** 2).sum(axis=1)
-        k = min(int(k), len(d2))
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64)
-        idx = np.argpartition(d2, k - 1)[:k]
-        return idx[np.argsort(d2[idx])]
-
-    def nearest(
-        self, xy: tuple[float, float], max_distance: float | None = None, *, among: np.ndarray | None = None
-    ) -> int | None:
-        """Index of the point nearest to xy in the plane (None if farther than max_distance).
-
-        ``among`` is an optional boolean mask of the points that may be picked
-        (e.g. the classes shown); None if it selects nothing."""
-        d2 = ((self.xy - np.asarray(xy, dtype=np.float32)) ** 2).sum(axis=1)
-        if among is not None:
-            among = np.asarray(among, dtype=bool)
-            if not among.any():
-                return None
-            d2 = np.where(among, d2, np.inf)
-        i = int(np.argmin(d2))
-        if max_distance is not None and d2[i] > max_distance**2:
-            return None
-        return i
-
-    def bounds(self, *, quantile: float = 0.002, margin: float = 0.08) -> tuple[tuple[float, float], tuple[float, float]]:
-        """(x_range, y_range) holding nearly all codes (outliers beyond ``quantile`` are
-        cut so one stray code does not shrink the rest), padded by ``margin``."""
-        lo, hi = _quantiles(self.xy, (quantile, 1 - quantile))
-        span = np.maximum(hi - lo, 1e-6)
-        lo, hi = lo - margin * span, hi + margin * span
-        return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
-
-    def prior_center(self) -> tuple[float, float]:
-        """Where the prior's mean (the origin of the latent space) lies in the plane.
-
-        The PCA plane has orthonormal axes, so N(0, I) seen through it is still a
-        unit Gaussian, centred on the projection of the origin."""
-        x, y = self.codes_to_plane(np.zeros((1, self.latent)))[0]
-        return float(x), float(y)
-
-    def density(
-        self,
-        *,
-        x_range: tuple[float, float],
-        y_range: tuple[float, float],
-        bins: int = 90,
-        among: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Histogram of the codes on a bins x bins grid, (bins_y, bins_x) with row 0 at the
-        smallest y, scaled by log1p and normalised to [0, 1]."""
-        xy = self.xy if among is None else self.xy[np.asarray(among, dtype=bool)]
-        hist, _, _ = np.histogram2d(xy[:, 1], xy[:, 0], bins=bins, range=[list(y_range), list(x_range)])
-        hist = np.log1p(hist)
-        top = hist.max()
-        return (hist / top if top > 0 else hist).astype(np.float32)
 
     def sample(self, n: int, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Codes drawn from the prior N(0, I) in the full latent space: (plane xy (n, 2), images (n, H, W))."""

@@ -23,16 +23,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-KINDS = ("ae", "vae", "dae", "linear")
+from models.kinds import KIND_TITLES, KINDS
+
 LIKELIHOODS = ("bernoulli", "gaussian")
 RECON_LOSSES = ("mse", "l1", "bce", "cosine")
-
-KIND_TITLES = {
-    "ae": "Autoencoder",
-    "vae": "Variational autoencoder",
-    "dae": "Denoising autoencoder",
-    "linear": "Linear autoencoder",
-}
 
 
 class ConfigError(ValueError):

@@ -227,9 +227,9 @@ def test_latent_3_checkpoint_is_shown_through_its_pca_plane(window, tmp_path):
 
 
 def test_missing_bundled_models_give_empty_plots_and_a_message(qtbot, monkeypatch, tmp_path):
-    import models.checkpoint
+    import models.files
 
-    monkeypatch.setattr(models.checkpoint, "bundled_models_dir", lambda dataset="mnist": tmp_path)
+    monkeypatch.setattr(models.files, "bundled_models_dir", lambda dataset="mnist": tmp_path)
     s = load_startup()
     assert len(s.errors) == 4 and s.checkpoints == {"left": None, "right": None} and s.dae is None
     w = MainWindow(startup=s, settings=None, theme_choice="dark")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models import metrics
-from models.latent_space import CodeCache, LatentSpace, interpolate, sample_prior
+from models.latent_space import CodeCache, LatentSpace, interpolate, model_key, sample_prior
 from models.nets import NetConfig, build_model
 
 
@@ -126,13 +126,13 @@ def test_other_weights_or_other_images_miss_the_cache(tmp_path):
     cache = CodeCache(tmp_path, images)
     LatentSpace(model, images, cache=cache)
     retrained = _model(seed=1)
-    assert cache.path_for(retrained) != cache.path_for(model)
+    assert cache.path_for(model_key(retrained)) != cache.path_for(model_key(model))
     space = LatentSpace(retrained, images, cache=cache)
     assert np.array_equal(space.codes, LatentSpace(retrained, images).codes)
     other = _images(seed=5)
-    assert CodeCache(tmp_path, other).path_for(model) != cache.path_for(model)
+    assert CodeCache(tmp_path, other).path_for(model_key(model)) != cache.path_for(model_key(model))
     with pytest.raises(ValueError, match="200 images"):
-        cache.codes(model, torch.zeros(10, 784))
+        LatentSpace(model, torch.zeros(10, 784), cache=cache)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "wrong shape", "nan"])
@@ -140,7 +140,7 @@ def test_a_damaged_cache_file_is_encoded_again_and_replaced(tmp_path, damage):
     images = _images()
     model = _model()
     cache = CodeCache(tmp_path, images)
-    path = cache.path_for(model)
+    path = cache.path_for(model_key(model))
     if damage == "garbage":
         path.write_bytes(b"not a numpy file")
     else:
@@ -168,7 +168,7 @@ def test_the_cache_keeps_only_its_newest_files(tmp_path, monkeypatch):
     for seed in range(5):
         model = _model("ae", seed)
         LatentSpace(model, images, cache=cache)
-        paths.append(cache.path_for(model))
+        paths.append(cache.path_for(model_key(model)))
         # Distinct, increasing modification times whatever the clock's resolution.
         os.utime(paths[-1], (1_000_000 + seed, 1_000_000 + seed))
     kept = set(tmp_path.glob("*.npy"))
