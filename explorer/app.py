@@ -76,36 +76,39 @@ def load_models(dataset: str = "mnist", *, have_images: bool = True):
     return LoadedModels(checkpoints=checkpoints, dae=daes["dae"], dae_masking=daes["dae_masking"], errors=tuple(errors))
 
 
-def load_startup(data_dir: Path | None = None, dataset: str = "mnist"):
-    """A dataset's test images and its bundled models, loaded now (see load_images and
-    load_models); whatever fails is reported in ``errors`` instead of raising."""
+def load_startup(data_dir: Path | None = None, dataset: str = "mnist", *, preview: bool = False):
+    """A dataset's test images and its bundled models (see load_images and load_models);
+    whatever fails is reported in ``errors`` instead of raising.
+
+    With ``preview``, when the bundled AE's and VAE's codes of these images are cached
+    (or shipped, see CodeCache), the models are not loaded: the window plots the codes
+    and loads the models after its first paint (StartupData.load_models), so nothing
+    here imports torch."""
+    from functools import partial
+
+    from explorer.explore_panel import code_cache
     from explorer.window import StartupData
 
     images, labels, class_names, source, errors = load_images(data_dir, dataset)
+    common = dict(images=images, labels=labels, class_names=class_names, data_source=source, dataset=dataset)
+    cache = code_cache(images)
+    previews = _cached_previews(cache, dataset) if preview and images is not None and not errors else None
+    if previews is not None:
+        return StartupData(**common, previews=previews, code_cache=cache, load_models=partial(load_models, dataset))
     models = load_models(dataset, have_images=images is not None)
     return StartupData(
-        images=images, labels=labels, class_names=class_names, data_source=source, checkpoints=models.checkpoints,
-        errors=errors + models.errors, dae=models.dae, dae_masking=models.dae_masking, dataset=dataset,
+        **common, checkpoints=models.checkpoints, errors=errors + models.errors, dae=models.dae,
+        dae_masking=models.dae_masking, code_cache=cache,
     )
 
 
-def preview_startup(data_dir: Path | None = None, dataset: str = "mnist"):
-    """Start-up without torch: the test images and the bundled AE's and VAE's codes from
-    the code cache, with the models to be loaded once the window has painted; None when
-    that cannot be done (images not loaded, a model file missing, codes not cached), and
-    the caller loads everything now instead."""
-    from functools import partial
-
-    from explorer.explore_panel import code_cache, plot_title
-    from explorer.window import StartupData
+def _cached_previews(cache, dataset: str):
+    """Each side's cached codes of the bundled models and its plot title; None if any is missing."""
+    from explorer.explore_panel import plot_title
     from models.files import bundled_models_dir, file_key
     from models.kinds import KIND_TITLES
     from models.plane import CodePlane
 
-    images, labels, class_names, source, errors = load_images(data_dir, dataset)
-    if images is None or errors:
-        return None
-    cache = code_cache(images)
     folder = bundled_models_dir(dataset)
     previews = {}
     for side, kind in DEFAULT_MODELS:
@@ -118,10 +121,7 @@ def preview_startup(data_dir: Path | None = None, dataset: str = "mnist"):
             return None
         plane = CodePlane(codes)
         previews[side] = (plane, plot_title(KIND_TITLES[kind], plane))
-    return StartupData(
-        images=images, labels=labels, class_names=class_names, data_source=source, dataset=dataset,
-        previews=previews, code_cache=cache, load_models=partial(load_models, dataset),
-    )
+    return previews
 
 
 def _demo_state(window) -> None:
@@ -214,7 +214,7 @@ def run_app(args) -> int:
 
     panel = getattr(args, "panel", None)
     # The window paints before torch is imported when it opens on the Explore panel
-    # and the bundled models' codes are cached (see preview_startup): torch and the
+    # and the bundled models' codes are cached or shipped (see load_startup): torch and the
     # models (~1.5-3 s here, two thirds of a cold start) load in a thread meanwhile.
     preview = screenshot is None and panel in (None, "explore")
     if not preview:
@@ -243,14 +243,11 @@ def run_app(args) -> int:
         dataset = "mnist"
     data_dir = getattr(args, "data_dir", None)
     last_panel = settings.value("window/panel", "", type=str) if settings is not None else ""
-    startup = None
-    if preview and panel is None and last_panel in ("", "explore"):
-        startup = preview_startup(data_dir, dataset)
-    if startup is None:
-        startup = load_startup(data_dir, dataset)
+    preview = preview and last_panel in ("", "explore")
+    startup = load_startup(data_dir, dataset, preview=preview)
     if startup.images is None and dataset != "mnist":
         # The dataset last shown is gone (a cache cleared): start on MNIST rather than empty.
-        startup = load_startup(data_dir, "mnist")
+        startup = load_startup(data_dir, "mnist", preview=preview)
     # Building the window with models encodes the test images with each one shown
     # unless their codes are cached (about 0.3 s of matrix products): nothing else
     # runs yet, so with all cores; one thread after (see MainWindow._models_arrived).

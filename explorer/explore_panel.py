@@ -27,7 +27,7 @@ from explorer.actions import set_actions_active
 from explorer.image_view import ImageStrip, ImageView
 from explorer.latent_view import LatentPlot
 from explorer.theme import CLASS_COLORS, LIGHT, Theme
-from models.files import default_cache_dir
+from models.files import bundled_codes_dir, default_cache_dir
 from models.plane import CodeCache, CodePlane
 
 if TYPE_CHECKING:  # torch-backed: imported when the first model is set, after the first paint
@@ -50,7 +50,9 @@ PICK_RADIUS_FACTOR = 3  # picking interpolation ends is more forgiving than sele
 
 def code_cache(images: np.ndarray | None) -> CodeCache | None:
     """The test images' codes under each model shown, kept between runs (see CodeCache)."""
-    return CodeCache(default_cache_dir() / "codes", images) if images is not None else None
+    if images is None:
+        return None
+    return CodeCache(default_cache_dir() / "codes", images, shipped=bundled_codes_dir())
 
 
 def model_name(ckpt: Checkpoint | None, side: str) -> str:

@@ -103,6 +103,9 @@ class ImageView(QWidget):
         self._placeholder = text
         self.update()
 
+    def placeholder(self) -> str:
+        return self._placeholder
+
     def image(self) -> np.ndarray | None:
         """The image shown (a copy), or None."""
         return None if self._image is None else self._image.copy()

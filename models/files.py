@@ -85,3 +85,10 @@ BUNDLED_KINDS = ("ae", "vae", "linear", "dae", "dae_masking")
 def bundled_models_dir(dataset: str = "mnist") -> Path:
     """Folder of the pretrained checkpoints shipped with the app."""
     return Path(__file__).resolve().parent.parent / "resources" / "models" / dataset
+
+
+def bundled_codes_dir() -> Path:
+    """Folder of the bundled AEs' and VAEs' codes of the bundled test images, shipped so
+    that even the first start can plot them before torch is loaded (see CodeCache;
+    scripts/make_bundled_codes.py writes them)."""
+    return Path(__file__).resolve().parent.parent / "resources" / "codes"

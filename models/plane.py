@@ -160,12 +160,14 @@ class CodeCache:
     A file is named by a hash of the images and a key naming the model: a
     checkpoint file's digest, or a hash of the weights (see LatentSpace), so
     retrained weights or other images miss. A missing, damaged or unwritable cache
-    only means encoding again."""
+    only means encoding again. ``shipped`` is a read-only folder looked in after
+    ``folder``: the app ships its bundled models' codes there."""
 
     MAX_FILES = 200
 
-    def __init__(self, folder: str | os.PathLike, images: np.ndarray):
+    def __init__(self, folder: str | os.PathLike, images: np.ndarray, *, shipped: str | os.PathLike | None = None):
         self.folder = Path(folder)
+        self.shipped = Path(shipped) if shipped is not None else None
         images = np.ascontiguousarray(images)
         h = hashlib.sha256()
         h.update(f"{images.dtype.str}{images.shape}".encode())
@@ -173,14 +175,20 @@ class CodeCache:
         self._images_key = h.hexdigest()
         self.count = len(images)
 
-    def path_for(self, key: str) -> Path:
+    def path_for(self, key: str, folder: Path | None = None) -> Path:
         digest = hashlib.sha256(f"codes-v2 {self._images_key} {key}".encode()).hexdigest()
-        return self.folder / f"{digest}.npy"
+        return (folder or self.folder) / f"{digest}.npy"
 
     def load(self, key: str, latent: int | None = None) -> np.ndarray | None:
-        """The codes (N, latent) float32 saved under ``key``; None if there are none, or
-        they are damaged or do not fit (another count or latent size)."""
-        path = self.path_for(key)
+        """The codes (N, latent) float32 saved under ``key`` (or shipped); None if there
+        are none, or they are damaged or do not fit (another count or latent size)."""
+        for folder in (self.folder, self.shipped):
+            codes = self._read(self.path_for(key, folder), latent) if folder is not None else None
+            if codes is not None:
+                return codes
+        return None
+
+    def _read(self, path: Path, latent: int | None) -> np.ndarray | None:
         try:
             codes = np.load(path, allow_pickle=False)
         except FileNotFoundError:

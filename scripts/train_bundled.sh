@@ -38,3 +38,6 @@ train=("$py" main.py train --dataset "$dataset" --data-dir "$data" "${threads[@]
 # The figures of the bundled models (models.checkpoint.BUNDLED_KINDS), with the VAE's
 # importance-weighted bound at k = 1000 (a few minutes on a CPU).
 "$py" main.py eval "$out"/{ae,vae,linear,dae,dae_masking}.pt --data-dir "$data" --json | tee "$out/eval.json"
+
+# Their codes of the bundled test images, which the app's first start plots before torch loads.
+"$py" scripts/make_bundled_codes.py

@@ -23,6 +23,8 @@ KEYS = [
     "inpaint_step_ms.p50",
     "inpaint_step_ms.p99",
     "startup_s",
+    "models_ready_s",
+    "startup_cold_s",
     "peak_rss_mb",
 ]
 
@@ -42,6 +44,8 @@ def test_bench_quick_json_has_every_key_positive_and_finite(tmp_path):
     for key in KEYS:
         value = _get(results, key)
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
+    # The models cannot be ready to decode before the window that shows them has painted.
+    assert results["models_ready_s"] >= results["startup_s"]
     assert results["machine"]["cores"] >= 1
     assert "bundled" in results["machine"]["data"]
 
