@@ -541,6 +541,9 @@ class ExplorePanel(QWidget):
             if space is None:
                 self.detail_views[s].set_image(None)
                 self.plots[s].set_selection(None)
+                if s in self._previews:
+                    self.plots[s].set_selection(tuple(self.plots[s].space.xy[index]))
+                    lines.append(f"{name}: {LOADING}")
                 continue
             self.detail_views[s].set_image(space.reconstruct([index])[0])
             self.plots[s].set_selection(tuple(space.xy[index]))
@@ -574,6 +577,9 @@ class ExplorePanel(QWidget):
             xy, images = space.sample(n, seed=seed)
             self.sample_strips[s].set_images(images)
             self.plots[s].set_samples(xy)
+        if self._previews:
+            self.status_changed.emit(f"{LOADING} the {n} samples appear as soon as it is in")
+            return
         self.status_changed.emit(f"{n} codes drawn from N(0, I) with seed {seed} (stars on the plots)")
 
     def _resample(self) -> None:
@@ -607,6 +613,9 @@ class ExplorePanel(QWidget):
             captions[0], captions[-1] = f"#{a}", f"#{b}"
             self.interp_strips[s].set_images(images, captions)
             self.plots[s].set_path(xy)
+        if self._previews:
+            self.status_changed.emit(f"{LOADING} the path appears as soon as it is in")
+            return
         if self.labels is not None:
             la, lb = self.class_names[self.labels[a]], self.class_names[self.labels[b]]
             self.status_changed.emit(f"Path from test image #{a} (a {la}) to #{b} (a {lb}) in {steps} steps")

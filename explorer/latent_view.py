@@ -336,6 +336,12 @@ class LatentPlot(pg.PlotWidget):
         self._selection.setData(x=[xy[0]], y=[xy[1]])
         self._selection.setVisible(True)
 
+    def selection(self) -> tuple[float, float] | None:
+        """Where the ring of the selected test image is, or None."""
+        if not self._selection.isVisible() or len(self._selection.data) == 0:
+            return None
+        return float(self._selection.data["x"][0]), float(self._selection.data["y"][0])
+
     def set_marker(self, xy: tuple[float, float] | None, ellipses: list[np.ndarray | None] | None = None) -> None:
         """Mark a new image's code (a drawing), with up to two posterior contours (N, 2)."""
         contours = list(ellipses or [])

@@ -203,3 +203,17 @@ def test_the_first_paint_needs_no_torch(cache):
     words = out.stdout.split()
     assert words[words.index("points") + 1] == "10000" and int(words[words.index("size") + 1]) > 0
     assert words[words.index("torch") + 1] == "False"
+
+
+def test_a_point_clicked_while_loading_is_ringed_and_detailed_once_the_models_are_in(qtbot):
+    w = _preview_window(qtbot)
+    w.explore.select_image(7)
+    assert w.explore.plots["right"].selection() is not None
+    assert "Loading the model" in w.explore.detail_label.text()
+    assert w.explore.detail_views["right"].image() is None
+    w.explore.sample(n=4, seed=1)
+    assert w.explore.sample_strips["right"].count() == 0
+    w.wait_for_models()
+    assert "VAE z = (" in w.explore.detail_label.text()
+    assert w.explore.detail_views["right"].image() is not None
+    assert w.explore.sample_strips["right"].count() == 4  # the samples asked for meanwhile
