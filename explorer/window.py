@@ -734,8 +734,11 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         # A run in progress is stopped and joined; no training process outlives the window.
         self._closing = True  # build no more panels in the background
-        if self._loader is not None:
-            self._loader.join()  # torch cannot be interrupted mid-import; Python must not exit under it
+        if self._loader is not None and self._loader.is_alive():
+            # torch cannot be interrupted mid-import, and Python must not exit under it:
+            # the window goes at once, the process when the import is done.
+            self.hide()
+            self._loader.join()
         train = self._panels.get("train")
         if train is not None:
             train.shutdown(1.0)
