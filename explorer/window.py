@@ -35,7 +35,7 @@ from models.files import bundled_models_dir
 from models.plane import CodeCache, CodePlane
 
 # Nothing here imports torch: the window can paint before torch is loaded (see
-# explorer.app.preview_startup); models.checkpoint is imported where it is used.
+# explorer.app.load_startup with preview=True); models.checkpoint is imported where used.
 if TYPE_CHECKING:  # imported where each panel is built: start-up need not load them
     from models.checkpoint import Checkpoint
     from explorer.denoise_panel import DenoisePanel
