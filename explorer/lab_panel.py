@@ -17,8 +17,9 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from explorer.tabs import SteadyTabWidget
 from explorer.theme import LIGHT, Theme
 
 
@@ -41,7 +42,7 @@ class LabPanel(QWidget):
         self.labels = labels
         self.theme = theme
         self.settings = settings
-        self.tabs = QTabWidget(self)
+        self.tabs = SteadyTabWidget(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.tabs)

@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStyle,
-    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.explore_panel import SIDES, ExplorePanel, model_name
+from explorer.tabs import SteadyTabWidget
 from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
 from explorer.workbench import Workbench
 from models.data import BUNDLED_DATASETS, DATASETS
@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         self._theme_choice = theme_choice or (saved_theme if saved_theme in THEME_CHOICES else "system")
         self.theme: Theme = resolve_theme(self._theme_choice)
 
-        self.tabs = QTabWidget(self)
+        self.tabs = SteadyTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.currentChanged.connect(self._panel_shown)
         self.setCentralWidget(self.tabs)
