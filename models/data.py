@@ -9,12 +9,9 @@ from __future__ import annotations
 import errno
 import gzip as gzip_module
 import hashlib
-import http.client
 import logging
 import os
 import re
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -436,6 +433,11 @@ def _fetch(
 ) -> None:
     """Download ``url`` into ``part``, resuming from its current size. Network trouble
     raises _NetworkFailure; local file trouble raises DataError."""
+    # Imported here: only downloads need them, and the window's first paint loads this module.
+    import http.client
+    import urllib.error
+    import urllib.request
+
     offset = part.stat().st_size if part.exists() else 0
     if fspec.size is not None and offset > fspec.size:
         # Longer than the published file: it cannot be a prefix of it.
