@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -361,12 +361,20 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        if self._load_models is not None:
-            # The models load once the window has painted (the first paint comes
-            # within a few event-loop passes), then the panels are built.
-            QTimer.singleShot(0, self._start_loading)
+        if self._load_models is not None and self._loader is None:
+            # The models load once the window has painted (the loading thread would
+            # take turns with the first paint for Python's lock), then the panels are
+            # built; a window that is not painted soon (minimised) loads them anyway.
+            self.installEventFilter(self)
+            QTimer.singleShot(1000, self._start_loading)
         else:
             self._queue_panel_building()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self and event.type() == QEvent.Type.Paint:
+            self.removeEventFilter(self)
+            QTimer.singleShot(0, self._start_loading)
+        return False
 
     def _queue_panel_building(self) -> None:
         if not self._build_queued and self._factories:
