@@ -226,6 +226,9 @@ class ExplorePanel(QWidget):
         for side in SIDES:
             plot = LatentPlot(role=side, theme=self._theme)
             plot.probe_changed.connect(lambda x, y, side=side: self.probe(side, x, y))
+            # A drag moves the crosshair over both plots (linked decoding): both keep
+            # their points as pixmaps meanwhile (see LatentPlot.cache_points).
+            plot.dragging_changed.connect(lambda on: [p.cache_points(on) for p in self.plots.values()])
             plot.clicked.connect(lambda x, y, r, side=side: self._plot_clicked(side, x, y, r))
             plots_split.addWidget(plot)
             self.plots[side] = plot

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from explorer.theme import CLASS_COLORS, LIGHT, Theme, style_plot
 from models.plane import CodePlane
@@ -95,6 +95,7 @@ class LatentPlot(pg.PlotWidget):
     """A model's test codes in its latent plane, with probe crosshair and backgrounds."""
 
     probe_changed = Signal(float, float)  # plane point under a left-drag
+    dragging_changed = Signal(bool)  # a left-drag started (True) or ended (False)
     clicked = Signal(float, float, float)  # plane point and the click radius in plane units
 
     def __init__(self, parent: QWidget | None = None, *, role: str, theme: Theme = LIGHT):
@@ -141,6 +142,7 @@ class LatentPlot(pg.PlotWidget):
             item = _PassiveScatter(size=POINT_SIZE, pen=None, brush=pg.mkBrush(c), hoverable=False, name=str(k))
             pi.addItem(item)
             self._scatter.append(item)
+        self._points_cached = False  # see cache_points
 
         # Overlays: interpolation path, prior samples, selected test image, crosshair.
         self._path = pg.PlotDataItem(symbol="o", symbolSize=6)
@@ -280,7 +282,23 @@ class LatentPlot(pg.PlotWidget):
     # ------------------------------------------------------------ probing
 
     def _drag_probe(self, x: float, y: float, *, finished: bool) -> None:
+        if self._points_cached == finished:
+            self.cache_points(not finished)
+            self.dragging_changed.emit(not finished)
         self.probe_changed.emit(x, y)
+
+    def cache_points(self, on: bool) -> None:
+        """While the user drags, the points are kept as pixmaps: every step moves the
+        crosshair over them, and Qt draws again every point under the strip it
+        repaints (a drag step cost 19 ms repainted, 5 to 9 ms cached). Not kept
+        otherwise: a full redraw (points moved, view changed) costs more cached,
+        drawn into the pixmaps and then blended from them (85 against 60 redraws/s)."""
+        if on == self._points_cached:
+            return
+        self._points_cached = on
+        mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if on else QGraphicsItem.CacheMode.NoCache
+        for item in self._scatter:
+            item.setCacheMode(mode)
 
     def _click(self, x: float, y: float) -> None:
         px, _ = self._vb.viewPixelSize()

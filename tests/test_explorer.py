@@ -10,8 +10,9 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 import torch
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 from explorer.app import load_startup
 from explorer.window import MainWindow, StartupData
@@ -336,3 +337,45 @@ def test_moving_points_in_place_redraws_them_where_they_now_are(qtbot):
     assert len(item.pointsAt(pg.Point(3.0, -3.0))) == 1  # hovering finds the moved point
     move_points(item, [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])  # another count: rebuilt
     assert len(item.getData()[0]) == 3
+
+
+def _cached(plot) -> bool:
+    return all(item.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache for item in plot.scatter_items())
+
+
+def test_while_a_drag_lasts_both_plots_keep_their_points_as_pixmaps(window, qtbot, no_rate_limit):
+    panel = window.explore
+    plot = panel.plots["right"]
+    vp = plot.viewport()
+    p0 = plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(pg.Point(0.0, 0.0)))
+    assert not _cached(plot) and not _cached(panel.plots["left"])
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0)
+    QTest.mouseMove(vp, p0 + QPoint(8, 8))
+    QTest.mouseMove(vp, p0 + QPoint(30, -20))
+    assert _cached(plot) and _cached(panel.plots["left"])
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0 + QPoint(30, -20))
+    assert not _cached(plot) and not _cached(panel.plots["left"])
+
+
+def test_cached_points_look_the_same(window, qtbot):
+    """Zoomed in, so that points are cut at the plot's edges, where a cached picture
+    could spill over the axes."""
+    plot = window.explore.plots["left"]
+    plot.resize(400, 400)
+    plot.zoom_to((0.0, 0.0), 4.0)
+    window.show()
+    qtbot.waitExposed(window)
+
+    def pixels():
+        for _ in range(3):
+            QApplication.processEvents()
+        image = plot.grab().toImage()
+        rgb = np.array([[image.pixel(x, y) for x in range(0, image.width(), 2)] for y in range(0, image.height(), 2)])
+        return np.stack([(rgb >> shift) & 0xFF for shift in (16, 8, 0)]).astype(int)
+
+    plain = pixels()
+    plot.cache_points(True)
+    cached = pixels()
+    plot.cache_points(False)
+    diff = np.abs(plain - cached)
+    assert diff.mean() < 0.5 and np.mean(diff > 8) < 0.001
