@@ -21,6 +21,12 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0) -> torch
     return 10.0 * torch.log10(data_range**2 / err)
 
 
+def denoising_psnr(model: Model, noisy: torch.Tensor, clean: torch.Tensor) -> tuple[float, float]:
+    """Mean PSNR (dB) against the clean images of the damaged ones and of the model's
+    restorations of them."""
+    return float(psnr(noisy, clean).mean()), float(psnr(reconstruct(model, noisy), clean).mean())
+
+
 def _batches(x: torch.Tensor, batch_size: int):
     for i in range(0, x.shape[0], batch_size):
         yield x[i : i + batch_size]

@@ -47,9 +47,7 @@ def model_figures(
         out["max_principal_angle_deg"] = float(np.max(angles))
     if model.kind in ("dae", "ae", "vae"):
         noisy = corrupt.gaussian_noise(test_x, DENOISE_SIGMA, seed=seed)
-        denoised = metrics.reconstruct(model, noisy)
-        psnr_noisy = float(metrics.psnr(noisy, test_x).mean())
-        psnr_out = float(metrics.psnr(denoised, test_x).mean())
+        psnr_noisy, psnr_out = metrics.denoising_psnr(model, noisy, test_x)
         out.update(psnr_noisy=psnr_noisy, psnr_out=psnr_out, psnr_gain_db=psnr_out - psnr_noisy)
     return out
 

@@ -149,8 +149,7 @@ def evaluate(model: Model, x: torch.Tensor, *, seed: int = 0) -> dict[str, float
 
         noisy = corrupt.corrupt(x, model.config.noise, model.config.noise_level, seed=seed)
         out["denoise_mse"] = metrics.reconstruction_mse(model, x, x_in=noisy)
-        out["psnr_noisy"] = float(metrics.psnr(noisy, x).mean())
-        out["psnr_out"] = float(metrics.psnr(metrics.reconstruct(model, noisy), x).mean())
+        out["psnr_noisy"], out["psnr_out"] = metrics.denoising_psnr(model, noisy, x)
     model.train(was_training)
     return out
 
