@@ -91,6 +91,9 @@ def load_startup(data_dir: Path | None = None, dataset: str = "mnist", *, previe
 
     images, labels, class_names, source, errors = load_images(data_dir, dataset)
     common = dict(images=images, labels=labels, class_names=class_names, data_source=source, dataset=dataset)
+    if images is None and dataset != "mnist":
+        # Nothing to show its models on; the caller says why or falls back to MNIST.
+        return StartupData(**common, errors=errors)
     cache = code_cache(images)
     previews = _cached_previews(cache, dataset) if preview and images is not None and not errors else None
     if previews is not None:
