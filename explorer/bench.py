@@ -263,12 +263,12 @@ def measure_startup(root: Path, *, runs: int = 1) -> dict[str, float]:
     """Process start to the main window's first paint, each start in a fresh
     interpreter with the bundled models, default settings and a code cache of its own.
 
-    The first start finds no cached codes, so it imports torch, loads the models and
-    encodes the test images before it paints (startup_cold_s: what the very first
-    start after installing costs). The ``runs`` starts after it paint the cached codes
-    before torch is imported and load the models in a thread (startup_s: median of the
-    first paints; models_ready_s: median of the moments the models could decode).
-    Single starts on a shared machine vary by a second."""
+    The first start has an empty cache folder, as the first start after installing
+    does (startup_cold_s); it plots the bundled models' shipped codes. Every start
+    paints those codes before torch is imported and loads the models in a thread
+    (startup_s: median of the ``runs`` later starts' first paints; models_ready_s:
+    median of the moments their models could decode). Single starts on a shared
+    machine vary by a second."""
     from explorer.app import STARTUP_PROBE_ENV
     from models.files import CACHE_ENV
 
