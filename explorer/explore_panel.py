@@ -365,12 +365,16 @@ class ExplorePanel(QWidget):
             self.interp_strips[s] = strip
         return box
 
-    def set_data(self, images: np.ndarray | None, labels: np.ndarray | None, class_names: Sequence[str]) -> None:
+    def set_data(
+        self, images: np.ndarray | None, labels: np.ndarray | None, class_names: Sequence[str],
+        *, code_cache: CodeCache | None = None,
+    ) -> None:
         """Explore another image set (another dataset): both plots are emptied until
-        models for it are set with ``set_checkpoint``."""
+        models for it are set with ``set_checkpoint``. ``code_cache``: one already made
+        for these images (else made when a model is set)."""
         self.images, self.labels = images, labels
         self._float = None
-        self._code_cache = None
+        self._code_cache = code_cache
         self.class_names = tuple(class_names)
         self.legend.set_class_names(self.class_names)
         n = len(images) if images is not None else 1

@@ -282,9 +282,10 @@ class LatentPlot(pg.PlotWidget):
     # ------------------------------------------------------------ probing
 
     def _drag_probe(self, x: float, y: float, *, finished: bool) -> None:
-        if self._points_cached == finished:
-            self.cache_points(not finished)
-            self.dragging_changed.emit(not finished)
+        dragging = not finished
+        if dragging != self._points_cached:
+            self.cache_points(dragging)
+            self.dragging_changed.emit(dragging)
         self.probe_changed.emit(x, y)
 
     def cache_points(self, on: bool) -> None:

@@ -19,10 +19,10 @@ class SteadyTabWidget(QTabWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._laid_out_for: tuple | None = None
+        self._pages = self.findChild(QStackedWidget, "qt_tabwidget_stackedwidget")  # QTabWidget's own
 
     def _layout_inputs(self) -> tuple:
-        bar = self.tabBar()
-        stack = self.findChild(QStackedWidget, "qt_tabwidget_stackedwidget")
+        bar, stack = self.tabBar(), self._pages
         pages = (stack.sizeHint(), stack.minimumSizeHint()) if stack is not None else (None, None)
         return (self.size(), bar.isVisible(), bar.sizeHint(), bar.minimumSizeHint(), *pages)
 

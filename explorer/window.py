@@ -559,7 +559,7 @@ class MainWindow(QMainWindow):
             self.dataset = name
             self.dataset_actions[name].setChecked(True)
             self._data_source = startup.data_source
-            self.explore.set_data(startup.images, startup.labels, startup.class_names)
+            self.explore.set_data(startup.images, startup.labels, startup.class_names, code_cache=startup.code_cache)
             self.workbench.set_data(images=startup.images, labels=startup.labels, class_names=startup.class_names,
                                     dae=startup.dae, dae_masking=startup.dae_masking)
             errors = list(startup.errors)
