@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is not None:
         # Every command computes with denormals flushed (see flush_denormals): set
         # before torch starts its worker threads. The app sets it on its own thread
-        # (explorer.app.configure_torch), since it can start before torch is imported.
+        # (explorer.startup.configure_torch), since it can start before torch is imported.
         from models.train import flush_denormals
 
         flush_denormals()

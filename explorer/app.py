@@ -1,5 +1,5 @@
-"""Start the GUI: QApplication set-up, the bundled models and images, the main window,
-and the offscreen screenshot mode used for the README's pictures."""
+"""Start the GUI: QApplication set-up, the main window on start-up's dataset and models
+(explorer.startup), and the offscreen screenshot mode used for the README's pictures."""
 from __future__ import annotations
 
 import importlib
@@ -12,119 +12,6 @@ log = logging.getLogger(__name__)
 
 ORGANIZATION = "latent-explorer"
 APPLICATION = "latent-explorer"
-DEFAULT_MODELS = (("left", "ae"), ("right", "vae"))
-
-
-def load_images(data_dir: Path | None, dataset: str):
-    """A dataset's test images (bundled, or the full test set in data_dir or the cache):
-    (images, labels, class_names, source, errors); images is None if they could not be
-    loaded, and errors says why. No torch."""
-    from models import data
-
-    title = data.DATASETS[dataset].title if dataset in data.DATASETS else dataset
-    try:
-        if data_dir is None and dataset in data.BUNDLED_DATASETS:
-            ds = data.load_bundled(dataset)
-        elif dataset in data.BUNDLED_DATASETS:
-            ds = data.load_dataset_or_bundled(dataset, data_dir=data_dir)
-        else:
-            ds = data.load_dataset(dataset, data_dir=data_dir)
-    except data.DataError as exc:
-        return None, None, tuple(str(k) for k in range(10)), "no images loaded", (
-            f"The {title} test images could not be loaded: {exc}",)
-    source = ds.source if ds.is_subset else f"{ds.title} test set, {len(ds.test_images):,} images ({ds.source})"
-    return ds.test_images, ds.test_labels, tuple(ds.class_names), source, ()
-
-
-def load_models(dataset: str = "mnist", *, have_images: bool = True):
-    """A dataset's bundled models (this imports torch) as LoadedModels; whatever fails
-    is reported in ``errors`` instead of raising.
-
-    MNIST is the app's home: every bundled file is expected and a missing one is an
-    error. Other datasets may have no bundled models (KMNIST): their absence is said
-    once, as a hint to train some."""
-    from explorer.window import LoadedModels
-    from models.checkpoint import CheckpointError, load_checkpoint
-    from models.data import DATASETS
-    from models.files import bundled_models_dir
-
-    title = DATASETS[dataset].title if dataset in DATASETS else dataset
-    errors: list[str] = []
-    folder = bundled_models_dir(dataset)
-    if dataset != "mnist" and not folder.is_dir():
-        if have_images:
-            errors.append(f"No models of {title} ship with the app: train an AE and a VAE on it in the Train panel.")
-        return LoadedModels(errors=tuple(errors))
-    checkpoints = {}
-    for side, kind in DEFAULT_MODELS:
-        try:
-            checkpoints[side] = load_checkpoint(folder / f"{kind}.pt", expect_kind=kind)
-        except CheckpointError as exc:
-            checkpoints[side] = None
-            errors.append(f"The bundled {kind.upper()} could not be loaded ({exc}). Open a checkpoint with File › Open.")
-    daes = {}
-    for stem, what in (("dae", "denoising AE"), ("dae_masking", "masking-noise DAE")):
-        path = folder / f"{stem}.pt"
-        if dataset != "mnist" and not path.exists():
-            daes[stem] = None  # not every dataset has every model
-            continue
-        try:
-            daes[stem] = load_checkpoint(path, expect_kind="dae")
-        except CheckpointError as exc:
-            daes[stem] = None
-            errors.append(f"The bundled {what} could not be loaded ({exc}); the Denoise and Inpaint panels work without it.")
-    return LoadedModels(checkpoints=checkpoints, dae=daes["dae"], dae_masking=daes["dae_masking"], errors=tuple(errors))
-
-
-def load_startup(data_dir: Path | None = None, dataset: str = "mnist", *, preview: bool = False):
-    """A dataset's test images and its bundled models (see load_images and load_models);
-    whatever fails is reported in ``errors`` instead of raising.
-
-    With ``preview``, when the bundled AE's and VAE's codes of these images are cached
-    (or shipped, see CodeCache), the models are not loaded: the window plots the codes
-    and loads the models after its first paint (StartupData.load_models), so nothing
-    here imports torch."""
-    from functools import partial
-
-    from explorer.explore_panel import code_cache
-    from explorer.window import StartupData
-
-    images, labels, class_names, source, errors = load_images(data_dir, dataset)
-    common = dict(images=images, labels=labels, class_names=class_names, data_source=source, dataset=dataset)
-    if images is None and dataset != "mnist":
-        # Nothing to show its models on; the caller says why or falls back to MNIST.
-        return StartupData(**common, errors=errors)
-    cache = code_cache(images)
-    previews = _cached_previews(cache, dataset) if preview and images is not None and not errors else None
-    if previews is not None:
-        return StartupData(**common, previews=previews, code_cache=cache, load_models=partial(load_models, dataset))
-    models = load_models(dataset, have_images=images is not None)
-    return StartupData(
-        **common, checkpoints=models.checkpoints, errors=errors + models.errors, dae=models.dae,
-        dae_masking=models.dae_masking, code_cache=cache,
-    )
-
-
-def _cached_previews(cache, dataset: str):
-    """Each side's cached codes of the bundled models and its plot title; None if any is missing."""
-    from explorer.explore_panel import plot_title
-    from models.files import bundled_models_dir, file_key
-    from models.kinds import KIND_TITLES
-    from models.plane import CodePlane
-
-    folder = bundled_models_dir(dataset)
-    previews = {}
-    for side, kind in DEFAULT_MODELS:
-        path = folder / f"{kind}.pt"
-        try:
-            codes = cache.load(file_key(path), latent=2) if path.is_file() else None
-        except OSError:
-            codes = None
-        if codes is None:
-            return None
-        plane = CodePlane(codes)
-        previews[side] = (plane, plot_title(KIND_TITLES[kind], plane))
-    return previews
 
 
 def _demo_state(window) -> None:
@@ -154,27 +41,6 @@ def configure_pyqtgraph() -> None:
     # pyqtgraph's default 100 Hz limit drops moves outright, which can leave the
     # crosshair and the decoded image short of where the mouse stopped.
     pg.setConfigOptions(antialias=False, mouseRateLimit=-1)
-
-
-# The window's own torch work is one image at a time (decoding under the mouse,
-# drawing, denoising, inpainting); training runs in a child process with its own
-# threads. Tiny ops gain nothing from a second thread, and on a busy 2-core machine
-# each parallel op can wait milliseconds for it: BCE on 784 pixels measured 8 ms
-# with 2 threads against 7 us with 1 while a training process ran.
-GUI_TORCH_THREADS = 1
-
-
-def configure_torch(*, threads: int | None = GUI_TORCH_THREADS) -> None:
-    """Torch settings for the GUI thread (both are per thread): denormals flushed (see
-    models.train.flush_denormals) and ``threads`` threads for its own operations
-    (None: leave torch's default)."""
-    import torch
-
-    from models.train import flush_denormals
-
-    flush_denormals()
-    if threads is not None:
-        torch.set_num_threads(threads)
 
 
 def _report_first_paint(app, window) -> None:
@@ -235,6 +101,7 @@ def run_app(args) -> int:
     app.setStyle("Fusion")
     configure_pyqtgraph()
 
+    from explorer.startup import configure_torch, load_startup
     from explorer.window import MainWindow
 
     # Screenshots use the defaults, not whatever the user last left in their settings.
@@ -248,7 +115,7 @@ def run_app(args) -> int:
     last_panel = settings.value("window/panel", "", type=str) if settings is not None else ""
     preview = preview and last_panel in ("", "explore")
     startup = load_startup(data_dir, dataset, preview=preview)
-    if startup.images is None and dataset != "mnist":
+    if startup.dataset.images is None and dataset != "mnist":
         # The dataset last shown is gone (a cache cleared): start on MNIST rather than empty.
         startup = load_startup(data_dir, "mnist", preview=preview)
     # Building the window with models encodes the test images with each one shown

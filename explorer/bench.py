@@ -158,7 +158,7 @@ def measure_in_app(images: np.ndarray, x: torch.Tensor, settings: BenchSettings,
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from explorer.app import configure_torch
+    from explorer.startup import configure_torch
 
     app = QApplication.instance()
     window = window_factory()
@@ -394,7 +394,7 @@ def measure_inpaint_step(window, settings: BenchSettings) -> dict[str, float]:
 def measure_scatter_fps(window, settings: BenchSettings) -> float:
     """Full redraws per second of a 10,000-point latent plot: new positions for
     every class item (as the live plots move them), then a render of the widget."""
-    from explorer.latent_view import move_points
+    from explorer.widgets.latent_plot import move_points
 
     plot = window.explore.plots["right"]
     items = plot.scatter_items()
@@ -426,7 +426,8 @@ def run_bench(*, quick: bool, root: Path, data_dir: Path | None = None) -> dict:
     results: dict = {"train_ratio": train_ratio, "plain_samples_per_s": plain_speed}
 
     app = QApplication.instance() or QApplication(["latent-explorer-bench"])
-    from explorer.app import configure_pyqtgraph, configure_torch, load_startup
+    from explorer.app import configure_pyqtgraph
+    from explorer.startup import configure_torch, load_startup
 
     configure_pyqtgraph()
     configure_torch()  # the window's figures, as in the app

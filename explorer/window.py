@@ -4,12 +4,9 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
@@ -26,23 +23,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.explore_panel import SIDES, ExplorePanel, model_name
-from explorer.tabs import SteadyTabWidget
-from explorer.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
-from explorer.workbench import Workbench
+from explorer.panels.explore import ExplorePanel, model_name
+from explorer.startup import SIDES, LoadedModels, StartupData, configure_torch, load_startup
+from explorer.widgets.tabs import SteadyTabWidget
+from explorer.widgets.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
+from explorer.panels.workbench import Workbench
 from models.data import BUNDLED_DATASETS, DATASETS
 from models.files import bundled_models_dir
-from models.plane import CodeCache, CodePlane
 
 # Nothing here imports torch: the window can paint before torch is loaded (see
-# explorer.app.load_startup with preview=True); models.checkpoint is imported where used.
+# explorer.startup.load_startup with preview=True); models.checkpoint is imported where used.
 if TYPE_CHECKING:  # imported where each panel is built: start-up need not load them
     from models.checkpoint import Checkpoint
-    from explorer.denoise_panel import DenoisePanel
-    from explorer.draw_panel import DrawPanel
-    from explorer.inpaint_panel import InpaintPanel
-    from explorer.lab_panel import LabPanel
-    from explorer.train_panel import RunResult, TrainPanel
+    from explorer.panels.denoise import DenoisePanel
+    from explorer.panels.draw import DrawPanel
+    from explorer.panels.inpaint import InpaintPanel
+    from explorer.lab.panel import LabPanel
+    from explorer.panels.train import RunResult, TrainPanel
 
 log = logging.getLogger(__name__)
 
@@ -56,36 +53,6 @@ ABOUT_TEXT = (
     "is pulled towards the prior N(0, I), so its space is filled and points drawn from the prior "
     "decode to digits.</p>"
 )
-
-
-@dataclass(frozen=True)
-class StartupData:
-    """What the window starts with: the test images and up to two checkpoints."""
-
-    images: np.ndarray | None
-    labels: np.ndarray | None
-    class_names: tuple[str, ...] = tuple(str(k) for k in range(10))
-    data_source: str = "no images loaded"
-    checkpoints: dict[str, Checkpoint | None] = field(default_factory=lambda: {s: None for s in SIDES})
-    errors: tuple[str, ...] = ()
-    dae: Checkpoint | None = None  # the bundled denoising AE, for the Denoise and Inpaint panels
-    dae_masking: Checkpoint | None = None  # the bundled DAE trained with masking noise, for the Inpaint panel
-    dataset: str = "mnist"
-    # Start-up before torch: each side's cached codes and plot title, and what loads
-    # the models (in a thread once the window has painted; see MainWindow.wait_for_models).
-    previews: dict[str, tuple[CodePlane, str]] = field(default_factory=dict)
-    load_models: Callable[[], LoadedModels] | None = None
-    code_cache: CodeCache | None = None
-
-
-@dataclass(frozen=True)
-class LoadedModels:
-    """A dataset's bundled models, loaded (explorer.app.load_models)."""
-
-    checkpoints: dict[str, Checkpoint | None] = field(default_factory=lambda: {s: None for s in SIDES})
-    dae: Checkpoint | None = None
-    dae_masking: Checkpoint | None = None
-    errors: tuple[str, ...] = ()
 
 
 def _figures(meta: dict) -> str:
@@ -114,8 +81,8 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self.last_error: str | None = None
         self._message_box: QMessageBox | None = None
-        self._data_source = startup.data_source
-        self.dataset = startup.dataset
+        self.context = startup.dataset
+        self.dataset = startup.dataset.name
         self.data_dir: Path | None = None  # --data-dir, where other datasets are looked for too
         saved_theme = settings.value("theme", "system", type=str) if settings is not None else "system"
         self._theme_choice = theme_choice or (saved_theme if saved_theme in THEME_CHOICES else "system")
@@ -130,25 +97,25 @@ class MainWindow(QMainWindow):
         self._factories: dict[str, object] = {}  # how to build a panel not built yet
 
         self.explore = ExplorePanel(
-            images=startup.images, labels=startup.labels, class_names=startup.class_names, theme=self.theme,
-            code_cache=startup.code_cache,
+            images=self.context.images, labels=self.context.labels, class_names=self.context.class_names,
+            theme=self.theme, code_cache=startup.code_cache,
         )
         self.explore.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.explore.models_changed.connect(self._update_status)
         self.add_panel("explore", "Explore", self.explore)
 
         self.workbench = Workbench(
-            images=startup.images, labels=startup.labels, class_names=startup.class_names, dae=startup.dae,
-            dae_masking=startup.dae_masking, parent=self
+            images=self.context.images, labels=self.context.labels, class_names=self.context.class_names,
+            dae=startup.dae, dae_masking=startup.dae_masking, parent=self
         )
         self.explore.models_changed.connect(self._share_models)
         # The other panels are built when first asked for (shown, or used through
         # their property), and otherwise one by one once the window has painted: they
         # cost about 0.3 s that start-up need not wait for.
         self.add_lazy_panel("train", "Train", self._make_train_panel)
-        self.add_lazy_panel("draw", "Draw", lambda: self._make_hands_on_panel("draw_panel", "DrawPanel"))
-        self.add_lazy_panel("denoise", "Denoise", lambda: self._make_hands_on_panel("denoise_panel", "DenoisePanel"))
-        self.add_lazy_panel("inpaint", "Inpaint", lambda: self._make_hands_on_panel("inpaint_panel", "InpaintPanel"))
+        self.add_lazy_panel("draw", "Draw", lambda: self._make_hands_on_panel("draw", "DrawPanel"))
+        self.add_lazy_panel("denoise", "Denoise", lambda: self._make_hands_on_panel("denoise", "DenoisePanel"))
+        self.add_lazy_panel("inpaint", "Inpaint", lambda: self._make_hands_on_panel("inpaint", "InpaintPanel"))
         self.add_lazy_panel("lab", "Lab", self._make_lab_panel)
         self._build_queued = False
         self._closing = False
@@ -235,8 +202,6 @@ class MainWindow(QMainWindow):
         if self._load_models is None or self._loaded is None:
             return  # already in place (wait_for_models got there first)
         loaded, self._loaded, self._load_models = self._loaded, None, None
-        from explorer.app import configure_torch
-
         # Torch's thread count is per thread: the window's own, set here on its thread.
         configure_torch()
         if isinstance(loaded, BaseException):
@@ -316,11 +281,11 @@ class MainWindow(QMainWindow):
 
     def _make_hands_on_panel(self, module: str, cls: str) -> QWidget:
         """A Draw, Denoise or Inpaint panel on the shared workbench."""
-        panel_class = getattr(importlib.import_module(f"explorer.{module}"), cls)
+        panel_class = getattr(importlib.import_module(f"explorer.panels.{module}"), cls)
         return panel_class(workbench=self.workbench, theme=self.theme, settings=self._settings)
 
     def _make_train_panel(self) -> TrainPanel:
-        from explorer.train_panel import TrainPanel
+        from explorer.panels.train import TrainPanel
 
         panel = TrainPanel(theme=self.theme, settings=self._settings)
         panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -333,7 +298,7 @@ class MainWindow(QMainWindow):
         return panel
 
     def _make_lab_panel(self) -> LabPanel:
-        from explorer.lab_panel import LabPanel
+        from explorer.lab.panel import LabPanel
 
         panel = LabPanel(images=self.workbench.images, labels=self.workbench.labels, theme=self.theme, settings=self._settings)
         panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -540,7 +505,6 @@ class MainWindow(QMainWindow):
     def set_dataset(self, name: str) -> bool:
         """Show another dataset's test images and bundled models in every panel; on
         failure (not on disk, unreadable) say why and keep the current one."""
-        from explorer.app import load_startup
         from models.checkpoint import CheckpointError
 
         if name not in DATASETS:
@@ -552,15 +516,15 @@ class MainWindow(QMainWindow):
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             startup = load_startup(self.data_dir, name)
-            if startup.images is None:
+            if startup.dataset.images is None:
                 self.dataset_actions[self.dataset].setChecked(True)
                 self.show_error(f"Cannot show {title}", "\n\n".join(startup.errors))
                 return False
             self.dataset = name
             self.dataset_actions[name].setChecked(True)
-            self._data_source = startup.data_source
-            self.explore.set_data(startup.images, startup.labels, startup.class_names, code_cache=startup.code_cache)
-            self.workbench.set_data(images=startup.images, labels=startup.labels, class_names=startup.class_names,
+            self.context = ctx = startup.dataset
+            self.explore.set_data(ctx.images, ctx.labels, ctx.class_names, code_cache=startup.code_cache)
+            self.workbench.set_data(images=ctx.images, labels=ctx.labels, class_names=ctx.class_names,
                                     dae=startup.dae, dae_masking=startup.dae_masking)
             errors = list(startup.errors)
             for side in SIDES:
@@ -570,7 +534,7 @@ class MainWindow(QMainWindow):
                 except CheckpointError as exc:
                     errors.append(str(exc))
             if self.panel_built("lab"):
-                self.lab.set_data(startup.images, startup.labels)
+                self.lab.set_data(ctx.images, ctx.labels)
             if self.panel_built("train"):
                 self.train_panel.set_dataset(name)
         finally:
@@ -592,7 +556,7 @@ class MainWindow(QMainWindow):
             self.model_labels[side].setText(self._model_text(side))
             ckpt = self.explore.checkpoint(side)
             self.model_labels[side].setToolTip(str(ckpt.path) if ckpt is not None and ckpt.path else "")
-        self.data_label.setText(f"Data: {self._data_source}")
+        self.data_label.setText(f"Data: {self.context.source}")
 
     def status_text(self) -> str:
         """Everything the status bar shows, for tests and logs."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer.app import DEFAULT_MODELS  # noqa: E402
+from explorer.startup import DEFAULT_MODELS  # noqa: E402
 from models import data  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
 from models.files import bundled_codes_dir, bundled_models_dir  # noqa: E402

@@ -66,7 +66,7 @@ def test_the_fashion_mnist_evaluation_record_has_the_iwae_bound_below_the_negati
 
 
 def test_made_with_fashion_mnist_images_the_elbo_tab_uses_the_fashion_vae(qtbot, fashion):
-    from explorer.lab_elbo import ElboExperiment, bundled_dataset_of
+    from explorer.lab.elbo import ElboExperiment, bundled_dataset_of
 
     assert bundled_dataset_of(fashion.test_images) == "fashion-mnist"
     assert bundled_dataset_of(fashion.test_images.astype(np.float32) / 255) == "fashion-mnist"
@@ -84,7 +84,7 @@ def test_made_with_fashion_mnist_images_the_elbo_tab_uses_the_fashion_vae(qtbot,
 
 
 def test_the_elbo_tab_switches_to_fashion_mnist_and_its_vae(qtbot, fashion):
-    from explorer.lab_elbo import ElboExperiment
+    from explorer.lab.elbo import ElboExperiment
     from models import elbo
 
     mnist = data.load_bundled("mnist")
@@ -105,7 +105,7 @@ def test_the_elbo_tab_switches_to_fashion_mnist_and_its_vae(qtbot, fashion):
 
 
 def test_the_larger_latent_tab_says_its_models_are_mnist_only(qtbot, fashion):
-    from explorer.lab_latent import LargerLatentExperiment
+    from explorer.lab.latent import LargerLatentExperiment
 
     mnist = data.load_bundled("mnist")
     w = LargerLatentExperiment(images=mnist.test_images, labels=mnist.test_labels)

@@ -14,8 +14,9 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
-from explorer.app import load_startup
-from explorer.window import MainWindow, StartupData
+from explorer.startup import load_startup
+from explorer.startup import StartupData
+from explorer.window import MainWindow
 from models.checkpoint import save_checkpoint
 from models.nets import NetConfig, build_model
 from qt_gestures import drag
@@ -67,7 +68,7 @@ def test_window_opens_with_two_populated_plots(window, startup):
         plot = window.explore.plots[side]
         items = plot.scatter_items()
         assert len(items) == 10
-        assert sum(len(item.data) for item in items) == len(startup.images) == 10_000
+        assert sum(len(item.data) for item in items) == len(startup.dataset.images) == 10_000
         assert plot.visible_point_count() == 10_000
         assert plot.getPlotItem().titleLabel.text.startswith(title)
         assert plot.getPlotItem().getAxis("bottom").labelText == "z1"
@@ -113,13 +114,13 @@ def test_unlinked_probe_leaves_the_other_model_alone(window):
 
 def test_hiding_a_class_removes_its_points(window, qtbot, startup):
     panel = window.explore
-    threes = int((startup.labels == 3).sum())
+    threes = int((startup.dataset.labels == 3).sum())
     QTest.mouseClick(panel.legend.button(3), Qt.MouseButton.LeftButton)
     for plot in panel.plots.values():
         assert not plot.scatter_items()[3].isVisible()
         assert plot.visible_point_count() == 10_000 - threes
     # A hidden class cannot be clicked.
-    i3 = int(np.flatnonzero(startup.labels == 3)[0])
+    i3 = int(np.flatnonzero(startup.dataset.labels == 3)[0])
     x, y = panel.space("left").xy[i3]
     panel._plot_clicked("left", float(x), float(y), 1e-6)
     assert panel.selected_image() != i3
@@ -130,7 +131,7 @@ def test_hiding_a_class_removes_its_points(window, qtbot, startup):
 def test_clicking_a_point_shows_the_test_image_and_reconstructions(window, qtbot, startup):
     panel = window.explore
     plot = panel.plots["left"]
-    i = int(np.flatnonzero(startup.labels == 0)[5])
+    i = int(np.flatnonzero(startup.dataset.labels == 0)[5])
     x, y = (float(v) for v in plot.space.xy[i])
     # Zoom in so that the click lands on this point and not on a neighbour.
     plot.getPlotItem().vb.setRange(xRange=(x - 0.05, x + 0.05), yRange=(y - 0.05, y + 0.05), padding=0)
@@ -140,7 +141,7 @@ def test_clicking_a_point_shows_the_test_image_and_reconstructions(window, qtbot
     qtbot.waitUntil(lambda: panel.selected_image() is not None)
     j = panel.selected_image()
     assert np.allclose(plot.space.xy[j], plot.space.xy[i], atol=1e-3)
-    assert np.array_equal(panel.detail_views["original"].image(), startup.images[j] / np.float32(255))
+    assert np.array_equal(panel.detail_views["original"].image(), startup.dataset.images[j] / np.float32(255))
     assert panel.detail_views["left"].image().shape == (28, 28)
     assert panel.detail_views["right"].image() is not None
     assert f"#{j}" in panel.detail_label.text() and "digit 0" in panel.detail_label.text()
@@ -228,9 +229,9 @@ def test_latent_3_checkpoint_is_shown_through_its_pca_plane(window, tmp_path):
 
 
 def test_missing_bundled_models_give_empty_plots_and_a_message(qtbot, monkeypatch, tmp_path):
-    import models.files
+    import explorer.startup
 
-    monkeypatch.setattr(models.files, "bundled_models_dir", lambda dataset="mnist": tmp_path)
+    monkeypatch.setattr(explorer.startup, "bundled_models_dir", lambda dataset="mnist": tmp_path)
     s = load_startup()
     assert len(s.errors) == 4 and s.checkpoints == {"left": None, "right": None} and s.dae is None
     w = MainWindow(startup=s, settings=None, theme_choice="dark")
@@ -316,7 +317,7 @@ def test_about_box_states_the_lecture_ideas(window):
 
 
 def test_moving_points_in_place_redraws_them_where_they_now_are(qtbot):
-    from explorer.latent_view import move_points
+    from explorer.widgets.latent_plot import move_points
 
     w = pg.PlotWidget()
     qtbot.addWidget(w)

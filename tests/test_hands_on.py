@@ -11,9 +11,10 @@ import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
-from explorer.app import load_startup
-from explorer.draw_panel import demo_digit_stroke
-from explorer.window import MainWindow, StartupData
+from explorer.startup import load_startup
+from explorer.panels.draw import demo_digit_stroke
+from explorer.startup import StartupData
+from explorer.window import MainWindow
 from models.corrupt import preset_mask
 from models.drawing import centre_of_mass
 from models.metrics import psnr_db

@@ -114,7 +114,7 @@ def test_cli_json_and_errors(capsys):
 
 
 def test_losses_tab_shows_the_lecture_example_and_explains_bad_input(qtbot, bundled):
-    from explorer.lab_losses import LossesExperiment
+    from explorer.lab.losses import LossesExperiment
 
     w = LossesExperiment(images=bundled.test_images[:50], labels=bundled.test_labels[:50])
     qtbot.addWidget(w)
@@ -181,7 +181,7 @@ def test_linear_ae_finds_pca_subspace_on_bundled_digits(bundled, one_thread):
 
 
 def test_linear_tab_trains_live_and_ends_below_two_degrees(qtbot, bundled):
-    from explorer.lab_linear import LinearPcaExperiment
+    from explorer.lab.linear import LinearPcaExperiment
 
     w = LinearPcaExperiment(images=bundled.test_images, labels=bundled.test_labels)
     qtbot.addWidget(w)
@@ -201,7 +201,7 @@ def test_linear_tab_trains_live_and_ends_below_two_degrees(qtbot, bundled):
 
 
 def test_linear_tab_stops_and_shuts_down_mid_run(qtbot, bundled):
-    from explorer.lab_linear import LinearPcaExperiment
+    from explorer.lab.linear import LinearPcaExperiment
 
     w = LinearPcaExperiment(images=bundled.test_images[:2000])
     qtbot.addWidget(w)
@@ -271,7 +271,7 @@ def test_capacity_models_have_no_hidden_layer_so_latent_size_is_the_capacity():
 
 
 def test_capacity_tab_overcomplete_ae_keeps_more_noise_than_the_dae(qtbot, bundled):
-    from explorer.lab_capacity import CapacityExperiment
+    from explorer.lab.capacity import CapacityExperiment
 
     w = CapacityExperiment(images=bundled.test_images[:6000], sizes=(2, 1024))
     qtbot.addWidget(w)
@@ -301,7 +301,7 @@ def test_capacity_tab_overcomplete_ae_keeps_more_noise_than_the_dae(qtbot, bundl
 
 
 def test_capacity_tab_stop_keeps_finished_sizes(qtbot, bundled):
-    from explorer.lab_capacity import CapacityExperiment
+    from explorer.lab.capacity import CapacityExperiment
 
     w = CapacityExperiment(images=bundled.test_images[:1500], sizes=(2, 1024))
     qtbot.addWidget(w)
@@ -319,7 +319,7 @@ def test_capacity_tab_stop_keeps_finished_sizes(qtbot, bundled):
 
 
 def test_lab_panel_opens_with_the_three_tabs_first_and_stops_them_on_close(qtbot, bundled):
-    from explorer.lab_panel import LabPanel
+    from explorer.lab.panel import LabPanel
 
     panel = LabPanel(images=bundled.test_images[:1500], labels=bundled.test_labels[:1500])
     qtbot.addWidget(panel)
@@ -337,9 +337,9 @@ def test_lab_panel_opens_with_the_three_tabs_first_and_stops_them_on_close(qtbot
 
 
 def test_training_tabs_without_images_say_so(qtbot):
-    from explorer.lab_capacity import CapacityExperiment
-    from explorer.lab_linear import LinearPcaExperiment
-    from explorer.lab_losses import LossesExperiment
+    from explorer.lab.capacity import CapacityExperiment
+    from explorer.lab.linear import LinearPcaExperiment
+    from explorer.lab.losses import LossesExperiment
 
     for cls in (LinearPcaExperiment, CapacityExperiment):
         w = cls(images=None)
@@ -352,7 +352,7 @@ def test_training_tabs_without_images_say_so(qtbot):
 
 
 def test_a_failing_run_is_reported_in_the_tab_not_raised(qtbot):
-    from explorer.lab_linear import LinearPcaExperiment
+    from explorer.lab.linear import LinearPcaExperiment
 
     w = LinearPcaExperiment(images=np.random.default_rng(0).random((50, 5, 5)).astype(np.float32))
     qtbot.addWidget(w)

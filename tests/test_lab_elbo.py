@@ -178,7 +178,7 @@ def _show(qtbot, w) -> None:
 
 @pytest.fixture
 def elbo_tab(qtbot, mnist):
-    from explorer.lab_elbo import ElboExperiment
+    from explorer.lab.elbo import ElboExperiment
 
     w = ElboExperiment(images=mnist.test_images, labels=mnist.test_labels)
     _show(qtbot, w)
@@ -233,7 +233,7 @@ def test_clicking_a_point_on_the_prior_plot_picks_that_image(elbo_tab, qtbot):
 
 
 def _tiny_beta_tab(qtbot, *, epochs: int):
-    from explorer.lab_elbo import ElboExperiment
+    from explorer.lab.elbo import ElboExperiment
 
     images, labels = labelled_blobs(600)
     w = ElboExperiment(images=images, labels=labels, model_path=bundled_models_dir("mnist") / "vae.pt",
@@ -302,7 +302,7 @@ def test_cancelling_a_beta_run_keeps_nothing_and_closing_leaves_no_process(qtbot
 
 @pytest.fixture
 def latent_tab(qtbot, mnist):
-    from explorer.lab_latent import LargerLatentExperiment
+    from explorer.lab.latent import LargerLatentExperiment
 
     w = LargerLatentExperiment(images=mnist.test_images, labels=mnist.test_labels)
     _show(qtbot, w)
@@ -350,7 +350,7 @@ def test_a_full_8d_code_reconstructs_better_than_its_shadow_on_the_plane(latent_
 
 
 def test_the_lab_panel_lists_both_experiments(qtbot, mnist):
-    from explorer.lab_panel import LabPanel
+    from explorer.lab.panel import LabPanel
 
     panel = LabPanel(images=mnist.test_images[:500], labels=mnist.test_labels[:500])
     qtbot.addWidget(panel)

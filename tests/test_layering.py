@@ -53,7 +53,7 @@ def test_the_checker_catches_every_form_of_gui_import():
             "from PyQt6.QtGui import QImage",
             "import shiboken6",
             "import pyqtgraph as pg",
-            "from explorer.latent_view import LatentView",
+            "from explorer.widgets.latent_plot import LatentView",
             "import explorer",
             "def later():",
             "    import importlib; importlib.import_module('pyqtgraph')",
@@ -70,7 +70,7 @@ def test_the_checker_catches_every_form_of_gui_import():
         "PyQt6.QtGui",
         "shiboken6",
         "pyqtgraph",
-        "explorer.latent_view",
+        "explorer.widgets.latent_plot",
         "explorer",
         "pyqtgraph",
     ]

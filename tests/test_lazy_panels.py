@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.app import load_startup
+from explorer.startup import load_startup
 from explorer.window import MainWindow
 
 # The offscreen platform says this whenever a window is shown.

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import explorer.explore_panel
-from explorer.app import DEFAULT_MODELS, load_startup
+import explorer.startup
+from explorer.startup import DEFAULT_MODELS, load_startup
 from explorer.window import MainWindow
 from models import data
 from models.checkpoint import load_checkpoint
@@ -42,7 +42,7 @@ def shipped(tmp_path, monkeypatch):
     """A copy of the shipped codes that a test may damage or empty."""
     folder = tmp_path / "shipped"
     shutil.copytree(bundled_codes_dir(), folder)
-    monkeypatch.setattr(explorer.explore_panel, "bundled_codes_dir", lambda: folder)
+    monkeypatch.setattr(explorer.startup, "bundled_codes_dir", lambda: folder)
     return folder
 
 
@@ -186,7 +186,8 @@ def test_the_first_paint_needs_no_torch(cache):
         import sys
         from PySide6.QtWidgets import QApplication
         app = QApplication([])
-        from explorer.app import configure_pyqtgraph, load_startup
+        from explorer.app import configure_pyqtgraph
+        from explorer.startup import load_startup
         from explorer.window import MainWindow
         configure_pyqtgraph()
         w = MainWindow(startup=load_startup(None, "mnist", preview=True), settings=None)

@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
-from explorer.tabs import SteadyTabWidget
+from explorer.widgets.tabs import SteadyTabWidget
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 

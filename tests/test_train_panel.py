@@ -20,11 +20,13 @@ import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
 
-from explorer.app import load_startup
-from explorer.train_panel import LiveSpace, TrainPanel, decoder_only_model
+from explorer.startup import load_startup
+from explorer.panels.train import TrainPanel
+from models.live_space import LiveSpace, decoder_only_model
 from models.jobs import ModelSnapshot
 from models.nets import NetConfig, build_model
-from explorer.window import MainWindow, StartupData
+from explorer.startup import StartupData
+from explorer.window import MainWindow
 from models.checkpoint import load_checkpoint
 from synthetic import labelled_blobs, write_idx_dataset
 from qt_gestures import drag

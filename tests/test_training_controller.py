@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.training_controller import TrainingBusyError, TrainingController
+from explorer.background.training import TrainingBusyError, TrainingController
 from models.checkpoint import load_checkpoint
 from models.jobs import TrainJob
 from models.nets import NetConfig

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPalette, QPen, QTabletEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from explorer.image_view import to_qimage
+from explorer.widgets.image_view import to_qimage
 from models.corrupt import brush_mask, rect_mask
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.image_view import ImageStrip
-from explorer.lab_linear import TrainingExperiment, lab_plot, theme_plot
-from explorer.theme import LIGHT, Theme
+from explorer.lab.base import TrainingExperiment, lab_plot, theme_plot
+from explorer.widgets.image_view import ImageStrip
+from explorer.widgets.theme import LIGHT, Theme
 from models import lab
 
 SHOWN = 6  # noisy test digits shown as images

@@ -31,11 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.image_view import ImageStrip, ImageView
-from explorer.latent_view import LatentPlot
-from explorer.theme import LIGHT, Theme
-from explorer.train_panel import LiveSpace, training_thread_choices
-from explorer.training_controller import TrainingBusyError, TrainingController
+from explorer.widgets.image_view import ImageStrip, ImageView
+from explorer.widgets.latent_plot import LatentPlot
+from explorer.widgets.theme import LIGHT, Theme
+from models.live_space import LiveSpace
+from models.threads import training_thread_choices
+from explorer.background.training import TrainingBusyError, TrainingController
 from models import data, elbo
 from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
 from models.jobs import EpochReport, JobFailed, JobFinished, JobStarted, ModelSnapshot, TrainJob

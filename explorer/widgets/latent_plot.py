@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-from explorer.theme import CLASS_COLORS, LIGHT, Theme, style_plot
+from explorer.widgets.theme import CLASS_COLORS, LIGHT, Theme, style_plot
 from models.plane import CodePlane
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.actions import panel_action, set_actions_active, tool_button
-from explorer.canvas import DrawingCanvas
-from explorer.image_view import ImageStrip, ImageView
-from explorer.latent_view import LatentPlot
-from explorer.theme import LIGHT, Theme
-from explorer.workbench import ModelSlot, Workbench
+from explorer.widgets.actions import panel_action, set_actions_active, tool_button
+from explorer.widgets.canvas import DrawingCanvas
+from explorer.widgets.image_view import ImageStrip, ImageView
+from explorer.widgets.latent_plot import LatentPlot
+from explorer.widgets.theme import LIGHT, Theme
+from explorer.panels.workbench import ModelSlot, Workbench
 from models.drawing import to_mnist
 from models.latent_space import Reading
 

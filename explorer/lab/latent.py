@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.image_view import ImageStrip, ImageView
-from explorer.lab_elbo import bundled_dataset_of
-from explorer.latent_view import LatentPlot
-from explorer.theme import LIGHT, Theme, style_plot
+from explorer.widgets.image_view import ImageStrip, ImageView
+from explorer.lab.elbo import bundled_dataset_of
+from explorer.widgets.latent_plot import LatentPlot
+from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import metrics
 from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
 from models.latent_space import LatentSpace

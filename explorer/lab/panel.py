@@ -19,8 +19,8 @@ import numpy as np
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from explorer.tabs import SteadyTabWidget
-from explorer.theme import LIGHT, Theme
+from explorer.widgets.tabs import SteadyTabWidget
+from explorer.widgets.theme import LIGHT, Theme
 
 
 class LabPanel(QWidget):
@@ -58,11 +58,11 @@ class LabPanel(QWidget):
 
     def _build_experiments(self) -> None:
         """Create and register every experiment (each module adds one line here)."""
-        from explorer.lab_capacity import CapacityExperiment
-        from explorer.lab_elbo import ElboExperiment
-        from explorer.lab_latent import LargerLatentExperiment
-        from explorer.lab_linear import LinearPcaExperiment
-        from explorer.lab_losses import LossesExperiment
+        from explorer.lab.capacity import CapacityExperiment
+        from explorer.lab.elbo import ElboExperiment
+        from explorer.lab.latent import LargerLatentExperiment
+        from explorer.lab.linear import LinearPcaExperiment
+        from explorer.lab.losses import LossesExperiment
 
         def make(cls):
             # Made when first shown, with the images of the dataset shown then.

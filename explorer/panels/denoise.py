@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.digit_source import SourcePicker
-from explorer.image_view import ImageStrip, ImageView
-from explorer.theme import LIGHT, Theme
-from explorer.workbench import Workbench
+from explorer.panels.digit_source import SourcePicker
+from explorer.widgets.image_view import ImageStrip, ImageView
+from explorer.widgets.theme import LIGHT, Theme
+from explorer.panels.workbench import Workbench
 from models.corrupt import CORRUPTIONS, corrupt
 from models.metrics import feed_back, psnr_db
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import logging
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -20,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtCore import QObject, QRegularExpression, QSettings, QStandardPaths, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QDoubleValidator, QKeySequence, QRegularExpressionValidator
 from PySide6.QtWidgets import (
@@ -43,14 +41,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.image_view import ImageView
-from explorer.latent_view import LatentPlot
-from explorer.theme import LIGHT, Theme, style_plot
-from explorer.training_controller import TrainingBusyError, TrainingController
-from models import corrupt, data, metrics
+from explorer.widgets.image_view import ImageView
+from explorer.widgets.latent_plot import LatentPlot
+from explorer.widgets.theme import LIGHT, Theme, style_plot
+from explorer.background.training import TrainingBusyError, TrainingController
+from models import corrupt, data
 from models.jobs import EpochReport, JobFailed, JobFinished, JobStarted, ModelSnapshot, TrainJob
-from models.latent_space import LatentSpace
-from models.nets import ConfigError, NetConfig, build_model
+from models.live_space import LiveSpace
+from models.threads import training_thread_choices
+from models.nets import ConfigError, NetConfig
 from models.train import TrainConfig, TrainingError
 
 log = logging.getLogger(__name__)
@@ -103,58 +102,6 @@ def default_runs_dir() -> Path:
     """Per-user folder for trained checkpoints (one sub-folder per run)."""
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(base or Path.home() / ".latent-explorer") / "runs"
-
-
-def training_thread_choices() -> tuple[int, ...]:
-    """Torch thread counts the training process picks from as it runs: all cores, or all
-    but one (the GUI's). On 2 cores, 2 threads train ~1.5x faster than 1 when the machine
-    is otherwise idle, but fell to a quarter of the 1-thread speed with one busy process
-    beside them; the run times both every few seconds and keeps the faster."""
-    cores = os.cpu_count() or 2
-    return tuple(sorted({max(1, cores - 1), cores}))
-
-
-def decoder_only_model(config: NetConfig, decoder_state: dict[str, np.ndarray]):
-    """A fresh network of ``config`` whose decoder holds a snapshot's weights (the encoder is unused)."""
-    model = build_model(config)
-    state = {k: torch.as_tensor(v) for k, v in decoder_state.items()}
-    model.load_state_dict(state, strict=False)
-    return model.eval()
-
-
-class LiveSpace(LatentSpace):
-    """A latent space from codes sent by the training process; the decoder is only
-    built when something is decoded (a drag), from that snapshot's weights."""
-
-    def __init__(self, config: NetConfig, snapshot: ModelSnapshot, *, previous: LatentSpace | None = None):
-        self._config = config
-        self._decoder_state = snapshot.decoder_state
-        self._model = None
-        self.images = None
-        self.codes = np.asarray(snapshot.probe_codes, dtype=np.float64)
-        self.latent = int(snapshot.latent)
-        if self.latent == 2:
-            self._pca = None
-            self.xy = self.codes.astype(np.float32)
-        else:
-            pca = metrics.pca_fit(self.codes, min(2, self.latent))
-            old = getattr(previous, "_pca", None)
-            if old is not None and old.components.shape == pca.components.shape:
-                # A principal axis has no sign; keep the previous frame's, or the plot
-                # would flip back and forth between redraws.
-                signs = np.where(np.sum(pca.components * old.components, axis=1) < 0, -1.0, 1.0)
-                pca = replace(pca, components=pca.components * signs[:, None])
-            self._pca = pca
-            xy = self._pca.transform(self.codes)
-            if xy.shape[1] == 1:
-                xy = np.hstack([xy, np.zeros_like(xy)])
-            self.xy = xy.astype(np.float32)
-
-    @property
-    def model(self):
-        if self._model is None:
-            self._model = decoder_only_model(self._config, self._decoder_state)
-        return self._model
 
 
 class _DownloadWorker(QObject):

@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.actions import panel_action, set_actions_active, tool_button
-from explorer.canvas import MASK_TOOLS, MaskEditor
-from explorer.digit_source import SourcePicker
-from explorer.image_view import ImageView
-from explorer.theme import LIGHT, Theme, style_plot
-from explorer.workbench import Workbench
+from explorer.widgets.actions import panel_action, set_actions_active, tool_button
+from explorer.widgets.canvas import MASK_TOOLS, MaskEditor
+from explorer.panels.digit_source import SourcePicker
+from explorer.widgets.image_view import ImageView
+from explorer.widgets.theme import LIGHT, Theme, style_plot
+from explorer.panels.workbench import Workbench
 from models.corrupt import PRESET_MASKS, preset_mask
 from models.inpaint import (
     METHOD_TITLES,

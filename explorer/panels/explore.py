@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.actions import set_actions_active
-from explorer.image_view import ImageStrip, ImageView
-from explorer.latent_view import LatentPlot
-from explorer.theme import CLASS_COLORS, LIGHT, Theme
-from models.files import bundled_codes_dir, default_cache_dir
+from explorer.widgets.actions import set_actions_active
+from explorer.widgets.image_view import ImageStrip, ImageView
+from explorer.widgets.latent_plot import LatentPlot
+from explorer.widgets.theme import CLASS_COLORS, LIGHT, Theme
+from explorer.startup import SIDES, code_cache, plot_title
 from models.plane import CodeCache, CodePlane
 
 if TYPE_CHECKING:  # torch-backed: imported when the first model is set, after the first paint
@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # torch-backed: imported when the first model is set, after t
 
 log = logging.getLogger(__name__)
 
-SIDES = ("left", "right")
 SHORT_NAMES = {"ae": "AE", "vae": "VAE", "dae": "Denoising AE", "linear": "Linear AE"}
 DEFAULT_NAMES = {"left": "AE", "right": "VAE"}
 BACKGROUNDS = (
@@ -48,13 +47,6 @@ DETAIL_HINT = "Click a point on either plot to see the test image, its reconstru
 PICK_RADIUS_FACTOR = 3  # picking interpolation ends is more forgiving than selecting
 
 
-def code_cache(images: np.ndarray | None) -> CodeCache | None:
-    """The test images' codes under each model shown, kept between runs (see CodeCache)."""
-    if images is None:
-        return None
-    return CodeCache(default_cache_dir() / "codes", images, shipped=bundled_codes_dir())
-
-
 def model_name(ckpt: Checkpoint | None, side: str) -> str:
     """Short name of the model on a side ('AE', 'VAE', ...)."""
     return SHORT_NAMES.get(ckpt.config.kind, ckpt.config.kind) if ckpt is not None else DEFAULT_NAMES[side]
@@ -62,11 +54,6 @@ def model_name(ckpt: Checkpoint | None, side: str) -> str:
 
 PROBE_HINT = "Left-drag on a plot"
 LOADING = "Loading the model…"
-
-
-def plot_title(model_title: str, plane: CodePlane) -> str:
-    """A latent plot's title: the model and what the plane is."""
-    return f"{model_title} · {plane.description}"
 
 
 def _fmt_xy(xy: Sequence[float]) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QWidget
 
-from explorer.workbench import Workbench
+from explorer.panels.workbench import Workbench
 from models.latent_space import sample_prior
 
 SOURCES = ("test", "drawing", "vae_sample")

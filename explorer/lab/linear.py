@@ -1,33 +1,24 @@
-"""Lab experiment: a linear autoencoder learns PCA's subspace (but not PCA's basis).
-
-Also holds BackgroundRun, the small QThread runner the lab's training experiments share.
-"""
+"""Lab experiment: a linear autoencoder learns PCA's subspace (but not PCA's basis)."""
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
-import threading
-from typing import Callable, Iterator
 
 import numpy as np
 import pyqtgraph as pg
-import torch
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from explorer.image_view import ImageStrip
-from explorer.theme import LIGHT, Theme, style_plot
+from explorer.lab.base import TrainingExperiment, lab_plot, theme_plot
+from explorer.widgets.image_view import ImageStrip
+from explorer.widgets.theme import LIGHT, Theme
 from models import lab
-from models.train import TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -48,269 +39,6 @@ WHY = (
     "<i>subspace</i> is determined. The decoder's columns (middle row) are mixtures of the components; projected "
     "onto that subspace, the components (bottom row) come back unchanged once the angles are near 0°."
 )
-
-
-class _GeneratorWorker(QObject):
-    """Runs one generator on a worker thread and emits what it yields."""
-
-    item_ready = Signal(object)
-    finished = Signal(str)  # "" when it ran to the end or was stopped, else an error message
-
-    def __init__(self, make: Callable[[Callable[[], bool]], Iterator[object]], stop: threading.Event):
-        super().__init__()
-        self._make = make
-        self._stop = stop
-
-    @Slot()
-    def run(self) -> None:
-        # One torch thread: the GUI thread keeps the other core (DESIGN.md, threads vs processes).
-        torch.set_num_threads(1)
-        try:
-            for item in self._make(self._stop.is_set):
-                if self._stop.is_set():
-                    break
-                self.item_ready.emit(item)
-        except (ValueError, TrainingError) as exc:  # the message says what to change
-            self.finished.emit(str(exc))
-            return
-        except Exception as exc:  # a worker must always report back
-            log.exception("lab training failed")
-            self.finished.emit(f"{type(exc).__name__}: {exc}")
-            return
-        self.finished.emit("")
-
-
-class BackgroundRun(QObject):
-    """Run a generator of results off the GUI thread, one run at a time.
-
-    ``start(make)`` calls ``make(should_stop)`` on a QThread; every item it yields
-    arrives through ``item_ready`` in the GUI thread, and ``finished(error)`` ends
-    the run. ``shutdown(timeout)`` stops the run and joins the thread.
-    """
-
-    item_ready = Signal(object)
-    finished = Signal(str)
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._thread: QThread | None = None
-        self._worker: _GeneratorWorker | None = None
-        self._stop = threading.Event()
-
-    @property
-    def is_running(self) -> bool:
-        return self._thread is not None
-
-    def start(self, make: Callable[[Callable[[], bool]], Iterator[object]]) -> None:
-        if self._thread is not None:
-            raise RuntimeError("a run is already going; stop it first")
-        self._stop = threading.Event()
-        self._thread = QThread()
-        self._worker = _GeneratorWorker(make, self._stop)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        # Both connections are queued: the slots belong to this object, in the GUI thread.
-        self._worker.item_ready.connect(self._on_item)
-        self._worker.finished.connect(self._on_finished)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Ask the run to stop before its next training step."""
-        self._stop.set()
-
-    @Slot(object)
-    def _on_item(self, item: object) -> None:
-        if self._thread is not None and not self._stop.is_set():
-            self.item_ready.emit(item)
-
-    @Slot(str)
-    def _on_finished(self, error: str) -> None:
-        self._join(5.0)
-        self.finished.emit(error)
-
-    def _join(self, timeout: float) -> bool:
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.quit()
-        done = thread.wait(int(timeout * 1000))
-        if done:
-            self._thread = None
-            self._worker = None
-        return done
-
-    def shutdown(self, timeout: float = 1.0) -> bool:
-        """Stop and join; True when nothing is left running. A thread still busy after
-        ``timeout`` (a step cannot be interrupted) is handed to the application, which
-        deletes it once it ends, so this object can go away safely."""
-        self.stop()
-        if self._join(timeout):
-            return True
-        thread, worker = self._thread, self._worker
-        thread.finished.connect(thread.deleteLater)
-        thread.setParent(QCoreApplication.instance())
-        worker.finished.disconnect(self._on_finished)
-        worker.item_ready.disconnect(self._on_item)
-        self._thread = self._worker = None
-        log.warning("a lab run was still finishing a step after %.1f s; it ends on its own", timeout)
-        return False
-
-
-def lab_plot(title: str, left: str, *, bottom: str = "epoch", legend_offset: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
-    """A plot for the lab's experiments: grid, legend, no context menu; colours come from theme_plot()."""
-    w = pg.PlotWidget()
-    pi = w.getPlotItem()
-    pi.hideButtons()
-    pi.setMenuEnabled(False)
-    pi.showGrid(x=True, y=True, alpha=0.25)
-    pi.setLabel("bottom", bottom)
-    pi.setLabel("left", left)
-    pi.addLegend(offset=legend_offset, labelTextSize="9pt")
-    w.setMinimumHeight(200)
-    w.setTitle(title)
-    return w
-
-
-def theme_plot(w: pg.PlotWidget, theme: Theme) -> None:
-    """style_plot() plus the title and a legend readable over the curves."""
-    style_plot(w, theme)
-    pi = w.getPlotItem()
-    w.setTitle(pi.titleLabel.text, color=theme.foreground, size="10pt")
-    bg = pg.mkColor(theme.background)
-    bg.setAlpha(210)
-    pi.legend.setBrush(pg.mkBrush(bg))
-    pi.legend.setLabelTextColor(theme.foreground)
-    for _, label in pi.legend.items:
-        label.setText(label.text, color=theme.foreground)
-
-
-class TrainingExperiment(QWidget):
-    """What the lab's training experiments share: a BackgroundRun, Train and Stop
-    buttons, a progress bar, a redraw timer, a message line, ``demo()`` that trains
-    to the end and ``shutdown()``. Subclasses build their own layout and define
-    ``start()``, ``_take(item)``, ``redraw()`` and ``_ended(error)``."""
-
-    status_changed = Signal(str)
-
-    def __init__(
-        self,
-        parent: QWidget | None = None,
-        *,
-        images: np.ndarray | None = None,
-        labels: np.ndarray | None = None,
-        theme: Theme = LIGHT,
-    ):
-        super().__init__(parent)
-        self.images = images
-        self.labels = labels
-        self.theme = theme
-        self.error = ""
-        self._dirty = False
-        self.runner = BackgroundRun(self)
-        self.runner.item_ready.connect(self._on_item)
-        self.runner.finished.connect(self._on_finished)
-        self._timer = QTimer(self)
-        self._timer.setInterval(150)
-        self._timer.timeout.connect(self._redraw_if_dirty)
-        self.train_button = QPushButton("Train")
-        self.train_button.clicked.connect(self.start)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.stop)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("Not started")
-        self.progress.setTextVisible(True)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.RichText)
-        # Settings that cannot change while a run is going.
-        self.settings_widgets: list[QWidget] = []
-
-    def _root_layout(self, intro: str) -> QVBoxLayout:
-        """The experiment's layout, opened by its explanation."""
-        root = QVBoxLayout(self)
-        root.setContentsMargins(8, 8, 8, 8)
-        label = QLabel(intro)
-        label.setWordWrap(True)
-        root.addWidget(label)
-        return root
-
-    def _add_run_controls(self, row: QHBoxLayout) -> None:
-        row.addWidget(self.train_button)
-        row.addWidget(self.stop_button)
-        row.addWidget(self.progress, 1)
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def _launch(self, make: Callable[[Callable[[], bool]], Iterator[object]], status: str) -> None:
-        self.error = ""
-        self.runner.start(make)
-        self.progress.setValue(0)
-        self.progress.setFormat("Starting…")
-        self.status_changed.emit(status)
-        self._timer.start()
-        self._update_buttons()
-
-    def stop(self) -> None:
-        """Stop after the current training step; what was learned stays shown."""
-        self.runner.stop()
-
-    def is_running(self) -> bool:
-        return self.runner.is_running
-
-    def _take(self, item: object) -> None:
-        raise NotImplementedError
-
-    def _ended(self, error: str) -> None:
-        """The run ended (error is '' unless it failed)."""
-
-    def redraw(self) -> None:
-        raise NotImplementedError
-
-    @Slot(object)
-    def _on_item(self, item: object) -> None:
-        self._take(item)
-        self._dirty = True
-
-    @Slot(str)
-    def _on_finished(self, error: str) -> None:
-        self._timer.stop()
-        if error:
-            self._set_error(f"Training failed: {error}")
-        self._dirty = False
-        self.redraw()
-        self._update_buttons()
-        self._ended(error)
-
-    def _redraw_if_dirty(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.redraw()
-
-    def _set_error(self, message: str) -> None:
-        self.error = message
-        color = "#ff6b6b" if self.theme.is_dark else "#c62828"
-        self.message.setText(f"<span style='color:{color}'>{html.escape(message)}</span>")
-
-    def _update_buttons(self) -> None:
-        running = self.runner.is_running
-        self.train_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
-        for w in self.settings_widgets:
-            w.setEnabled(not running)
-
-    def demo(self) -> None:
-        """Train to the end with the current settings (for a screenshot; blocks until done)."""
-        if self.runner.is_running or not self.start():
-            return
-        while self.runner.is_running:
-            QThread.msleep(20)
-            QCoreApplication.processEvents()
-
-    def shutdown(self, timeout: float = 1.0) -> None:
-        self._timer.stop()
-        self.runner.shutdown(timeout)
 
 
 class LinearPcaExperiment(TrainingExperiment):

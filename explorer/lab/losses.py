@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.image_view import ImageStrip, ImageView
-from explorer.theme import LIGHT, Theme, style_plot
+from explorer.widgets.image_view import ImageStrip, ImageView
+from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import lab
 
 DEFAULT_X = "3, 4"

@@ -1,0 +1,1 @@
+"""Widgets the panels are made of: latent plot, image views, drawing canvas, tabs, theme, actions."""
