@@ -660,13 +660,10 @@ class ElboExperiment(QWidget):
         if plot.space is None:
             plot.set_space(space, labels=labels, title=title)
             return
-        # Move the points in place, keeping the view unless the codes left it.
+        # Move the points in place, keeping the view unless the codes left it (or shrank in it).
         plot.move_codes(space)
         plot.setTitle(title, color=self.theme.foreground, size="11pt")
-        (x0, x1), (y0, y1) = space.bounds()
-        (v0, v1), (w0, w1) = plot.view_range()
-        if x0 < v0 or x1 > v1 or y0 < w0 or y1 > w1 or (x1 - x0) < 0.6 * (v1 - v0) and (y1 - y0) < 0.6 * (w1 - w0):
-            plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        plot.follow_codes()
 
     @Slot(object)
     def _on_finished(self, msg: JobFinished) -> None:

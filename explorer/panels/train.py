@@ -939,14 +939,7 @@ class TrainPanel(QWidget):
             crosshair = plot.crosshair()
             plot.move_codes(space)
             if self._follow[side]:
-                (x0, x1), (y0, y1) = space.bounds()
-                (v0, v1), (w0, w1) = plot.view_range()
-                # A new range re-lays out both axes (the costliest part of a redraw): refit
-                # only when codes leave the view or the view has become much too big.
-                outside = x0 < v0 or x1 > v1 or y0 < w0 or y1 > w1
-                loose = (x1 - x0) < 0.8 * (v1 - v0) and (y1 - y0) < 0.8 * (w1 - w0)
-                if outside or loose:
-                    plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+                plot.follow_codes()
             if crosshair is not None:
                 # The image under a held crosshair evolves with the weights.
                 self.probe(side, *crosshair)

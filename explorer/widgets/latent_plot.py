@@ -23,6 +23,7 @@ MANIFOLD_CELL_PX = 34  # on-screen size of one decoded image of the manifold
 MANIFOLD_MAX_CELLS = 32
 DEBOUNCE_MS = 120
 PRIOR_SIGMAS = (1, 2, 3)
+LOOSE_FIT = 0.8  # follow_codes: refit when the codes fill less of the view than this
 
 
 class _PassiveScatter(pg.ScatterPlotItem):
@@ -227,6 +228,21 @@ class LatentPlot(pg.PlotWidget):
             return
         (x0, x1), (y0, y1) = self._data_range
         self._vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    def follow_codes(self) -> bool:
+        """After ``move_codes`` (a model that trains on): refit the view to the codes when
+        they have left it or fill less than LOOSE_FIT of it along both axes, else keep
+        it, since every new range lays both axes out again, the costliest part of a
+        redraw. True when the view changed."""
+        if self.space is None:
+            return False
+        (x0, x1), (y0, y1) = self._data_range
+        (v0, v1), (w0, w1) = self.view_range()
+        outside = x0 < v0 or x1 > v1 or y0 < w0 or y1 > w1
+        loose = (x1 - x0) < LOOSE_FIT * (v1 - v0) and (y1 - y0) < LOOSE_FIT * (w1 - w0)
+        if outside or loose:
+            self._vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        return outside or loose
 
     def zoom_to(self, xy: tuple[float, float], half_width: float) -> None:
         """Centre the view on xy, showing half_width plane units either side."""
