@@ -184,10 +184,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc
-    torch.manual_seed(args.seed)
-    from models.train import as_float_images
+    from models.data import as_float_images
 
-    model = build_model(config, data_mean=as_float_images(ds.train_images).mean(dim=0))
+    model = build_model(config, data_mean=as_float_images(ds.train_images).mean(dim=0), seed=args.seed)
     print(f"training {config.title.lower()} (latent {config.latent}, hidden {list(config.hidden)}) "
           f"on {ds.title}: {len(ds.train_images)} training images, {len(ds.test_images)} test images ({ds.source})")
     bar = _ProgressBar(math.ceil(len(ds.train_images) / args.batch_size) * args.epochs, enabled=sys.stderr.isatty())
@@ -226,7 +225,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
     from models import checkpoint, report
-    from models.train import as_float_images
+    from models.data import as_float_images
 
     paths = args.checkpoints or checkpoint.bundled_checkpoints("mnist")
     if not paths:
@@ -243,7 +242,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             ds = data.load_dataset(name)
         except data.DataError:
             if name not in data.BUNDLED_DATASETS:
-                raise CliError(f"{name} is not on disk; pass --data-dir or train/eval with `--download` first")
+                raise CliError(f"{name} is not on disk; pass --data-dir or train/eval with `--download` first") from None
             ds = data.load_bundled(name)
     else:
         ds = _load_data(name, args.data_dir)

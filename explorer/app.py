@@ -14,22 +14,6 @@ ORGANIZATION = "latent-explorer"
 APPLICATION = "latent-explorer"
 
 
-def _demo_state(window) -> None:
-    """What a user sees after a few clicks: a probed point, a selected test image,
-    prior samples and an interpolation; used for screenshots."""
-    panel = window.explore
-    panel.set_background("prior", True)
-    labels = panel.labels
-    if labels is None or panel.space("right") is None:
-        return
-    a = int(next(i for i, y in enumerate(labels) if y == 1))
-    b = int(next(i for i, y in enumerate(labels) if y == 7))
-    panel.select_image(int(next(i for i, y in enumerate(labels) if y == 4)))
-    panel.sample(n=12, seed=0)
-    panel.interpolate(a, b, 10)
-    panel.probe("right", 0.6, -0.8)
-
-
 STARTUP_PROBE_ENV = "LATENT_EXPLORER_STARTUP_PROBE"
 
 
@@ -148,10 +132,8 @@ def run_app(args) -> int:
         return app.exec()
 
     window.resize(1400, 900)
-    if panel in (None, "explore"):
-        _demo_state(window)
-    elif hasattr(window.panel(panel), "demo"):
-        window.panel(panel).demo()
+    # What a user sees after a few clicks (every panel has a demo state, see Panel).
+    window.panel(panel or "explore").demo()
     window.show()
     result = {"code": 1}
 

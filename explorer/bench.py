@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from models import data
+from models.data import as_float_images
+from models.jobs import ImageArrays
 from models.nets import NetConfig, build_model
-from models.train import TrainConfig, Trainer, as_float_images
+from models.train import TrainConfig, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -161,19 +163,21 @@ def measure_in_app(images: np.ndarray, x: torch.Tensor, settings: BenchSettings,
     from explorer.startup import configure_torch
 
     app = QApplication.instance()
-    window = window_factory()
+    out = tempfile.TemporaryDirectory(prefix="latent-explorer-bench-")
+    # The bench's images instead of a dataset on disk, and the CPU like the plain loop.
+    window = window_factory(train_job_defaults=dict(
+        data_source=ImageArrays(images, images[:2000]), out_dir=out.name,
+        train=TrainConfig(epochs=500, batch_size=BATCH, device="cpu"),
+    ))
     window.show()
     window.show_panel("train")
     app.processEvents()
     panel = window.train_panel
-    panel.models_combo.setCurrentIndex(panel.models_combo.findData(BENCH_NET.kind))
-    panel.latent_spin.setValue(BENCH_NET.latent)
-    panel.hidden_edit.setText(", ".join(str(h) for h in BENCH_NET.hidden))
-    panel.batch_spin.setValue(BATCH)
-    out = tempfile.TemporaryDirectory(prefix="latent-explorer-bench-")
-    # The bench's images instead of a dataset on disk, and the CPU like the plain loop.
-    panel.job_overrides = dict(arrays=(images, images[:2000]), out_dir=out.name,
-                               train=TrainConfig(epochs=500, batch_size=BATCH, device="cpu"))
+    form = panel.form
+    form.models_combo.setCurrentIndex(form.models_combo.findData(BENCH_NET.kind))
+    form.latent_spin.setValue(BENCH_NET.latent)
+    form.hidden_edit.setText(", ".join(str(h) for h in BENCH_NET.hidden))
+    form.batch_spin.setValue(BATCH)
     controller = panel.controller
     # (arrival time, samples trained, threads) of each snapshot.
     speeds: list[tuple[float, int, int]] = []
@@ -221,7 +225,8 @@ def measure_in_app(images: np.ndarray, x: torch.Tensor, settings: BenchSettings,
             t_end = time.monotonic() + segment_s
             # Snapshots come every second: the segment's speed runs from its first
             # snapshot (the first batch after resuming) to its last.
-            _run_until(lambda: time.monotonic() >= t_end and len(speeds) >= first + 3, segment_s + 60.0)
+            _run_until(lambda t_end=t_end, first=first: time.monotonic() >= t_end and len(speeds) >= first + 3,
+                       segment_s + 60.0)
             timer.stop()
             seg = speeds[first:]
             if len(seg) < 2:
@@ -404,12 +409,12 @@ def measure_scatter_fps(window, settings: BenchSettings) -> float:
     plot.grab()  # first render builds caches; not counted
     t0 = time.perf_counter()
     for _ in range(frames):
-        for item, (x, y) in zip(items, base):
+        for item, (x, y) in zip(items, base, strict=True):
             jitter = rng.normal(0.0, 0.02, size=(2, len(x))).astype(np.float32)
             move_points(item, x + jitter[0], y + jitter[1])
         plot.grab()
     fps = frames / (time.perf_counter() - t0)
-    for item, (x, y) in zip(items, base):
+    for item, (x, y) in zip(items, base, strict=True):
         move_points(item, x, y)
     return fps
 
@@ -435,8 +440,8 @@ def run_bench(*, quick: bool, root: Path, data_dir: Path | None = None) -> dict:
 
     startup = load_startup(None)
 
-    def make_window():
-        w = MainWindow(startup=startup, settings=None)
+    def make_window(train_job_defaults=None):
+        w = MainWindow(startup=startup, settings=None, train_job_defaults=train_job_defaults)
         w.resize(1400, 900)
         w.build_all_panels()  # now, not in the middle of a measurement
         return w

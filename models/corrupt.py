@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import overload
 
 import numpy as np
 import torch
@@ -228,6 +229,7 @@ def rect_mask(
     top, left, height, width = (operator.index(v) for v in (top, left, height, width))
     if height < 0 or width < 0:
         raise ValueError(f"a rectangle needs height and width >= 0, got {height}x{width}")
+    shape: tuple[int, ...]
     if isinstance(x_or_shape, torch.Tensor):
         images = _images(x_or_shape)
         shape, device = (images.shape[0], images.shape[2], images.shape[3]), x_or_shape.device
@@ -523,6 +525,20 @@ CORRUPTIONS: Mapping[str, CorruptionSpec] = MappingProxyType(
 )
 
 
+@overload
+def corrupt(
+    x: torch.Tensor, kind: str, level: float, *, seed: int | None = None, generator: torch.Generator | None = None,
+    shape: tuple[int, int] | None = None,
+) -> torch.Tensor: ...
+
+
+@overload
+def corrupt(
+    x: np.ndarray, kind: str, level: float, *, seed: int | None = None, generator: torch.Generator | None = None,
+    shape: tuple[int, int] | None = None,
+) -> np.ndarray: ...
+
+
 def corrupt(
     x: torch.Tensor | np.ndarray,
     kind: str,
@@ -546,8 +562,7 @@ def corrupt(
         )
     if spec.step == 1.0 and level != int(level):
         raise ValueError(f"{spec.level_name} for {kind!r} must be a whole number, got {level:g}")
-    as_numpy = isinstance(x, np.ndarray)
-    if as_numpy:
+    if isinstance(x, np.ndarray):
         if not np.issubdtype(x.dtype, np.floating):
             raise TypeError(f"expected a floating-point image array with values in [0, 1], got dtype {x.dtype}")
         # A copy: from_numpy refuses reversed views and warns on read-only arrays.
@@ -564,4 +579,4 @@ def corrupt(
         out = gaussian_blur(t, level, shape=shape)
     else:
         out = downsample_upsample(t, int(level), shape=shape)
-    return out.numpy() if as_numpy else out
+    return out.numpy() if isinstance(x, np.ndarray) else out

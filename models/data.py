@@ -10,17 +10,22 @@ import errno
 import gzip as gzip_module
 import hashlib
 import logging
+import math
 import os
 import re
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.files import atomic_write_bytes, file_digest, user_folder
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -634,13 +639,46 @@ class Dataset:
         return len(self.class_names)
 
 
+# ---------------------------------------------------------------- pixel values
+# The one place that knows how stored pixels (uint8 0-255) become the [0, 1] floats
+# the models take; floats are taken to be in [0, 1] already and only cast.
+
+_UINT8_SCALE = 255.0
+
+
+def unit_floats(a: np.ndarray) -> np.ndarray:
+    """Any-shaped pixels as a new float32 array: uint8 divided by 255, other dtypes cast."""
+    a = np.asarray(a)
+    # astype copies, so read-only (memory-mapped or frombuffer) arrays are fine.
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / np.float32(_UINT8_SCALE)
+    return a.astype(np.float32)
+
+
+def _pixels(shape: tuple[int, ...]) -> int:
+    # An explicit pixel count (not -1) so an empty set reshapes too and the
+    # Trainer can say "the training set is empty".
+    return math.prod(shape[1:])
+
+
 def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, 28, 28) -> float32 (N, 784) in [0, 1]."""
+    """uint8 or float images (N, H, W) -> float32 rows (N, H*W) in [0, 1]: the NumPy
+    twin of ``as_float_images`` for callers that want no tensor."""
     images = np.asarray(images)
-    flat = images.reshape(images.shape[0], -1)
-    if flat.dtype == np.uint8:
-        return flat.astype(np.float32) / np.float32(255.0)
-    return flat.astype(np.float32)
+    return unit_floats(images.reshape(images.shape[0], _pixels(images.shape)))
+
+
+def as_float_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) or float arrays or tensors -> float32 tensor (N, pixels) in [0, 1]."""
+    # Imported here: the window imports this module before torch is loaded.
+    import torch
+
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(to_float(x))
+    t = x.reshape(x.shape[0], _pixels(tuple(x.shape)))
+    if t.dtype == torch.uint8:
+        return t.to(torch.float32).div_(_UINT8_SCALE)
+    return t.to(torch.float32)
 
 
 def _read_images(path: Path) -> np.ndarray:

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.data import unit_floats
+
 __all__ = ["BOX", "FIELD", "INK_THRESHOLD", "centre_of_mass", "to_mnist"]
 
 FIELD = 28
@@ -25,7 +27,7 @@ def _as_unit_float(canvas: np.ndarray) -> np.ndarray:
     if a.ndim != 2:
         raise ValueError(f"a canvas must be a 2-D grayscale image, got an array of shape {a.shape}")
     if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(255.0)
+        return unit_floats(a)
     if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_):
         raise TypeError(f"a canvas must hold numbers (uint8 0-255 or float 0-1), got dtype {a.dtype}")
     # NaN (an uninitialised pixel) counts as no ink rather than spreading into the output.

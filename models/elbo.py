@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from models import metrics
+from models.data import as_float_images
 from models.nets import VAE
 
 # Monte Carlo draws of z for the reconstruction term of one image: its standard
@@ -40,8 +41,6 @@ class ElboTerms:
 
 
 def _one(model: VAE, image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    from models.train import as_float_images
-
     x = as_float_images(np.asarray(image)[None] if not isinstance(image, torch.Tensor) else image[None])
     return model.flatten(x)
 

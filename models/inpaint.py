@@ -25,8 +25,9 @@ says so in ``InpaintResult.fallback``.
 """
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -386,10 +387,11 @@ def _run(
     flat, m, full = _prepare(x, mask)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    images, last = [], None
+    images: list[torch.Tensor] = []
+    last: InpaintResult | None = None
     for i in range(0, flat.shape[0], chunk):
-        for last in make(flat[i : i + chunk], m[i : i + chunk]):
-            pass
+        # Only each chunk's final result counts; the deque keeps just that one.
+        last = deque(make(flat[i : i + chunk], m[i : i + chunk]), maxlen=1)[0]
         images.append(last.image)
     if last is None:  # an empty batch: nothing to fill
         return InpaintResult(flat.reshape(np.shape(x)).clone(), 0, "", None)

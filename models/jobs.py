@@ -14,20 +14,68 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from models import checkpoint, data
+from models.data import as_float_images
 from models.nets import NetConfig, build_model
 from models.threads import ThreadTuner
 from models.train import (
-    EpochInfo, NonFiniteLossError, StepInfo, TrainConfig, Trainer, TrainingError, as_float_images, flush_denormals,
+    EpochInfo,
+    NonFiniteLossError,
+    StepInfo,
+    TrainConfig,
+    Trainer,
+    TrainingError,
+    flush_denormals,
     run_meta,
 )
 
 log = logging.getLogger(__name__)
+
+
+class DataSource(Protocol):
+    """Where a job's images come from: called in the training process with the job.
+    A job travels to a spawned child, so a source must pickle: a top-level function
+    or a small frozen dataclass (``ImageArrays``)."""
+
+    def __call__(self, job: TrainJob, /) -> data.Dataset: ...
+
+
+def dataset_on_disk(job: TrainJob) -> data.Dataset:
+    """The default source: ``job.dataset`` from ``job.data_dir`` (else the cache), or its
+    bundled test set when the full set is missing and ``job.allow_bundled``."""
+    try:
+        return data.load_dataset(job.dataset, data_dir=job.data_dir)
+    except data.DatasetNotFoundError:
+        if not (job.allow_bundled and job.dataset in data.BUNDLED_DATASETS):
+            raise
+        return data.load_bundled(job.dataset)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageArrays:
+    """A source of images already at hand (a lab's own set, a test's synthetic digits).
+    Labels default to zeros; ``name`` is what the checkpoints record as the dataset."""
+
+    train_images: np.ndarray = field(repr=False)
+    test_images: np.ndarray = field(repr=False)
+    test_labels: np.ndarray | None = field(default=None, repr=False)
+    name: str = "synthetic"
+    title: str = "synthetic"
+    description: str = "images handed to the run"
+
+    def __call__(self, job: TrainJob, /) -> data.Dataset:
+        train, test = np.asarray(self.train_images), np.asarray(self.test_images)
+        labels = np.zeros(len(test), dtype=np.int64) if self.test_labels is None else np.asarray(self.test_labels)
+        return data.Dataset(
+            name=self.name, title=self.title, class_names=tuple(str(d) for d in range(10)),
+            train_images=train, train_labels=np.zeros(len(train), dtype=np.int64),
+            test_images=test, test_labels=labels, source=self.description, is_subset=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -59,8 +107,8 @@ class TrainJob:
     thread_choices: tuple[int, ...] = ()
     # Where to save the trained checkpoints (one file per model, named by kind).
     out_dir: str | None = None
-    # A tiny synthetic dataset for tests: (train_images, test_images[, test_labels]) arrays.
-    arrays: tuple[Any, Any] | None = field(default=None, repr=False)
+    # Where the images come from; the default reads ``dataset`` as above.
+    data_source: DataSource = dataset_on_disk
 
 
 @dataclass(frozen=True)
@@ -120,20 +168,6 @@ class JobFailed:
     checkpoints: tuple[str, ...] = ()
 
 
-def _load_data(job: TrainJob):
-    if job.arrays is not None:
-        train_images, test_images = (np.asarray(a) for a in job.arrays[:2])
-        labels = np.asarray(job.arrays[2]) if len(job.arrays) > 2 else np.zeros(len(test_images), dtype=np.int64)
-        return "synthetic", "synthetic images (tests)", False, train_images, test_images, labels
-    try:
-        ds = data.load_dataset(job.dataset, data_dir=job.data_dir)
-    except data.DatasetNotFoundError:
-        if not (job.allow_bundled and job.dataset in data.BUNDLED_DATASETS):
-            raise
-        ds = data.load_bundled(job.dataset)
-    return ds.title, ds.source, ds.is_subset, ds.train_images, ds.test_images, ds.test_labels
-
-
 def _decoder_state(model) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items() if k.startswith("decoder")}
 
@@ -173,7 +207,8 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
         if job.threads:
             torch.set_num_threads(job.threads)
         tuner = ThreadTuner(job.thread_choices) if job.thread_choices else None
-        title, source, is_subset, train_images, test_images, test_labels = _load_data(job)
+        ds = job.data_source(job)
+        train_images, test_images = ds.train_images, ds.test_images
         train_x = as_float_images(train_images)
         mean = train_x.mean(dim=0)
         rng = np.random.default_rng(job.train.seed)
@@ -195,16 +230,15 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
 
         trainers = []
         for i, config in enumerate(job.configs):
-            torch.manual_seed(job.train.seed + i)
-            model = build_model(config, data_mean=mean)
+            model = build_model(config, data_mean=mean, seed=job.train.seed + i)
             test_x = test_images[probe_idx] if job.test_on_probes else test_images
             trainers.append(Trainer(model, config=job.train, train_x=train_x, test_x=test_x, should_stop=stopping,
                                     eval_share=job.eval_share))
         total = trainers[0].total_steps
         queue.put(
             JobStarted(
-                title, source, is_subset, len(train_images), len(test_images), total,
-                str(trainers[0].device), probe_idx, np.asarray(test_labels)[probe_idx],
+                ds.title, ds.source, ds.is_subset, len(train_images), len(test_images), total,
+                str(trainers[0].device), probe_idx, np.asarray(ds.test_labels)[probe_idx],
             )
         )
 
@@ -273,12 +307,12 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
                 send_snapshots(older_than=due)
         send_snapshots()
         stopped = any(t.result.stopped for t in trainers)
-        paths = _save_all(job, trainers, title=title, source=source, stopped=stopped)
+        paths = _save_all(job, trainers, ds, stopped=stopped)
         queue.put(JobFinished(stopped=stopped, checkpoints=paths, seconds=time.perf_counter() - t0))
     except NonFiniteLossError as exc:
-        paths: tuple[str, ...] = ()
+        paths = ()
         try:
-            paths = _save_all(job, trainers, title=title, source=source, stopped=True, status="last good weights")
+            paths = _save_all(job, trainers, ds, stopped=True, status="last good weights")
         except Exception:  # the error message below matters more than a failed save
             log.exception("saving the last good weights failed")
         queue.put(JobFailed(str(exc), paths))
@@ -289,20 +323,16 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
         queue.put(JobFailed(f"training failed unexpectedly: {type(exc).__name__}: {exc}"))
 
 
-def _save_all(job: TrainJob, trainers, *, title: str, source: str, stopped: bool, status: str = "") -> tuple[str, ...]:
+def _save_all(job: TrainJob, trainers: list[Trainer], ds: data.Dataset, *, stopped: bool, status: str = "") -> tuple[str, ...]:
     if job.out_dir is None:
         return ()
     out = Path(job.out_dir)
     paths = []
     for t in trainers:
         meta = run_meta(
-            dataset=job.dataset if job.arrays is None else "synthetic", source=source, config=job.train, result=t.result,
+            dataset=ds.name, source=ds.source, config=job.train, result=t.result,
             status=status or ("stopped early" if stopped else "complete"),
         )
         paths.append(str(checkpoint.save_checkpoint(out / f"{t.model.kind}.pt", t.model.cpu(), meta=meta)))
     return tuple(paths)
 
-
-def epochs_for_seconds(seconds: float, *, samples_per_s: float, train_count: int) -> int:
-    """How many epochs fit in a time budget at a measured speed (at least 1)."""
-    return max(1, math.floor(seconds * samples_per_s / max(1, train_count)))

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from models import corrupt, losses, metrics
-from models.nets import LinearAE, Model, NetConfig, build_model
-from models.train import EpochInfo, TrainConfig, Trainer, as_float_images
+from models.data import as_float_images
+from models.nets import LinearAE, Model, NetConfig, build_model, init_output_bias, make_network
+from models.train import EpochInfo, TrainConfig, Trainer
 
 # --------------------------------------------------------------------------- losses
 
@@ -238,8 +239,8 @@ class LinearPcaRun:
         self.pcs = self.pca.components[:latent]
         top_k = metrics.PCA(mean=self.pca.mean, components=self.pcs, explained_variance=self.pca.explained_variance[:latent])
         self.pca_mse = top_k.reconstruction_mse(self.x.numpy())
-        torch.manual_seed(seed)
-        self.model: LinearAE = build_model(NetConfig(kind="linear", latent=latent), data_mean=self.x.mean(dim=0))
+        self.model = make_network(LinearAE, NetConfig(kind="linear", latent=latent), seed=seed)
+        init_output_bias(self.model, self.x.mean(dim=0))
         config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device="cpu")
         self.trainer = Trainer(self.model, config=config, train_x=self.x, should_stop=should_stop)
         self.record_every = max(1, record_every)
@@ -306,17 +307,17 @@ def capacity_config(kind: str, latent: int, *, noise_level: float = CAPACITY_NOI
 
 
 def capacity_model(kind: str, latent: int, *, output: str = "linear", noise_level: float = CAPACITY_NOISE,
-                   data_mean: torch.Tensor | None = None) -> Model:
+                   data_mean: torch.Tensor | None = None, seed: int | None = None) -> Model:
     """An untrained capacity model. ``output="linear"``: decoder output Wz + b, which can
     be exactly the identity once latent >= 784; ``"sigmoid"``: the project's AE / DAE
     with sigmoid(Wz + b), whose saturated black and white pixels barely pass noise."""
     config = capacity_config(kind, latent, noise_level=noise_level)
     if output == "sigmoid":
-        return build_model(config, data_mean=data_mean)
+        return build_model(config, data_mean=data_mean, seed=seed)
     if output != "linear":
         raise ValueError(f"output must be one of {', '.join(CAPACITY_OUTPUTS)}, got {output!r}")
     # The linear AE class with the config's kind: the Trainer corrupts the inputs of a "dae".
-    model = LinearAE(config)
+    model = make_network(LinearAE, config, seed=seed)
     if data_mean is not None:
         with torch.no_grad():
             model.decoder.bias.copy_(data_mean.reshape(-1))
@@ -402,8 +403,7 @@ def train_capacity_pair(
     config = TrainConfig(epochs=epochs, lr=lr, seed=seed, device="cpu")
     trainers = {}
     for kind in ("ae", "dae"):
-        torch.manual_seed(seed)
-        model = capacity_model(kind, latent, output=output, noise_level=noise_level, data_mean=mean)
+        model = capacity_model(kind, latent, output=output, noise_level=noise_level, data_mean=mean, seed=seed)
         trainers[kind] = Trainer(model, config=config, train_x=x, should_stop=should_stop)
     loops = {k: t.steps() for k, t in trainers.items()}
     latest: dict[str, float] = {}

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from models import metrics
+from models.data import as_float_images
 from models.nets import VAE, Model
 from models.plane import CodeCache, CodePlane
 
@@ -30,7 +31,7 @@ class Reading:
     sigma: np.ndarray | None = None  # (latent,) posterior standard deviations (VAE only)
     kl: float | None = None  # KL(q(z|x) || N(0, I)) in nats (VAE only)
 
-    def ellipse(self, space: "LatentSpace", k: float, points: int = 72) -> np.ndarray | None:
+    def ellipse(self, space: LatentSpace, k: float, points: int = 72) -> np.ndarray | None:
         """The posterior's k-sigma contour in the plane, (points, 2); None for an AE.
 
         For a 2-D latent this is exact; for larger latents it is the contour of the
@@ -70,22 +71,26 @@ class LatentSpace(CodePlane):
     ):
         """``cache`` keeps the codes between runs under ``key`` (a checkpoint file's
         digest; by default a hash of the model's weights)."""
-        from models.train import as_float_images
-
-        self.model = model.to("cpu").eval()
-        self.images = as_float_images(images)
-        codes = None
-        if cache is not None:
-            if len(self.images) != cache.count:
-                raise ValueError(f"the cache holds codes of {cache.count} images, got {len(self.images)}")
+        self._model = model.to("cpu").eval()
+        images = as_float_images(images)
+        self.images: torch.Tensor | None = images
+        if cache is None:
+            codes = metrics.embed(self.model, images).numpy().astype(np.float32)
+        else:
+            if len(images) != cache.count:
+                raise ValueError(f"the cache holds codes of {cache.count} images, got {len(images)}")
             key = key or model_key(self.model)
-            codes = cache.load(key, self.model.latent)
-        if codes is None:
-            codes = metrics.embed(self.model, self.images).numpy().astype(np.float32)
-            if cache is not None:
-                cache.save(key, codes)
+            cached = cache.load(key, self.model.latent)
+            if cached is None:
+                cached = metrics.embed(self.model, images).numpy().astype(np.float32)
+                cache.save(key, cached)
+            codes = cached
         latent = self.model.latent
         super().__init__(codes, pca=None if latent == 2 else metrics.pca_fit(codes.astype(np.float64), min(2, latent)))
+
+    @property
+    def model(self) -> Model:
+        return self._model
 
     @torch.inference_mode()
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
@@ -101,21 +106,14 @@ class LatentSpace(CodePlane):
     @torch.inference_mode()
     def reconstruct(self, indices: np.ndarray | list[int]) -> np.ndarray:
         """Reconstructions (N, H, W) of the chosen images of the set."""
+        if self.images is None:
+            raise ValueError("this latent space holds codes only, no images to reconstruct")
         x = self.images[torch.as_tensor(np.asarray(indices, dtype=np.int64))]
         return self.model.reconstruct(x).clamp_(0.0, 1.0).reshape(-1, *self.model.config.image_shape).numpy()
-
-    def encode_images(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Plane coordinates (N, 2) of new images (e.g. a drawing)."""
-        from models.train import as_float_images
-
-        codes = metrics.embed(self.model, as_float_images(images)).numpy().astype(np.float64)
-        return self.codes_to_plane(codes)
 
     @torch.inference_mode()
     def read(self, image: np.ndarray | torch.Tensor) -> Reading:
         """Encode one new image (H, W) and reconstruct it (the VAE from its posterior mean)."""
-        from models.train import as_float_images
-
         x = as_float_images(np.asarray(image, dtype=np.float32)[None])
         if isinstance(self.model, VAE):
             mu, logvar = self.model.encode(x)

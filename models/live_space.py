@@ -11,10 +11,10 @@ import torch
 from models import metrics
 from models.jobs import ModelSnapshot
 from models.latent_space import LatentSpace
-from models.nets import NetConfig, build_model
+from models.nets import Model, NetConfig, build_model
 
 
-def decoder_only_model(config: NetConfig, decoder_state: dict[str, np.ndarray]):
+def decoder_only_model(config: NetConfig, decoder_state: dict[str, np.ndarray]) -> Model:
     """A fresh network of ``config`` whose decoder holds a snapshot's weights (the encoder is unused)."""
     model = build_model(config)
     state = {k: torch.as_tensor(v) for k, v in decoder_state.items()}
@@ -29,7 +29,7 @@ class LiveSpace(LatentSpace):
     def __init__(self, config: NetConfig, snapshot: ModelSnapshot, *, previous: LatentSpace | None = None):
         self._config = config
         self._decoder_state = snapshot.decoder_state
-        self._model = None
+        self._decoder_model: Model | None = None
         self.images = None
         self.codes = np.asarray(snapshot.probe_codes, dtype=np.float64)
         self.latent = int(snapshot.latent)
@@ -51,7 +51,7 @@ class LiveSpace(LatentSpace):
             self.xy = xy.astype(np.float32)
 
     @property
-    def model(self):
-        if self._model is None:
-            self._model = decoder_only_model(self._config, self._decoder_state)
-        return self._model
+    def model(self) -> Model:
+        if self._decoder_model is None:
+            self._decoder_model = decoder_only_model(self._config, self._decoder_state)
+        return self._decoder_model

@@ -15,10 +15,13 @@ Contract shared by every model (inputs are float tensors in [0, 1]):
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
+import operator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 from torch import nn
@@ -88,7 +91,7 @@ class NetConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "NetConfig":
+    def from_dict(cls, d: dict[str, Any]) -> NetConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:
@@ -99,7 +102,7 @@ class NetConfig:
 def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -108,6 +111,13 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 
 class _Base(nn.Module):
     config: NetConfig
+
+    # Declared here so reconstruct() type-checks; every kind defines both.
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:
         """Accept (B, pixels), (B, H, W) or (B, 1, H, W) and return (B, pixels)."""
@@ -139,6 +149,9 @@ class _Base(nn.Module):
 class AE(_Base):
     """MLP autoencoder: z = f(x), x_hat = sigmoid(g(z))."""
 
+    encoder: nn.Sequential | nn.Linear
+    decoder: nn.Sequential | nn.Linear
+
     def __init__(self, config: NetConfig):
         super().__init__()
         self.config = config
@@ -168,6 +181,9 @@ class DenoisingAE(AE):
 
 class LinearAE(AE):
     """No nonlinearity: trained with MSE it spans the top principal subspace."""
+
+    encoder: nn.Linear
+    decoder: nn.Linear
 
     def __init__(self, config: NetConfig):
         _Base.__init__(self)
@@ -231,13 +247,16 @@ class VAE(_Base):
         return VAEOutput(self.decode_logits(z), mu, logvar, z)
 
 
-_CLASSES = {"ae": AE, "dae": DenoisingAE, "linear": LinearAE, "vae": VAE}
-
 Model = AE | LinearAE | VAE
+
+_CLASSES: dict[str, Callable[[NetConfig], Model]] = {"ae": AE, "dae": DenoisingAE, "linear": LinearAE, "vae": VAE}
 
 
 def _output_layer(model: Model) -> nn.Linear:
-    return model.decoder if isinstance(model.decoder, nn.Linear) else model.decoder[-1]
+    layer = model.decoder if isinstance(model.decoder, nn.Linear) else model.decoder[-1]
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"the decoder of a {model.kind} model does not end in a linear layer")
+    return layer
 
 
 @torch.no_grad()
@@ -254,10 +273,53 @@ def init_output_bias(model: Model, mean_image: torch.Tensor) -> None:
     _output_layer(model).bias.copy_(mean)
 
 
-def build_model(config: NetConfig, *, data_mean: torch.Tensor | None = None) -> Model:
+@torch.no_grad()
+def init_weights(model: nn.Module, generator: torch.Generator) -> None:
+    """Draw every linear layer's weights and bias from ``generator`` exactly as
+    ``nn.Linear`` does from the global RNG (uniform in +-1/sqrt(fan_in)), so a
+    generator seeded with s gives the weights ``torch.manual_seed(s)`` would."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            bound = 1.0 / math.sqrt(module.in_features) if module.in_features > 0 else 0.0
+            module.weight.uniform_(-bound, bound, generator=generator)
+            if module.bias is not None:
+                module.bias.uniform_(-bound, bound, generator=generator)
+
+
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def make_network(
+    cls: Callable[[NetConfig], _M], config: NetConfig, *, seed: int | None = None, generator: torch.Generator | None = None
+) -> _M:
+    """``cls(config)`` on the CPU with its weights drawn from ``seed`` or ``generator``
+    (not both), never from or changing the global RNG, so threads can build models
+    side by side; with neither, torch's default initialisation from the global RNG."""
+    if generator is None:
+        if seed is None:
+            return cls(config)
+        generator = torch.Generator().manual_seed(operator.index(seed))
+    elif seed is not None:
+        raise ValueError("pass either seed or generator, not both")
+    # Built on the meta device the layers allocate and draw nothing; init_weights fills them.
+    with torch.device("meta"):
+        model = cls(config)
+    model = model.to_empty(device="cpu")
+    init_weights(model, generator)
+    return model
+
+
+def build_model(
+    config: NetConfig,
+    *,
+    data_mean: torch.Tensor | None = None,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Model:
     """Build an untrained network for ``config``; with ``data_mean`` (the training
-    set's mean image) its output starts at that mean."""
-    model = _CLASSES[config.kind](config)
+    set's mean image) its output starts at that mean. ``seed`` or ``generator`` make
+    the weights reproducible without touching the global RNG (see make_network)."""
+    model = make_network(_CLASSES[config.kind], config, seed=seed, generator=generator)
     if data_mean is not None:
         init_output_bias(model, data_mean)
     return model

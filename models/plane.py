@@ -171,7 +171,7 @@ class CodeCache:
         images = np.ascontiguousarray(images)
         h = hashlib.sha256()
         h.update(f"{images.dtype.str}{images.shape}".encode())
-        h.update(memoryview(images).cast("B"))
+        h.update(images.data.cast("B"))
         self._images_key = h.hexdigest()
         self.count = len(images)
 

@@ -1,13 +1,13 @@
 """The evaluation figures printed by ``main.py eval``, one flat dict per model."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 
 from models import corrupt, inpaint, metrics
-from models.nets import VAE, Model
+from models.nets import VAE, LinearAE, Model
 
 # The denoising benchmark every report uses: Gaussian noise, sigma 0.5, clipped.
 DENOISE_SIGMA = 0.5
@@ -39,7 +39,7 @@ def model_figures(
         out.update(metrics.negative_elbo(model, test_x, samples=ELBO_SAMPLES, seed=seed))
         if iwae_k:
             out["iwae_nll"] = metrics.iwae_nll(model, test_x, k=iwae_k, seed=seed)
-    if model.kind == "linear":
+    if model.kind == "linear" and isinstance(model, LinearAE):
         fit_x = test_x if train_x is None else train_x
         pca = metrics.pca_fit(fit_x.numpy(), model.latent)
         out["pca_mse"] = pca.reconstruction_mse(test_x.numpy())
@@ -73,9 +73,10 @@ def inpainting_figures(
         fills["ae_projection"] = inpaint.project_ae(
             models_by_kind["ae"].eval(), test_x, mask, steps=INPAINT_STEPS["ae_projection"], mean_image=mean_image
         )
-    if "vae" in models_by_kind:
+    vae = models_by_kind.get("vae")
+    if isinstance(vae, VAE):
         fills["vae_latent"] = inpaint.optimise_vae_latent(
-            models_by_kind["vae"].eval(), test_x, mask, steps=INPAINT_STEPS["vae_latent"], mean_image=mean_image, seed=seed
+            vae.eval(), test_x, mask, steps=INPAINT_STEPS["vae_latent"], mean_image=mean_image, seed=seed
         )
     for name in ("dae", "dae_masking"):
         if name in models_by_kind:

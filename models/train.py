@@ -5,13 +5,13 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
-from models import losses, metrics
+from models import data, losses, metrics
 from models.nets import VAE, Model
 
 log = logging.getLogger(__name__)
@@ -118,23 +118,6 @@ class TrainResult:
         return next((h.test for h in reversed(self.history) if h.test), {})
 
 
-def as_float_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) or float arrays -> float32 tensor (N, pixels) in [0, 1]."""
-    # An explicit pixel count (not -1) so an empty set reshapes too and the
-    # Trainer can say "the training set is empty".
-    pixels = math.prod(x.shape[1:])
-    if isinstance(x, np.ndarray):
-        flat = x.reshape(x.shape[0], pixels)
-        # astype copies, so read-only (memory-mapped or frombuffer) arrays are fine.
-        if flat.dtype == np.uint8:
-            return torch.from_numpy(flat.astype(np.float32)).div_(255.0)
-        return torch.from_numpy(flat.astype(np.float32))
-    t = x.reshape(x.shape[0], pixels)
-    if t.dtype == torch.uint8:
-        return t.to(torch.float32).div_(255.0)
-    return t.to(torch.float32)
-
-
 @torch.no_grad()
 def evaluate(model: Model, x: torch.Tensor, *, seed: int = 0) -> dict[str, float]:
     """Test figures shown after each epoch: MSE for every model, plus NELBO terms for the VAE
@@ -186,8 +169,8 @@ class Trainer:
         self.eval_share = eval_share
         self.device = select_device(config.device)
         self.model = model.to(self.device)
-        self.train_x = as_float_images(train_x).to(self.device)
-        self.test_x = None if test_x is None else as_float_images(test_x)
+        self.train_x = data.as_float_images(train_x).to(self.device)
+        self.test_x = None if test_x is None else data.as_float_images(test_x)
         if self.train_x.shape[0] == 0:
             raise TrainingError("the training set is empty")
         self.on_step = on_step
@@ -236,9 +219,10 @@ class Trainer:
         steps_per_epoch = math.ceil(n / c.batch_size)
         total = steps_per_epoch * c.epochs
         self.total_steps = total
-        gen = torch.Generator().manual_seed(c.seed)
-        torch.manual_seed(c.seed)
-        noise_gen = torch.Generator(device=self.device).manual_seed(c.seed + 1)
+        # The run's own generators, never the global RNG: trainers run side by side in
+        # the GUI's threads, and one must not reseed (or be reseeded by) another.
+        gen = torch.Generator().manual_seed(c.seed)  # batch order
+        noise_gen = torch.Generator(device=self.device).manual_seed(c.seed + 1)  # DAE corruption, VAE epsilon
         denoising = model.kind == "dae"
         if denoising:
             from models import corrupt

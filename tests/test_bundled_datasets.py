@@ -10,7 +10,7 @@ import torch
 
 from models import data, metrics
 from models.checkpoint import bundled_checkpoints, bundled_models_dir, load_checkpoint
-from models.train import as_float_images
+from models.data import as_float_images
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -65,18 +65,22 @@ def test_the_fashion_mnist_evaluation_record_has_the_iwae_bound_below_the_negati
     assert figures["dae.psnr_gain_db"] > 3
 
 
-def test_made_with_fashion_mnist_images_the_elbo_tab_uses_the_fashion_vae(qtbot, fashion):
-    from explorer.lab.elbo import ElboExperiment, bundled_dataset_of
+def _context(ds, name: str, count: int | None = None):
+    from explorer.startup import images_context
 
-    assert bundled_dataset_of(fashion.test_images) == "fashion-mnist"
-    assert bundled_dataset_of(fashion.test_images.astype(np.float32) / 255) == "fashion-mnist"
-    assert bundled_dataset_of(data.load_bundled("mnist").test_images) == "mnist"
-    assert bundled_dataset_of(255 - fashion.test_images) is None
-    w = ElboExperiment(images=fashion.test_images, labels=fashion.test_labels)
+    return images_context(ds.test_images[:count], ds.test_labels[:count], name=name,
+                          class_names=tuple(ds.class_names))
+
+
+def test_made_on_fashion_mnist_the_elbo_tab_uses_the_fashion_vae(qtbot, fashion):
+    from explorer.lab.elbo import ElboExperiment
+
+    w = ElboExperiment(dataset=_context(fashion, "fashion-mnist"))
     qtbot.addWidget(w)
     assert w.model_path == bundled_models_dir("fashion-mnist") / "vae.pt"
-    assert w.ensure_loaded() and "Ankle boot" in w.class_label.text()
-    other = ElboExperiment(images=255 - fashion.test_images[:50], labels=fashion.test_labels[:50])
+    assert w.ensure_loaded() and "Ankle boot" in w.terms_view.class_label.text()
+    # KMNIST ships no models: the tab says what it has instead.
+    other = ElboExperiment(dataset=_context(fashion, "kmnist", 50))
     qtbot.addWidget(other)
     assert not other.ensure_loaded() and "No VAE is bundled" in other.last_error
     w.shutdown(1.0)
@@ -87,20 +91,21 @@ def test_the_elbo_tab_switches_to_fashion_mnist_and_its_vae(qtbot, fashion):
     from explorer.lab.elbo import ElboExperiment
     from models import elbo
 
-    mnist = data.load_bundled("mnist")
-    w = ElboExperiment(images=mnist.test_images, labels=mnist.test_labels)
+    w = ElboExperiment(dataset=_context(data.load_bundled("mnist"), "mnist"))
     qtbot.addWidget(w)
     w.show()
     assert w.ensure_loaded(), w.last_error
-    mnist_kl = w.terms.kl
+    mnist_kl = w.terms_view.terms.kl
 
-    path = bundled_models_dir("fashion-mnist") / "vae.pt"
-    w.set_dataset(fashion.test_images, fashion.test_labels, model_path=path, class_names=fashion.class_names)
+    assert w.set_dataset(_context(fashion, "fashion-mnist"))
     assert w.ensure_loaded(), w.last_error
-    assert w.index == 0 and "Ankle boot" in w.class_label.text()
+    view = w.terms_view
+    assert view.index == 0 and "Ankle boot" in view.class_label.text()
+    path = bundled_models_dir("fashion-mnist") / "vae.pt"
+    assert w.model_path == path
     expected = elbo.elbo_terms(load_checkpoint(path).model, fashion.test_images[0], seed=0)
-    assert w.terms.recon == pytest.approx(expected.recon) and w.terms.kl != mnist_kl
-    assert w.input_view.image() == pytest.approx(fashion.test_images[0] / 255, abs=1e-6)
+    assert view.terms.recon == pytest.approx(expected.recon) and view.terms.kl != mnist_kl
+    assert view.input_view.image() == pytest.approx(fashion.test_images[0] / 255, abs=1e-6)
     w.shutdown(1.0)
 
 
@@ -108,18 +113,18 @@ def test_the_larger_latent_tab_says_its_models_are_mnist_only(qtbot, fashion):
     from explorer.lab.latent import LargerLatentExperiment
 
     mnist = data.load_bundled("mnist")
-    w = LargerLatentExperiment(images=mnist.test_images, labels=mnist.test_labels)
+    w = LargerLatentExperiment(dataset=_context(mnist, "mnist"))
     qtbot.addWidget(w)
     w.show()
     assert w.ensure_loaded()
-    w.set_dataset(fashion.test_images, fashion.test_labels, models_dir=bundled_models_dir("fashion-mnist"))
+    assert w.set_dataset(_context(fashion, "fashion-mnist"))
     assert not w.ensure_loaded()
     assert w.space is None and "MNIST only" in w.intro_label.text()
-    # Made with the window's Fashion-MNIST images (a dataset switch), it knows them too.
-    fresh = LargerLatentExperiment(images=fashion.test_images, labels=fashion.test_labels)
+    # Made on Fashion-MNIST (a dataset switch builds it again), it says so too.
+    fresh = LargerLatentExperiment(dataset=_context(fashion, "fashion-mnist"))
     qtbot.addWidget(fresh)
     assert not fresh.ensure_loaded() and "MNIST only" in fresh.last_error
-    w.set_dataset(fashion.test_images[:0], fashion.test_labels[:0], models_dir=bundled_models_dir("mnist"))
+    assert w.set_dataset(_context(mnist, "mnist", 0))
     assert not w.ensure_loaded() and "No test images" in w.last_error
 
 

@@ -85,7 +85,7 @@ def test_round_trip_of_a_modified_model_keeps_the_new_weights(tmp_path):
         for p in model.parameters():
             p.mul_(1.5)
     ckpt = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model))
-    for (k, a), b in zip(model.state_dict().items(), ckpt.model.state_dict().values()):
+    for (k, a), b in zip(model.state_dict().items(), ckpt.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
 
 

@@ -686,3 +686,41 @@ def test_a_full_disk_gives_a_clear_error_and_no_half_file(tmp_path, server, tiny
 
     assert not (target / "train-images-idx3-ubyte.gz").exists()
     assert not os.path.lexists(target / "train-images-idx3-ubyte.gz.part")
+
+
+# ---------------------------------------------------------------- pixel values
+
+
+def test_as_float_images_scales_bytes_and_flattens():
+    import torch
+
+    raw = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
+    raw.flags.writeable = False
+    out = data.as_float_images(raw)
+    assert out.dtype == torch.float32 and out.shape == (1, 4)
+    assert out[0].tolist() == pytest.approx([0.0, 1.0, 0.2, 0.4])
+    assert data.as_float_images(torch.from_numpy(raw.copy()))[0].tolist() == pytest.approx([0.0, 1.0, 0.2, 0.4])
+    assert data.as_float_images(np.ones((2, 1, 3, 3), np.float64)).shape == (2, 9)
+    assert data.as_float_images(np.zeros((0, 28, 28), np.uint8)).shape == (0, 784)
+
+
+def test_numpy_and_tensor_conversions_give_the_same_pixels():
+    import torch
+
+    raw = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+    as_array = data.to_float(raw)
+    assert as_array.shape == (5, 784) and as_array.dtype == np.float32
+    np.testing.assert_array_equal(as_array, data.as_float_images(raw).numpy())
+    np.testing.assert_array_equal(as_array, data.as_float_images(torch.from_numpy(raw)).numpy())
+    # Shape kept, for a single canvas; floats are cast, not rescaled.
+    assert data.unit_floats(raw[0]).shape == (28, 28)
+    np.testing.assert_array_equal(data.unit_floats(np.array([0.5], np.float64)), np.array([0.5], np.float32))
+
+
+def test_the_data_module_loads_without_torch():
+    import subprocess
+
+    code = "import sys, models.data; assert 'torch' not in sys.modules, 'models.data imported torch'"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

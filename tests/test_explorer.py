@@ -14,8 +14,9 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
-from explorer.startup import load_startup
-from explorer.startup import StartupData
+from explorer.panels.explore import ExplorePanel
+from explorer.panels.protocol import Panel
+from explorer.startup import StartupData, images_context, load_startup
 from explorer.window import MainWindow
 from models.checkpoint import save_checkpoint
 from models.nets import NetConfig, build_model
@@ -75,6 +76,44 @@ def test_window_opens_with_two_populated_plots(window, startup):
     status = window.status_text()
     assert "AE: ae.pt" in status and "VAE: vae.pt" in status and "latent 2" in status
     assert "MNIST" in status
+
+
+def test_explore_panel_shows_the_dataset_it_is_handed(qtbot, startup):
+    ds = startup.dataset
+    panel = ExplorePanel(dataset=images_context(ds.images[:500], ds.labels[:500]))
+    qtbot.addWidget(panel)
+    assert isinstance(panel, Panel)
+    for side in ("left", "right"):
+        panel.set_checkpoint(side, startup.checkpoints[side])
+    assert panel.plots["right"].visible_point_count() == 500 and panel.interp_b.maximum() == 499
+    assert panel.legend.button(0).text() == "0"
+
+    names = tuple(f"class {k}" for k in range(10))
+    assert panel.set_dataset(images_context(ds.images[:50], ds.labels[:50], class_names=names)) is True
+    assert panel.class_names == names and panel.legend.button(3).text() == "class 3"
+    assert panel.images.shape == (50, 28, 28) and panel.interp_b.maximum() == 49
+    # The old models are gone with the old images; the plots say so until new ones are set.
+    assert panel.checkpoint("left") is None and panel.plots["left"].visible_point_count() == 0
+    panel.set_checkpoint("right", startup.checkpoints["right"])
+    assert panel.plots["right"].visible_point_count() == 50
+    panel.select_image(7)
+    assert "class " in panel.detail_label.text() and "#7" in panel.detail_label.text()
+
+
+def test_demo_shows_a_probe_a_selection_samples_and_a_path(qtbot, startup):
+    panel = ExplorePanel(dataset=startup.dataset)
+    qtbot.addWidget(panel)
+    for side in ("left", "right"):
+        panel.set_checkpoint(side, startup.checkpoints[side])
+    panel.demo()
+    labels = startup.dataset.labels
+    assert panel.plots["right"].background("prior") and panel.background_actions["prior"].isChecked()
+    assert labels[panel.selected_image()] == 4
+    assert panel.sample_strips["left"].count() == panel.sample_strips["right"].count() == 12
+    assert panel.interp_strips["right"].count() == 10
+    assert (labels[panel.interp_a.value()], labels[panel.interp_b.value()]) == (1, 7)
+    assert panel.plots["right"].crosshair() == pytest.approx((0.6, -0.8))
+    assert panel.probe_views["right"].image() is not None
 
 
 def test_dragging_decodes_the_point_under_the_mouse(window, qtbot, no_rate_limit):

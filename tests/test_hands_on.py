@@ -11,9 +11,8 @@ import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
-from explorer.startup import load_startup
 from explorer.panels.draw import demo_digit_stroke
-from explorer.startup import StartupData
+from explorer.startup import StartupData, load_startup
 from explorer.window import MainWindow
 from models.corrupt import preset_mask
 from models.drawing import centre_of_mass
@@ -442,7 +441,7 @@ def test_switching_to_fashion_mnist_changes_every_panel(window):
     while window.inpaint.step():
         pass
     np.testing.assert_array_equal(window.inpaint.clean, fashion)
-    assert window.train_panel.dataset_combo.currentData() == "fashion-mnist"
+    assert window.train_panel.form.dataset_combo.currentData() == "fashion-mnist"
     # And back.
     assert window.set_dataset("mnist")
     assert explore.legend.button(0).text() == "0"
@@ -482,5 +481,5 @@ def test_lab_experiments_are_made_when_first_shown_and_follow_the_dataset(window
     assert window.set_dataset("fashion-mnist")
     # Made again with the clothes (it takes images at construction).
     assert lab.experiment("losses") is not losses
-    assert lab.experiment("losses").images is lab.images
-    assert lab.images is window.workbench.images or np.array_equal(lab.images, window.workbench.images)
+    assert lab.experiment("losses").images is lab.dataset.images
+    assert lab.dataset is window.workbench.dataset and lab.dataset.name == "fashion-mnist"

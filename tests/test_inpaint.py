@@ -8,8 +8,7 @@ import torch
 from models import inpaint
 from models.checkpoint import bundled_models_dir, load_checkpoint
 from models.corrupt import center_square_mask, preset_mask
-from models.data import load_bundled
-from models.train import as_float_images
+from models.data import as_float_images, load_bundled
 
 N = 300
 
@@ -70,7 +69,7 @@ def test_best_method_beats_mean_fill_on_the_hole(centre_results, digits):
     best = min((e, n) for n, e in errors.items() if n != "mean_fill")
     assert best[0] < 0.8 * errors["mean_fill"], errors
     # Every model-based method does better than the mean digit.
-    for name, err in errors.items():
+    for err in errors.values():
         assert err <= errors["mean_fill"] * 1.001, errors
 
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import main
+from explorer.startup import empty_context, images_context
 from models import data, lab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +117,7 @@ def test_cli_json_and_errors(capsys):
 def test_losses_tab_shows_the_lecture_example_and_explains_bad_input(qtbot, bundled):
     from explorer.lab.losses import LossesExperiment
 
-    w = LossesExperiment(images=bundled.test_images[:50], labels=bundled.test_labels[:50])
+    w = LossesExperiment(dataset=images_context(bundled.test_images[:50], bundled.test_labels[:50]))
     qtbot.addWidget(w)
     w.demo()
     assert w.cards["mse"].value.text() == "49"
@@ -183,7 +184,7 @@ def test_linear_ae_finds_pca_subspace_on_bundled_digits(bundled, one_thread):
 def test_linear_tab_trains_live_and_ends_below_two_degrees(qtbot, bundled):
     from explorer.lab.linear import LinearPcaExperiment
 
-    w = LinearPcaExperiment(images=bundled.test_images, labels=bundled.test_labels)
+    w = LinearPcaExperiment(dataset=images_context(bundled.test_images, bundled.test_labels))
     qtbot.addWidget(w)
     assert w.pc_strip.count() == 0 and w.stop_button.isEnabled() is False
     assert w.start()
@@ -203,7 +204,7 @@ def test_linear_tab_trains_live_and_ends_below_two_degrees(qtbot, bundled):
 def test_linear_tab_stops_and_shuts_down_mid_run(qtbot, bundled):
     from explorer.lab.linear import LinearPcaExperiment
 
-    w = LinearPcaExperiment(images=bundled.test_images[:2000])
+    w = LinearPcaExperiment(dataset=images_context(bundled.test_images[:2000]))
     qtbot.addWidget(w)
     w.latent_spin.setValue(5)
     w.epochs_spin.setValue(200)
@@ -273,7 +274,7 @@ def test_capacity_models_have_no_hidden_layer_so_latent_size_is_the_capacity():
 def test_capacity_tab_overcomplete_ae_keeps_more_noise_than_the_dae(qtbot, bundled):
     from explorer.lab.capacity import CapacityExperiment
 
-    w = CapacityExperiment(images=bundled.test_images[:6000], sizes=(2, 1024))
+    w = CapacityExperiment(dataset=images_context(bundled.test_images[:6000]), sizes=(2, 1024))
     qtbot.addWidget(w)
     assert all(s.count() == 0 for s in w.strips.values())
     w.epochs_spin.setValue(3)
@@ -303,7 +304,7 @@ def test_capacity_tab_overcomplete_ae_keeps_more_noise_than_the_dae(qtbot, bundl
 def test_capacity_tab_stop_keeps_finished_sizes(qtbot, bundled):
     from explorer.lab.capacity import CapacityExperiment
 
-    w = CapacityExperiment(images=bundled.test_images[:1500], sizes=(2, 1024))
+    w = CapacityExperiment(dataset=images_context(bundled.test_images[:1500]), sizes=(2, 1024))
     qtbot.addWidget(w)
     w.epochs_spin.setValue(50)
     assert w.start()
@@ -321,7 +322,7 @@ def test_capacity_tab_stop_keeps_finished_sizes(qtbot, bundled):
 def test_lab_panel_opens_with_the_three_tabs_first_and_stops_them_on_close(qtbot, bundled):
     from explorer.lab.panel import LabPanel
 
-    panel = LabPanel(images=bundled.test_images[:1500], labels=bundled.test_labels[:1500])
+    panel = LabPanel(dataset=images_context(bundled.test_images[:1500], bundled.test_labels[:1500]))
     qtbot.addWidget(panel)
     assert panel.experiment_names()[:3] == ("losses", "linear", "capacity")
     assert [panel.tabs.tabText(i) for i in range(3)] == ["Losses", "Linear AE = PCA", "Under/overcomplete"]
@@ -342,10 +343,10 @@ def test_training_tabs_without_images_say_so(qtbot):
     from explorer.lab.losses import LossesExperiment
 
     for cls in (LinearPcaExperiment, CapacityExperiment):
-        w = cls(images=None)
+        w = cls(dataset=empty_context())
         qtbot.addWidget(w)
         assert not w.start() and "No images" in w.error and "No images" in w.message.text()
-    losses = LossesExperiment(images=None)
+    losses = LossesExperiment(dataset=images_context(None))
     qtbot.addWidget(losses)
     losses.random_digit()
     assert "No test images" in losses.findings.text() and losses.cards["mse"].value.text() == "49"
@@ -354,7 +355,7 @@ def test_training_tabs_without_images_say_so(qtbot):
 def test_a_failing_run_is_reported_in_the_tab_not_raised(qtbot):
     from explorer.lab.linear import LinearPcaExperiment
 
-    w = LinearPcaExperiment(images=np.random.default_rng(0).random((50, 5, 5)).astype(np.float32))
+    w = LinearPcaExperiment(dataset=images_context(np.random.default_rng(0).random((50, 5, 5)).astype(np.float32)))
     qtbot.addWidget(w)
     assert w.start()
     qtbot.waitUntil(lambda: not w.is_running(), timeout=30_000)

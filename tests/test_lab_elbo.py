@@ -16,10 +16,12 @@ import pyqtgraph as pg
 import pytest
 import torch
 
+from explorer.startup import images_context
 from models import data, elbo, losses
 from models.checkpoint import bundled_models_dir, load_checkpoint, save_checkpoint
+from models.data import as_float_images
 from models.nets import NetConfig
-from models.train import TrainConfig, Trainer, as_float_images
+from models.train import TrainConfig, Trainer
 from qt_gestures import drag
 from synthetic import labelled_blobs
 
@@ -180,7 +182,7 @@ def _show(qtbot, w) -> None:
 def elbo_tab(qtbot, mnist):
     from explorer.lab.elbo import ElboExperiment
 
-    w = ElboExperiment(images=mnist.test_images, labels=mnist.test_labels)
+    w = ElboExperiment(dataset=images_context(mnist.test_images, mnist.test_labels, name="mnist"))
     _show(qtbot, w)
     yield w
     w.shutdown(2.0)
@@ -189,62 +191,64 @@ def elbo_tab(qtbot, mnist):
 def test_the_elbo_tab_shows_the_terms_posterior_and_samples_of_the_chosen_image(elbo_tab, vae, mnist):
     w = elbo_tab
     w.show_image(0)
+    v = w.terms_view
     terms = elbo.elbo_terms(vae, mnist.test_images[0], seed=0)
-    shown = {k: float(label.text().replace("<b>", "").split("</b>")[0].split()[0]) for k, label in w.term_values.items()}
+    shown = {k: float(label.text().replace("<b>", "").split("</b>")[0].split()[0]) for k, label in v.term_values.items()}
     assert shown["recon"] == pytest.approx(terms.recon, abs=0.01)
     assert shown["kl"] == pytest.approx(terms.kl, abs=0.01)
     assert shown["nelbo"] == pytest.approx(shown["recon"] + shown["kl"], abs=0.02)
     assert shown["iwae"] < shown["nelbo"]
-    assert "tighter" in w.iwae_label.text()
-    assert w.bar.terms() == pytest.approx((terms.recon, terms.kl))
+    assert "tighter" in v.iwae_label.text()
+    assert v.bar.terms() == pytest.approx((terms.recon, terms.kl))
 
     # q(z|x): the 1- and 2-sigma ellipses around the marked mean, the samples inside the view.
-    curves = w.close_plot.ellipse_curves()
+    curves = v.close_plot.ellipse_curves()
     assert len(curves) == 2
-    centre = np.asarray(w.close_plot.marker())
+    centre = np.asarray(v.close_plot.marker())
     np.testing.assert_allclose(centre, terms.mu, atol=1e-5)
     r1 = np.linalg.norm(curves[0] - centre, axis=1).max()
     r2 = np.linalg.norm(curves[1] - centre, axis=1).max()
     assert r2 == pytest.approx(2 * r1, rel=1e-3)
-    (x0, x1), (y0, y1) = w.close_plot.view_range()
+    (x0, x1), (y0, y1) = v.close_plot.view_range()
     assert x0 < curves[1][:, 0].min() and curves[1][:, 0].max() < x1 and y0 < curves[1][:, 1].min()
-    assert w.samples_strip.count() == 8
-    samples = np.stack(w.samples_strip.images())
+    assert v.samples_strip.count() == 8
+    samples = np.stack(v.samples_strip.images())
     assert np.abs(samples[0] - samples[1]).max() > 0.01  # different draws, different images
 
     first = dict(shown)
-    w.next_button.click()
-    assert w.index == 1 and w.index_spin.value() == 1
-    assert w.term_values["recon"].text() != f"{first['recon']:.2f} nats"
-    assert w.input_view.image() == pytest.approx(mnist.test_images[1] / 255, abs=1e-6)
+    v.next_button.click()
+    assert v.index == 1 and v.index_spin.value() == 1
+    assert v.term_values["recon"].text() != f"{first['recon']:.2f} nats"
+    assert v.input_view.image() == pytest.approx(mnist.test_images[1] / 255, abs=1e-6)
 
 
 def test_clicking_a_point_on_the_prior_plot_picks_that_image(elbo_tab, qtbot):
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    w = elbo_tab
+    v = elbo_tab.terms_view
     target = 42
-    xy = w.space.xy[target]
-    w.prior_plot.zoom_to((float(xy[0]), float(xy[1])), 0.02)
-    pos = w.prior_plot.view_to_widget(float(xy[0]), float(xy[1])).toPoint()
-    QTest.mouseClick(w.prior_plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
-    qtbot.waitUntil(lambda: w.index == target)
+    xy = v.space.xy[target]
+    v.prior_plot.zoom_to((float(xy[0]), float(xy[1])), 0.02)
+    pos = v.prior_plot.view_to_widget(float(xy[0]), float(xy[1])).toPoint()
+    QTest.mouseClick(v.prior_plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+    qtbot.waitUntil(lambda: v.index == target)
 
 
 def _tiny_beta_tab(qtbot, *, epochs: int):
     from explorer.lab.elbo import ElboExperiment
 
     images, labels = labelled_blobs(600)
-    w = ElboExperiment(images=images, labels=labels, model_path=bundled_models_dir("mnist") / "vae.pt",
-                       beta_epochs=epochs, beta_hidden=(32,),
-                       job_overrides=dict(snapshot_interval_s=0.05))
+    w = ElboExperiment(dataset=images_context(images, labels, name="synthetic"),
+                       model_path=bundled_models_dir("mnist") / "vae.pt", beta_epochs=epochs, beta_hidden=(32,),
+                       snapshot_interval_s=0.05)
     _show(qtbot, w)
     return w
 
 
 def test_a_beta_run_trains_in_the_background_beside_beta_one_and_is_kept(qtbot):
-    w = _tiny_beta_tab(qtbot, epochs=3)
+    tab = _tiny_beta_tab(qtbot, epochs=3)
+    w = tab.beta_study
     try:
         reference_before = w.beta_plots["reference"].plotItem.titleLabel.text
         assert "bundled" in reference_before  # the bundled VAE stands in until a run exists
@@ -271,11 +275,12 @@ def test_a_beta_run_trains_in_the_background_beside_beta_one_and_is_kept(qtbot):
         assert w.train_beta()
         assert not w.controller.is_active
     finally:
-        w.shutdown(2.0)
+        tab.shutdown(2.0)
 
 
 def test_cancelling_a_beta_run_keeps_nothing_and_closing_leaves_no_process(qtbot):
-    w = _tiny_beta_tab(qtbot, epochs=500)
+    tab = _tiny_beta_tab(qtbot, epochs=500)
+    w = tab.beta_study
     try:
         w.set_beta(0.1)
         with qtbot.waitSignal(w.controller.snapshot_changed, timeout=60_000):
@@ -290,11 +295,11 @@ def test_cancelling_a_beta_run_keeps_nothing_and_closing_leaves_no_process(qtbot
         # Closing mid-run: shutdown stops and joins the child.
         with qtbot.waitSignal(w.controller.snapshot_changed, timeout=60_000):
             assert w.train_beta()
-        w.shutdown(2.0)
+        tab.shutdown(2.0)
         assert not w.controller.is_active
         assert not [p for p in multiprocessing.active_children() if p.name == "latent-explorer-training"]
     finally:
-        w.shutdown(2.0)
+        tab.shutdown(2.0)
 
 
 # ---------------------------------------------------------------- the larger-latent tab
@@ -304,7 +309,7 @@ def test_cancelling_a_beta_run_keeps_nothing_and_closing_leaves_no_process(qtbot
 def latent_tab(qtbot, mnist):
     from explorer.lab.latent import LargerLatentExperiment
 
-    w = LargerLatentExperiment(images=mnist.test_images, labels=mnist.test_labels)
+    w = LargerLatentExperiment(dataset=images_context(mnist.test_images, mnist.test_labels, name="mnist"))
     _show(qtbot, w)
     return w
 
@@ -352,7 +357,7 @@ def test_a_full_8d_code_reconstructs_better_than_its_shadow_on_the_plane(latent_
 def test_the_lab_panel_lists_both_experiments(qtbot, mnist):
     from explorer.lab.panel import LabPanel
 
-    panel = LabPanel(images=mnist.test_images[:500], labels=mnist.test_labels[:500])
+    panel = LabPanel(dataset=images_context(mnist.test_images[:500], mnist.test_labels[:500], name="mnist"))
     qtbot.addWidget(panel)
     try:
         assert {"elbo", "latent8"} <= set(panel.experiment_names())

@@ -41,7 +41,7 @@ def test_a_panel_built_after_a_dataset_switch_shows_that_dataset(qtbot, startup)
     qtbot.addWidget(w)
     assert w.set_dataset("fashion-mnist")
     assert not w.panel_built("train")
-    assert w.train_panel.dataset_combo.currentData() == "fashion-mnist"
+    assert w.train_panel.form.dataset_combo.currentData() == "fashion-mnist"
     assert w.workbench.class_names[0] == "T-shirt/top"
 
 

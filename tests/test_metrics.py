@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+import synthetic
 from models import losses, metrics
 from models.nets import NetConfig, build_model
-
-import synthetic
 
 
 def blob_images(n: int, seed: int) -> torch.Tensor:

@@ -223,6 +223,6 @@ def test_a_point_clicked_while_loading_is_ringed_and_detailed_once_the_models_ar
 def test_closing_the_window_while_the_models_load_waits_for_the_loading_thread(qtbot):
     w = _preview_window(qtbot)
     w.show()
-    qtbot.waitUntil(lambda: w._loader is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: w.loader.started, timeout=10_000)
     w.close()
-    assert not w.isVisible() and not w._loader.is_alive()
+    assert not w.isVisible() and not w.loader.is_running

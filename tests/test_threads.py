@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.jobs import JobFinished, ModelSnapshot, TrainJob
+from models.jobs import ImageArrays, JobFinished, ModelSnapshot, TrainJob
 from models.nets import NetConfig
 from models.threads import ThreadTuner
 from models.train import TrainConfig
@@ -129,7 +129,7 @@ def test_a_job_with_thread_choices_reports_the_threads_it_uses(tmp_path):
     job = TrainJob(
         configs=(NetConfig(kind="ae", hidden=(32,)),),
         train=TrainConfig(epochs=3, batch_size=32),
-        arrays=(x, x[:64], labels[:64]),
+        data_source=ImageArrays(x, x[:64], labels[:64]),
         probe_count=32,
         snapshot_interval_s=0.0,
         thread_choices=(1, 2),
@@ -142,15 +142,16 @@ def test_a_job_with_thread_choices_reports_the_threads_it_uses(tmp_path):
 
 def test_the_test_loss_after_each_epoch_is_taken_on_the_probe_images(tmp_path):
     from models.checkpoint import load_checkpoint
+    from models.data import as_float_images
     from models.jobs import EpochReport, JobStarted
-    from models.train import as_float_images, evaluate
+    from models.train import evaluate
 
     x, labels = labelled_blobs(256)
     test, test_labels = labelled_blobs(200, seed=1)
     job = TrainJob(
         configs=(NetConfig(kind="ae", hidden=(32,)),),
         train=TrainConfig(epochs=2, batch_size=32),
-        arrays=(x, test, test_labels),
+        data_source=ImageArrays(x, test, test_labels),
         probe_count=40,
         snapshot_interval_s=0.0,
         threads=1,
@@ -177,7 +178,7 @@ def test_epoch_ends_do_not_add_snapshots_beyond_the_interval(interval):
     job = TrainJob(
         configs=(NetConfig(kind="ae", hidden=(32,)), NetConfig(kind="vae", hidden=(32,))),
         train=TrainConfig(epochs=4, batch_size=32),
-        arrays=(x, x[:64], labels[:64]),
+        data_source=ImageArrays(x, x[:64], labels[:64]),
         probe_count=32,
         snapshot_interval_s=interval,
         threads=1,

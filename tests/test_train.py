@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from models import metrics
+from models.data import as_float_images
 from models.nets import KINDS, NetConfig, build_model
 from models.train import (
     EpochInfo,
@@ -16,7 +17,6 @@ from models.train import (
     TrainConfig,
     Trainer,
     TrainingError,
-    as_float_images,
     select_device,
 )
 from synthetic import blob_images
@@ -279,6 +279,28 @@ def test_another_seed_gives_other_weights():
     assert any(not torch.equal(trained[0][k], trained[1][k]) for k in trained[0])
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_training_leaves_the_global_random_state_alone(kind):
+    model = tiny(kind, seed=5)
+    before = torch.get_rng_state()
+    Trainer(model, config=config(epochs=2, seed=3), train_x=TRAIN_X, test_x=TEST_X).fit()
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("kind", ["vae", "dae"])
+def test_the_same_seed_gives_the_same_losses_whatever_the_global_random_state(kind):
+    # Another thread drawing from (or seeding) the global RNG must not change a run.
+    runs = []
+    for global_seed in (100, 200):
+        model = tiny(kind, seed=5)
+        torch.manual_seed(global_seed)
+        steps: list[StepInfo] = []
+        result = Trainer(model, config=config(epochs=2, seed=11), train_x=TRAIN_X, test_x=TEST_X,
+                         on_step=steps.append).fit()
+        runs.append(([s.losses for s in steps], [h.test for h in result.history]))
+    assert runs[0] == runs[1]
+
+
 # ------------------------------------------------------- devices and config
 
 
@@ -324,16 +346,6 @@ def test_asking_for_cuda_without_a_gpu_says_so():
 def test_train_config_refuses_bad_values(fields, words):
     with pytest.raises(TrainingError, match=words):
         TrainConfig(**fields)
-
-
-def test_as_float_images_scales_bytes_and_flattens():
-    raw = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
-    raw.flags.writeable = False
-    out = as_float_images(raw)
-    assert out.dtype == torch.float32 and out.shape == (1, 4)
-    assert out[0].tolist() == pytest.approx([0.0, 1.0, 0.2, 0.4])
-    assert as_float_images(torch.from_numpy(raw.copy()))[0].tolist() == pytest.approx([0.0, 1.0, 0.2, 0.4])
-    assert as_float_images(np.ones((2, 1, 3, 3), np.float64)).shape == (2, 9)
 
 
 # ------------------------------------------------------------ linear = PCA

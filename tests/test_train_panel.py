@@ -20,42 +20,45 @@ import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
 
-from explorer.startup import load_startup
+from explorer.panels.protocol import Panel
 from explorer.panels.train import TrainPanel
-from models.live_space import LiveSpace, decoder_only_model
-from models.jobs import ModelSnapshot
-from models.nets import NetConfig, build_model
-from explorer.startup import StartupData
+from explorer.startup import StartupData, images_context, load_startup
 from explorer.window import MainWindow
 from models.checkpoint import load_checkpoint
-from synthetic import labelled_blobs, write_idx_dataset
+from models.jobs import ImageArrays, ModelSnapshot
+from models.live_space import LiveSpace, decoder_only_model
+from models.nets import NetConfig, build_model
 from qt_gestures import drag
+from synthetic import labelled_blobs, write_idx_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 
-def _tiny(panel: TrainPanel, tmp_path: Path, *, epochs: int, lr: str = "0.003") -> Path:
-    """Point the panel's next run at a tiny synthetic dataset, through the form where it can."""
+def _tiny_job(tmp_path: Path) -> dict:
+    """What every job of a test panel takes: a tiny synthetic dataset, few probes, frequent snapshots."""
     x, labels = labelled_blobs(512)
-    out = tmp_path / "run"
-    panel.job_overrides = dict(
-        arrays=(x, x[:200], labels[:200]), probe_count=100, snapshot_interval_s=0.05, threads=1, thread_choices=(),
-        out_dir=str(out),
+    return dict(
+        data_source=ImageArrays(x, x[:200], labels[:200]), probe_count=100, snapshot_interval_s=0.05, threads=1, thread_choices=(),
+        out_dir=str(tmp_path / "run"),
         # Every epoch evaluated (tiny epochs would put most over the app's 3 % budget),
         # so the test markers can be counted.
         eval_share=None,
     )
-    panel.hidden_edit.setText("64")
-    panel.batch_spin.setValue(32)
-    panel.epochs_spin.setValue(epochs)
-    panel.lr_edit.setText(lr)
-    return out
+
+
+def _tiny(panel: TrainPanel, tmp_path: Path, *, epochs: int, lr: str = "0.003") -> Path:
+    """Set the form for a short run of a panel built with _tiny_job; the run's folder."""
+    panel.form.hidden_edit.setText("64")
+    panel.form.batch_spin.setValue(32)
+    panel.form.epochs_spin.setValue(epochs)
+    panel.form.lr_edit.setText(lr)
+    return tmp_path / "run"
 
 
 def _points(panel: TrainPanel, side: str) -> np.ndarray:
-    parts = [np.column_stack(item.getData()) for item in panel.plots[side].scatter_items() if len(item.data)]
+    parts = [np.column_stack(item.getData()) for item in panel.live.plots[side].scatter_items() if len(item.data)]
     return np.concatenate(parts) if parts else np.zeros((0, 2))
 
 
@@ -74,9 +77,10 @@ def startup() -> StartupData:
 
 
 @pytest.fixture
-def window(qtbot, startup, tmp_path):
+def window(qtbot, startup, tmp_path, monkeypatch):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(startup=startup, settings=settings, theme_choice="light")
+    # The Train panel's jobs take the tiny synthetic run.
+    w = MainWindow(startup=startup, settings=settings, theme_choice="light", train_job_defaults=_tiny_job(tmp_path))
     qtbot.addWidget(w)
     w.show_panel("train")
     w.show()
@@ -86,29 +90,54 @@ def window(qtbot, startup, tmp_path):
 
 
 @pytest.fixture
-def panel(qtbot, tmp_path):
-    p = TrainPanel(runs_dir=tmp_path / "runs")
-    qtbot.addWidget(p)
-    p.show()
-    yield p
-    p.shutdown(1.0)
+def make_panel(qtbot, tmp_path):
+    """A Train panel of its own (what its constructor is given: see TrainPanel)."""
+    made = []
+
+    def make(**kwargs) -> TrainPanel:
+        p = TrainPanel(runs_dir=tmp_path / "runs", **kwargs)
+        qtbot.addWidget(p)
+        p.show()
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.shutdown(1.0)
+
+
+@pytest.fixture
+def panel(make_panel):
+    return make_panel()
 
 
 def test_panel_is_registered_with_tooltips_and_shortcuts(window):
     panel = window.panel("train")
     assert panel is window.train_panel
     assert "train" in window.panel_names()
-    for w in (panel.dataset_combo, panel.models_combo, panel.latent_spin, panel.hidden_edit, panel.epochs_spin,
-              panel.batch_spin, panel.lr_edit, panel.beta_spin, panel.likelihood_combo, panel.noise_combo, panel.noise_level):
+    form = panel.form
+    for w in (form.dataset_combo, form.models_combo, form.latent_spin, form.hidden_edit, form.epochs_spin,
+              form.batch_spin, form.lr_edit, form.beta_spin, form.likelihood_combo, form.noise_combo, form.noise_level):
         assert w.toolTip(), w
     assert panel.start_button.shortcut().toString() and panel.pause_button.shortcut().toString()
     assert panel.stop_button.shortcut().toString()
     # Only the denoising AE uses the noise settings.
-    assert not panel.noise_combo.isEnabled()
-    panel.models_combo.setCurrentIndex(panel.models_combo.findData("dae+vae"))
-    assert panel.noise_combo.isEnabled()
-    job = panel.make_job()
+    assert not form.noise_combo.isEnabled()
+    form.models_combo.setCurrentIndex(form.models_combo.findData("dae+vae"))
+    assert form.noise_combo.isEnabled()
+    job = form.build_job()
     assert [c.kind for c in job.configs] == ["dae", "vae"]
+
+
+def test_panel_takes_its_dataset_and_follows_the_window_s(make_panel):
+    panel = make_panel(dataset=images_context(None, name="fashion-mnist"))
+    assert isinstance(panel, Panel)
+    assert panel.form.dataset_combo.currentData() == "fashion-mnist"
+    assert panel.set_dataset(images_context(None, name="kmnist"))
+    assert panel.form.dataset_combo.currentData() == "kmnist"
+    panel.demo()  # untrained there is nothing to stage
+    panel.set_active(False)
+    panel.set_active(True)
 
 
 def _snapshot(codes: np.ndarray, decoder_state: dict) -> ModelSnapshot:
@@ -135,16 +164,17 @@ def test_live_space_decodes_with_the_snapshot_weights_and_keeps_its_pca_frame():
 
 
 def test_missing_dataset_offers_download_and_bundled_sets_fall_back(panel, tmp_path):
+    form = panel.form
     panel.set_data_dir(tmp_path / "empty")
-    assert "bundled" in panel.dataset_status.text()
-    assert not panel.download_row.isHidden()
-    job = panel.make_job()
+    assert "bundled" in form.dataset_status.text()
+    assert not form.download_row.isHidden()
+    job = form.build_job()
     assert job.allow_bundled and job.dataset == "mnist"
-    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("fashion-mnist"))
-    assert "10,000 Fashion-MNIST images bundled" in panel.dataset_status.text()
-    assert panel.make_job().dataset == "fashion-mnist"
-    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("kmnist"))  # not bundled
-    assert "--data-dir" in panel.dataset_status.text() and "bundled" not in panel.dataset_status.text()
+    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData("fashion-mnist"))
+    assert "10,000 Fashion-MNIST images bundled" in form.dataset_status.text()
+    assert form.build_job().dataset == "fashion-mnist"
+    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData("kmnist"))  # not bundled
+    assert "--data-dir" in form.dataset_status.text() and "bundled" not in form.dataset_status.text()
     assert not panel.start()
     assert "download it first" in panel.last_error
     assert panel.error_label.isVisible()
@@ -162,18 +192,18 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     qtbot.waitUntil(lambda: not np.allclose(_points(panel, "left"), before), timeout=20000)
 
     # Dragging during training decodes with the latest decoder weights (a copy of them).
-    plot = panel.plots["right"]
+    plot = panel.live.plots["right"]
     (x0, x1), (y0, y1) = plot.view_range()
     start, end = (x0 + 0.3 * (x1 - x0), (y0 + y1) / 2), (x0 + 0.7 * (x1 - x0), (y0 + y1) / 2)
     drag(plot, start, end)
     cx, cy = plot.crosshair()
     assert cx == pytest.approx(end[0], abs=0.05 * (x1 - x0))
-    decoded = panel.decoded["right"].image()
+    decoded = panel.live.decoded["right"].image()
     assert decoded is not None and decoded.shape == (28, 28) and np.isfinite(decoded).all()
     snap = plot.space  # the live space the drag decoded with
     with torch.no_grad():
         z = torch.tensor([[cx, cy]], dtype=torch.float32)
-        expected = decoder_only_model(panel._job.configs[1], snap._decoder_state).decode(z).reshape(28, 28).numpy()
+        expected = decoder_only_model(panel.live.config("right"), snap._decoder_state).decode(z).reshape(28, 28).numpy()
     np.testing.assert_allclose(decoded, np.clip(expected, 0, 1), atol=1e-5)
 
     with qtbot.waitSignal(panel.finished, timeout=60000) as done:
@@ -182,13 +212,13 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     assert panel.progress.value() > first_value
     assert panel.progress.value() == panel.progress.maximum()
     # The loss goes down: the curve's last stretch is below its first.
-    _, y = panel.loss_curves["left"]["loss"].getData()
+    _, y = panel.losses.curves["left"]["loss"].getData()
     assert len(y) > 20
     assert np.mean(y[-10:]) < np.mean(y[:10])
-    _, nelbo = panel.loss_curves["right"]["loss"].getData()
+    _, nelbo = panel.losses.curves["right"]["loss"].getData()
     assert np.mean(nelbo[-10:]) < np.mean(nelbo[:10])
     # Per-epoch test figures appear as markers.
-    xs, _ = panel.test_markers["left"]["mse"].getData()
+    xs, _ = panel.losses.markers["left"]["mse"].getData()
     assert len(xs) == 8
 
     # The trained models are now the explorer's: AE left, VAE right.
@@ -201,10 +231,11 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     # The last run's settings are remembered.
     again = TrainPanel(settings=window._settings)
     qtbot.addWidget(again)
-    assert again.epochs_spin.value() == 8 and again.hidden_edit.text() == "64"
+    assert again.form.epochs_spin.value() == 8 and again.form.hidden_edit.text() == "64"
 
 
-def test_pause_really_pauses_resume_continues_and_stop_stops(panel, qtbot, tmp_path):
+def test_pause_really_pauses_resume_continues_and_stop_stops(make_panel, qtbot, tmp_path):
+    panel = make_panel(job_defaults=_tiny_job(tmp_path))
     _tiny(panel, tmp_path, epochs=300)
     assert panel.start()
     c = panel.controller
@@ -297,46 +328,66 @@ def test_a_folder_of_idx_files_is_recognised(panel, tmp_path):
     folder.mkdir()
     x, labels = labelled_blobs(30)
     write_idx_dataset(folder, "mnist", x, labels, test=10)
-    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("folder"))
-    assert not panel.folder_row.isHidden()
-    panel.folder_edit.setText(str(folder))
-    panel.folder_edit.editingFinished.emit()
-    assert "Found" in panel.dataset_status.text()
-    job = panel.make_job()
+    form = panel.form
+    form.dataset_combo.setCurrentIndex(form.dataset_combo.findData("folder"))
+    assert not form.folder_row.isHidden()
+    form.folder_edit.setText(str(folder))
+    form.folder_edit.editingFinished.emit()
+    assert "Found" in form.dataset_status.text()
+    job = form.build_job()
     assert job.dataset == "mnist" and job.data_dir == str(folder)
 
 
-def test_download_shows_progress_and_cancel_stops_it(panel, qtbot, tmp_path):
+def test_download_shows_progress_and_cancel_stops_it(make_panel, qtbot, tmp_path):
     server = _QuietServer(("127.0.0.1", 0), _Trickle)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        panel.download_mirrors = (url,)
+        panel = make_panel(mirrors=(f"http://127.0.0.1:{server.server_address[1]}/",))
+        form, row = panel.form, panel.form.download_row
         panel.set_data_dir(tmp_path / "cache")
-        panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("kmnist"))
-        assert "not on disk" in panel.dataset_status.text()
-        qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
-        assert not panel.download_cancel.isHidden()
-        qtbot.waitUntil(lambda: panel.download_progress.value() > 0, timeout=10000)
-        assert "MB" in panel.download_progress.format()
+        form.dataset_combo.setCurrentIndex(form.dataset_combo.findData("kmnist"))
+        assert "not on disk" in form.dataset_status.text()
+        qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)
+        assert not row.cancel_button.isHidden()
+        qtbot.waitUntil(lambda: row.progress.value() > 0, timeout=10000)
+        assert "MB" in row.progress.format()
         with qtbot.waitSignal(panel.status_changed, timeout=10000) as said:
-            qtbot.mouseClick(panel.download_cancel, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
         assert said.args[0] == "Download cancelled."
-        assert not panel.download_button.isHidden() and panel.download_cancel.isHidden()
+        assert not row.button.isHidden() and row.cancel_button.isHidden()
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_unreachable_mirrors_explain_what_to_do_offline(panel, qtbot, tmp_path):
+def test_closing_mid_download_stops_and_joins_it(make_panel, qtbot, tmp_path):
+    server = _QuietServer(("127.0.0.1", 0), _Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        panel = make_panel(mirrors=(f"http://127.0.0.1:{server.server_address[1]}/",))
+        row = panel.form.download_row
+        panel.set_data_dir(tmp_path / "cache")
+        panel.form.dataset_combo.setCurrentIndex(panel.form.dataset_combo.findData("kmnist"))
+        panel.form.start_download()
+        qtbot.waitUntil(lambda: row.progress.value() > 0, timeout=10000)
+        started = time.monotonic()
+        panel.shutdown(1.0)
+        assert not row.is_busy
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_mirrors_explain_what_to_do_offline(make_panel, qtbot, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    panel.download_mirrors = (f"http://127.0.0.1:{port}/",)
+    panel = make_panel(mirrors=(f"http://127.0.0.1:{port}/",))
     panel.set_data_dir(tmp_path / "cache")
-    panel.dataset_combo.setCurrentIndex(panel.dataset_combo.findData("kmnist"))
+    panel.form.dataset_combo.setCurrentIndex(panel.form.dataset_combo.findData("kmnist"))
     with qtbot.waitSignal(panel.failed, timeout=20000) as failed:
-        panel.start_download()
+        panel.form.start_download()
     title, message = failed.args
     assert "could not be downloaded" in title
     assert "--data-dir" in message and str(tmp_path / "cache") in message

@@ -7,7 +7,7 @@ import torch
 
 from explorer.background.training import TrainingBusyError, TrainingController
 from models.checkpoint import load_checkpoint
-from models.jobs import TrainJob
+from models.jobs import ImageArrays, TrainJob
 from models.nets import NetConfig
 from models.train import TrainConfig
 from synthetic import labelled_blobs
@@ -18,7 +18,7 @@ def _job(tmp_path, *, epochs=4, lr=3e-3, n=512, interval=0.05) -> TrainJob:
     return TrainJob(
         configs=(NetConfig(kind="ae", hidden=(64,)), NetConfig(kind="vae", hidden=(64,))),
         train=TrainConfig(epochs=epochs, batch_size=32, lr=lr),
-        arrays=(x, x[:200], labels[:200]),
+        data_source=ImageArrays(x, x[:200], labels[:200]),
         probe_count=100,
         snapshot_interval_s=interval,
         threads=1,

@@ -27,6 +27,7 @@ class _Worker(QObject):
         self._stop = stop
         self._expected = expected
         self._threads = threads
+        self.done = threading.Event()  # set once the work has returned or raised
 
     def _report(self, item: object) -> None:
         if not self._stop.is_set():
@@ -39,16 +40,17 @@ class _Worker(QObject):
 
             # Torch's thread count is per thread: the GUI thread keeps the other core.
             torch.set_num_threads(self._threads)
+        error = ""
         try:
             self._work(self._report, self._stop.is_set)
         except self._expected as exc:  # the message says what to change
-            self.finished.emit(str(exc))
-            return
+            error = str(exc)
         except Exception as exc:  # a worker must always report back
             log.exception("background work failed")
-            self.finished.emit(f"{type(exc).__name__}: {exc}")
-            return
-        self.finished.emit("")
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.done.set()
+        self.finished.emit(error)
 
 
 class BackgroundRun(QObject):
@@ -136,6 +138,13 @@ class BackgroundRun(QObject):
             self._thread = None
             self._worker = None
         return done
+
+    def wait(self) -> None:
+        """Block until the work has ended (for work whose result the GUI cannot go on
+        without, such as start-up's models); ``finished`` is still emitted later."""
+        worker = self._worker
+        if worker is not None:
+            worker.done.wait()
 
     def shutdown(self, timeout: float = 1.0) -> bool:
         """Stop and join; True when nothing is left running. A thread still busy after

@@ -13,7 +13,15 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from models.jobs import EpochReport, JobFailed, JobFinished, JobStarted, ModelSnapshot, TrainJob, run_job
+from models.jobs import (
+    EpochReport,
+    JobFailed,
+    JobFinished,
+    JobStarted,
+    ModelSnapshot,
+    TrainJob,
+    run_job,
+)
 
 log = logging.getLogger(__name__)
 

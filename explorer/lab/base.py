@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterator
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -19,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.background.runs import BackgroundRun
+from explorer.panels.protocol import PanelDefaults
+from explorer.startup import DatasetContext, empty_context
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models.train import TrainingError
 
@@ -51,7 +52,7 @@ def theme_plot(w: pg.PlotWidget, theme: Theme) -> None:
         label.setText(label.text, color=theme.foreground)
 
 
-class TrainingExperiment(QWidget):
+class TrainingExperiment(QWidget, PanelDefaults):
     """What the lab's training experiments share: a BackgroundRun, Train and Stop
     buttons, a progress bar, a redraw timer, a message line, ``demo()`` that trains
     to the end and ``shutdown()``. Subclasses build their own layout and define
@@ -63,13 +64,13 @@ class TrainingExperiment(QWidget):
         self,
         parent: QWidget | None = None,
         *,
-        images: np.ndarray | None = None,
-        labels: np.ndarray | None = None,
+        dataset: DatasetContext | None = None,
         theme: Theme = LIGHT,
     ):
         super().__init__(parent)
-        self.images = images
-        self.labels = labels
+        self.dataset = dataset if dataset is not None else empty_context()
+        self.images = self.dataset.images
+        self.labels = self.dataset.labels
         self.theme = theme
         self.error = ""
         self._dirty = False

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.lab.base import TrainingExperiment, lab_plot, theme_plot
+from explorer.startup import DatasetContext
 from explorer.widgets.image_view import ImageStrip
 from explorer.widgets.theme import LIGHT, Theme
 from models import lab
@@ -57,13 +58,12 @@ class CapacityExperiment(TrainingExperiment):
         self,
         parent: QWidget | None = None,
         *,
-        images: np.ndarray | None = None,
-        labels: np.ndarray | None = None,
+        dataset: DatasetContext | None = None,
         theme: Theme = LIGHT,
         sizes: tuple[int, ...] = lab.CAPACITY_SIZES,
         test_count: int = 500,
     ):
-        super().__init__(parent, images=images, labels=labels, theme=theme)
+        super().__init__(parent, dataset=dataset, theme=theme)
         self.sizes = tuple(sizes)
         self.test_count = test_count
         self.results: dict[int, dict[str, lab.CapacityResult]] = {}
@@ -257,7 +257,7 @@ class CapacityExperiment(TrainingExperiment):
                 strip.clear()
             return
         self.strips["clean"].set_images(self._clean_shown)
-        noise = [float(np.mean((n - c) ** 2)) for n, c in zip(self._noisy_shown, self._clean_shown)]
+        noise = [float(np.mean((n - c) ** 2)) for n, c in zip(self._noisy_shown, self._clean_shown, strict=True)]
         self.strips["noisy"].set_images(self._noisy_shown, [f"{e:.4f}" for e in noise])
         latent = self.size_combo.currentData()
         if latent is None or latent not in self.results:
@@ -266,7 +266,7 @@ class CapacityExperiment(TrainingExperiment):
             return
         for kind in ("ae", "dae"):
             out = self.results[latent][kind].outputs
-            errors = [float(np.mean((o - c) ** 2)) for o, c in zip(out, self._clean_shown)]
+            errors = [float(np.mean((o - c) ** 2)) for o, c in zip(out, self._clean_shown, strict=True)]
             self.strips[kind].set_images(out, [f"{e:.4f}" for e in errors])
 
     def _findings(self) -> str:

@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.panels.protocol import PanelDefaults
+from explorer.startup import DatasetContext
 from explorer.widgets.image_view import ImageStrip, ImageView
-from explorer.lab.elbo import bundled_dataset_of
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import metrics
-from models.checkpoint import CheckpointError, bundled_models_dir, load_checkpoint
+from models.checkpoint import CheckpointError, load_checkpoint
+from models.kinds import KIND_SHORT_NAMES
 from models.latent_space import LatentSpace
 
 log = logging.getLogger(__name__)
@@ -61,30 +63,16 @@ def variance_shares(codes: np.ndarray) -> np.ndarray:
     return pca.explained_variance / total if total > 0 else np.zeros_like(pca.explained_variance)
 
 
-class LargerLatentExperiment(QWidget):
-    """A latent-size-8 model explored through the PCA plane of its codes."""
+class LargerLatentExperiment(QWidget, PanelDefaults):
+    """A latent-size-8 model of the dataset's bundled ones (only MNIST has them),
+    explored through the PCA plane of its codes."""
 
     status_changed = Signal(str)
 
-    def __init__(
-        self,
-        parent: QWidget | None = None,
-        *,
-        images: np.ndarray | None = None,
-        labels: np.ndarray | None = None,
-        theme: Theme = LIGHT,
-        dataset: str | None = None,
-        models_dir: str | Path | None = None,
-    ):
+    def __init__(self, *, dataset: DatasetContext, theme: Theme = LIGHT, parent: QWidget | None = None):
         super().__init__(parent)
-        self.images = images
-        self.labels = labels
         self.theme = theme
-        if models_dir is None:
-            # The bundled models of the dataset these images come from (only MNIST has size-8 ones).
-            dataset = dataset or bundled_dataset_of(images) or "unknown"
-            models_dir = bundled_models_dir(dataset)
-        self.models_dir = Path(models_dir)
+        self._take(dataset)
         self.space: LatentSpace | None = None
         self.shares = np.zeros(0)
         self.selected: int | None = None
@@ -178,16 +166,21 @@ class LargerLatentExperiment(QWidget):
                 self.model_combo.addItem(text, filename)
         self.model_combo.blockSignals(False)
 
-    def set_dataset(self, images: np.ndarray | None, labels: np.ndarray | None, *, models_dir: str | Path) -> None:
-        """Another dataset: its test images and the folder of its bundled models (only
-        MNIST has latent-size-8 models; elsewhere the tab says so)."""
-        self.images, self.labels = images, labels
-        self.models_dir = Path(models_dir)
+    def _take(self, dataset: DatasetContext) -> None:
+        self.dataset = dataset
+        self.images, self.labels = dataset.images, dataset.labels
+        self.models_dir = dataset.models_folder
+
+    def set_dataset(self, dataset: DatasetContext) -> bool:
+        """Show another dataset and its bundled models (only MNIST has latent-size-8
+        ones; elsewhere the tab says so)."""
+        self._take(dataset)
         self._loaded_file = ""
         self.space = None
         self._fill_models()
         if self.isVisible():
             self.ensure_loaded()
+        return True
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
@@ -196,7 +189,7 @@ class LargerLatentExperiment(QWidget):
     def ensure_loaded(self) -> bool:
         filename = self.model_combo.currentData()
         if filename is None:
-            if self.models_dir.name != "mnist":
+            if self.dataset.name != "mnist":
                 self._unavailable("The latent-size-8 models are trained on MNIST only: show MNIST "
                                   "(View › Dataset) to explore them.")
             else:
@@ -241,7 +234,7 @@ class LargerLatentExperiment(QWidget):
         self.space = LatentSpace(ck.model, self.images)
         self.last_error = ""
         latent = ck.config.latent
-        name = "VAE" if ck.config.kind == "vae" else "AE"
+        name = KIND_SHORT_NAMES.get(ck.config.kind, ck.config.kind)
         self.plot.set_space(self.space, labels=self.labels, title=f"{name}: {self.space.description}")
         self.plot.set_background("prior", ck.config.kind == "vae" and self.space.is_projected)
         self.shares = variance_shares(self.space.codes)
@@ -345,5 +338,3 @@ class LargerLatentExperiment(QWidget):
         centre = xy.mean(axis=0)
         self.probe(float(centre[0] + xy[:, 0].std()), float(centre[1]))
 
-    def shutdown(self, timeout: float = 1.0) -> None:
-        """Nothing runs in the background."""

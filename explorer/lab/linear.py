@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.lab.base import TrainingExperiment, lab_plot, theme_plot
+from explorer.startup import DatasetContext
 from explorer.widgets.image_view import ImageStrip
 from explorer.widgets.theme import LIGHT, Theme
 from models import lab
@@ -48,11 +49,10 @@ class LinearPcaExperiment(TrainingExperiment):
         self,
         parent: QWidget | None = None,
         *,
-        images: np.ndarray | None = None,
-        labels: np.ndarray | None = None,
+        dataset: DatasetContext | None = None,
         theme: Theme = LIGHT,
     ):
-        super().__init__(parent, images=images, labels=labels, theme=theme)
+        super().__init__(parent, dataset=dataset, theme=theme)
         self.points: list[lab.LinearPcaPoint] = []
         self.pca_mse: float | None = None
         self.variances: np.ndarray | None = None

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.panels.protocol import PanelDefaults
+from explorer.startup import DatasetContext, empty_context
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import lab
@@ -85,7 +87,7 @@ class _LossCard(QFrame):
         self.range.setStyleSheet(f"color: {theme.muted};")
 
 
-class LossesExperiment(QWidget):
+class LossesExperiment(QWidget, PanelDefaults):
     """Two editable vectors and their losses; a digit against its altered copies, ranked by each loss."""
 
     status_changed = Signal(str)
@@ -94,13 +96,13 @@ class LossesExperiment(QWidget):
         self,
         parent: QWidget | None = None,
         *,
-        images: np.ndarray | None = None,
-        labels: np.ndarray | None = None,
+        dataset: DatasetContext | None = None,
         theme: Theme = LIGHT,
     ):
         super().__init__(parent)
-        self.images = images
-        self.labels = labels
+        self.dataset = dataset if dataset is not None else empty_context()
+        self.images = self.dataset.images
+        self.labels = self.dataset.labels
         self.theme = theme
         self.values: lab.LossValues | None = None
         self._error = ""

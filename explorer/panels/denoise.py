@@ -17,9 +17,11 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.panels.digit_source import SourcePicker
+from explorer.panels.protocol import PanelDefaults
+from explorer.panels.workbench import Workbench
+from explorer.startup import DatasetContext
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.theme import LIGHT, Theme
-from explorer.panels.workbench import Workbench
 from models.corrupt import CORRUPTIONS, corrupt
 from models.metrics import feed_back, psnr_db
 
@@ -32,7 +34,7 @@ def _steps(spec) -> int:
     return max(1, round((spec.level_max - spec.level_min) / spec.step))
 
 
-class DenoisePanel(QWidget):
+class DenoisePanel(QWidget, PanelDefaults):
     """Source digit -> damage -> three models' restorations, each with its PSNR."""
 
     status_changed = Signal(str)
@@ -270,3 +272,7 @@ class DenoisePanel(QWidget):
         self.set_level(0.5)
         self.passes.setValue(3)
         self.refresh()
+
+    def set_dataset(self, dataset: DatasetContext) -> bool:
+        """The workbench brings the new dataset (its data_changed signal)."""
+        return True

@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.panels.protocol import PanelDefaults
+from explorer.panels.workbench import ModelSlot, Workbench
+from explorer.startup import DatasetContext
 from explorer.widgets.actions import panel_action, set_actions_active, tool_button
 from explorer.widgets.canvas import DrawingCanvas
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme
-from explorer.panels.workbench import ModelSlot, Workbench
 from models.drawing import to_mnist
 from models.latent_space import Reading
 
@@ -44,7 +46,7 @@ def demo_digit_stroke(size: int = 280) -> list[tuple[float, float]]:
     return [(x * s, y * s) for x, y in arc + diagonal + base]
 
 
-class DrawPanel(QWidget):
+class DrawPanel(QWidget, PanelDefaults):
     """Canvas, the 28 x 28 image the models see, their reconstructions, the drawing's
     place on both latent plots (with the VAE's posterior) and its nearest test images."""
 
@@ -279,3 +281,7 @@ class DrawPanel(QWidget):
         self.canvas.stroke(demo_digit_stroke(self.canvas.array().shape[0]))
         self.follow_action.setChecked(True)
         self.refresh()
+
+    def set_dataset(self, dataset: DatasetContext) -> bool:
+        """The workbench brings the new dataset (its data_changed signal)."""
+        return True

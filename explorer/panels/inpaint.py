@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.panels.digit_source import SourcePicker
+from explorer.panels.protocol import PanelDefaults
+from explorer.panels.workbench import Workbench
+from explorer.startup import DatasetContext
 from explorer.widgets.actions import panel_action, set_actions_active, tool_button
 from explorer.widgets.canvas import MASK_TOOLS, MaskEditor
-from explorer.panels.digit_source import SourcePicker
 from explorer.widgets.image_view import ImageView
 from explorer.widgets.theme import LIGHT, Theme, style_plot
-from explorer.panels.workbench import Workbench
 from models.corrupt import PRESET_MASKS, preset_mask
 from models.inpaint import (
     METHOD_TITLES,
@@ -76,7 +78,7 @@ METHOD_HELP = {
 }
 
 
-class InpaintPanel(QWidget):
+class InpaintPanel(QWidget, PanelDefaults):
     """Mask editor, then an animated fill by each method with its masked-region error."""
 
     status_changed = Signal(str)
@@ -123,7 +125,7 @@ class InpaintPanel(QWidget):
         self.tool_actions: dict[str, QAction] = {}
         tips = {"brush": "Paint pixels to hide", "rectangle": "Drag a rectangle to hide", "eraser": "Unhide pixels"}
         group = QActionGroup(self)
-        for name, key in zip(MASK_TOOLS, ("B", "R", "E")):
+        for name, key in zip(MASK_TOOLS, ("B", "R", "E"), strict=True):
             a = panel_action(self, name.capitalize(), tips[name], key, checkable=True, group=group)
             a.toggled.connect(lambda on, name=name: on and self.set_tool(name))
             tools.addWidget(tool_button(a))
@@ -426,3 +428,7 @@ class InpaintPanel(QWidget):
         self.set_preset("center_square")
         self.start()
         self.animate.setChecked(True)
+
+    def set_dataset(self, dataset: DatasetContext) -> bool:
+        """The workbench brings the new dataset (its data_changed signal)."""
+        return True

@@ -42,3 +42,25 @@ class Panel(Protocol):
     def demo(self) -> None: ...
 
     def shutdown(self, timeout: float = 1.0) -> None: ...
+
+
+class PanelDefaults:
+    """What a panel that has nothing to do for a member of the protocol inherits (put it
+    after QWidget among the bases): no shortcuts or timers to switch, nothing themed
+    beyond the Qt palette, nothing to stop, the state it opens in as its demo."""
+
+    def set_active(self, on: bool) -> None:
+        """Nothing switches with the panel's tab."""
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Only palette colours, which Qt applies by itself."""
+
+    def set_dataset(self, dataset: DatasetContext) -> bool:
+        """Built again from its factory on the new dataset."""
+        return False
+
+    def demo(self) -> None:
+        """The state the panel opens in is its screenshot."""
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """No background work to stop."""

@@ -47,21 +47,35 @@ class PanelRegistry(QObject):
 
     def add(self, name: str, title: str, factory: Factory, *, tooltip: str = "") -> None:
         """Register a tab whose panel ``factory()`` builds when it is first needed."""
+        page = self._add_page(name, title, tooltip)
+        self._makers[name] = self._factories[name] = factory
+        if self.tabs.currentWidget() is page:
+            self._tab_changed()  # the first tab: Qt made it current before it had a factory
+
+    def _check_new(self, name: str) -> None:
         if name in self._pages:
             raise ValueError(f"a {self._kind} named {name!r} already exists")
+
+    def _add_page(self, name: str, title: str, tooltip: str) -> QWidget:
+        self._check_new(name)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         self._pages[name] = page
-        self._makers[name] = self._factories[name] = factory
         index = self.tabs.addTab(page, title)
         if tooltip:
             self.tabs.setTabToolTip(index, tooltip)
+        return page
 
     def add_built(self, name: str, title: str, panel: QWidget, *, tooltip: str = "") -> None:
         """Register a panel that is already made (the first one, shown at start-up)."""
-        self.add(name, title, lambda: panel, tooltip=tooltip)
-        self.panel(name)
+        self._check_new(name)
+        self._panels[name] = panel  # before its tab exists, so a first tab is not built again
+        page = self._add_page(name, title, tooltip)
+        self._makers[name] = lambda: panel
+        page.layout().addWidget(panel)
+        panel.set_active(self.tabs.currentWidget() is page)
+        self.built.emit(name, panel)
 
     # ------------------------------------------------------------ asking
 
@@ -88,6 +102,11 @@ class PanelRegistry(QObject):
         if name not in self._panels:
             if self._before_build is not None:
                 self._before_build()
+            self._build(name)
+        return self._panels[name]
+
+    def _build(self, name: str) -> None:
+        if name not in self._panels:
             widget = self._factories.pop(name)()
             if not isinstance(widget, Panel):
                 raise TypeError(f"{type(widget).__name__} does not implement the Panel protocol")
@@ -95,7 +114,6 @@ class PanelRegistry(QObject):
             self._panels[name] = widget
             widget.set_active(self.tabs.currentWidget() is self._pages[name])
             self.built.emit(name, widget)
-        return self._panels[name]
 
     def current_name(self) -> str:
         current = self.tabs.currentWidget()
@@ -115,7 +133,7 @@ class PanelRegistry(QObject):
 
     def _tab_changed(self, _index: int = -1) -> None:
         name = self.current_name()
-        if name and name not in self._panels:
+        if name and name not in self._panels and name in self._factories:
             self.panel(name)  # a tab clicked before its panel was built
         self.refresh_active()
         self.current_changed.emit(name)
@@ -130,12 +148,13 @@ class PanelRegistry(QObject):
         for _, panel in list(self.panels()):
             panel.apply_theme(theme)
 
-    def set_dataset(self, dataset: DatasetContext) -> None:
-        """Hand every built panel another dataset; one that cannot take it is built again
-        from its factory (which must read the dataset when it runs), now if it is in
-        front, else when it is next needed."""
+    def set_dataset(self, dataset: DatasetContext, *, skip: tuple[str, ...] = ()) -> None:
+        """Hand every built panel another dataset (but those in ``skip``, which the
+        caller has told); one that cannot take it is built again from its factory
+        (which must read the dataset when it runs), now if it is in front, else when
+        it is next needed."""
         for name, panel in list(self.panels()):
-            if panel.set_dataset(dataset):
+            if name in skip or panel.set_dataset(dataset):
                 continue
             panel.shutdown(1.0)
             del self._panels[name]

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 if TYPE_CHECKING:  # torch-backed; the window is built before torch is imported
+    from explorer.startup import DatasetContext
     from models.checkpoint import Checkpoint
     from models.latent_space import LatentSpace
 
@@ -40,9 +41,7 @@ class Workbench(QObject):
     def __init__(
         self,
         *,
-        images: np.ndarray | None,
-        labels: np.ndarray | None,
-        class_names: tuple[str, ...] = tuple(str(k) for k in range(10)),
+        dataset: DatasetContext,
         dae: Checkpoint | None = None,
         dae_masking: Checkpoint | None = None,
         parent: QObject | None = None,
@@ -51,28 +50,23 @@ class Workbench(QObject):
         self.ae: ModelSlot | None = None
         self.vae: ModelSlot | None = None
         self._drawing: np.ndarray | None = None
-        self._set(images, labels, class_names, dae, dae_masking)
+        self._set(dataset, dae, dae_masking)
 
-    def _set(self, images, labels, class_names, dae, dae_masking) -> None:
-        self.images = None if images is None else np.asarray(images)
-        self.labels = labels
-        self.class_names = tuple(class_names)
+    def _set(self, dataset: DatasetContext, dae: Checkpoint | None, dae_masking: Checkpoint | None) -> None:
+        self.dataset = dataset
+        self.images = None if dataset.images is None else np.asarray(dataset.images)
+        self.labels = dataset.labels
+        self.class_names = tuple(dataset.class_names)
         self._scale = 255.0 if self.images is not None and self.images.dtype == np.uint8 else 1.0
         self._mean_image: np.ndarray | None = None
         self.dae = dae
         self.dae_masking = dae_masking
 
-    def set_data(
-        self,
-        *,
-        images: np.ndarray | None,
-        labels: np.ndarray | None,
-        class_names: tuple[str, ...],
-        dae: Checkpoint | None = None,
-        dae_masking: Checkpoint | None = None,
+    def set_dataset(
+        self, dataset: DatasetContext, *, dae: Checkpoint | None = None, dae_masking: Checkpoint | None = None
     ) -> None:
         """Another dataset's images and denoising models (the AE and VAE follow with ``set_models``)."""
-        self._set(images, labels, class_names, dae, dae_masking)
+        self._set(dataset, dae, dae_masking)
         self.data_changed.emit()
 
     def set_denoisers(self, *, dae: Checkpoint | None, dae_masking: Checkpoint | None) -> None:

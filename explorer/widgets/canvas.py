@@ -58,22 +58,6 @@ class DrawingCanvas(QWidget):
     def is_empty(self) -> bool:
         return not bool(self.array().any())
 
-    def set_array(self, image: np.ndarray) -> None:
-        """Replace the drawing (uint8 0-255 or float 0-1, any size; scaled to the canvas); undoable."""
-        a = np.asarray(image)
-        if a.ndim != 2:
-            raise ValueError(f"expected a 2-D greyscale image, got shape {a.shape}")
-        a = a.astype(np.float32) / (255.0 if a.dtype == np.uint8 else 1.0)
-        self._push_undo()
-        small = to_qimage(a)
-        painter = QPainter(self._image)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.drawImage(QRectF(0, 0, self._image.width(), self._image.height()), small)
-        painter.end()
-        self.update()
-        self.changed.emit()
-        self.stroke_finished.emit()
-
     def clear(self) -> None:
         if self.is_empty():
             return

@@ -4,13 +4,13 @@ contours, code density). Every graphics item is created once and only updated.""
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
+from explorer.widgets.plot_backgrounds import PlotBackgrounds
 from explorer.widgets.theme import CLASS_COLORS, LIGHT, Theme, style_plot
 from models.plane import CodePlane
 
@@ -19,10 +19,6 @@ log = logging.getLogger(__name__)
 POINT_SIZE = 4
 POINT_ALPHA = 170
 CLICK_RADIUS_PX = 6
-MANIFOLD_CELL_PX = 34  # on-screen size of one decoded image of the manifold
-MANIFOLD_MAX_CELLS = 32
-DEBOUNCE_MS = 120
-PRIOR_SIGMAS = (1, 2, 3)
 LOOSE_FIT = 0.8  # follow_codes: refit when the codes fill less of the view than this
 
 
@@ -38,7 +34,7 @@ class _ProbeViewBox(pg.ViewBox):
     """Left-drag probes instead of panning; shift+left, middle and right drag pan; the
     wheel zooms. Clicks are handed to the plot."""
 
-    def __init__(self, plot: "LatentPlot"):
+    def __init__(self, plot: LatentPlot):
         super().__init__(enableMenu=False)
         self._plot = plot
 
@@ -74,9 +70,9 @@ def move_points(item: pg.ScatterPlotItem, x, y) -> None:
     """New positions for a scatter item's points, keeping their number and style.
 
     ``setData`` rebuilds every point and looks each one up in the symbol atlas
-    again, a Python loop over all points that was most of a 10,000-point redraw.
-    When only the positions change they are written in place, and what depends on
-    them is invalidated as ``ScatterPlotItem.addPoints`` does.
+    again, a Python loop over all points that dominates a large redraw. When only
+    the positions change they are written in place, and what depends on them is
+    invalidated as ``ScatterPlotItem.addPoints`` does.
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -108,7 +104,6 @@ class LatentPlot(pg.PlotWidget):
         self._labels = np.zeros(0, dtype=np.int64)
         self._class_visible = [True] * len(CLASS_COLORS)
         self._title = ""
-        self._backgrounds = {"manifold": False, "prior": False, "density": False}
         self._data_range: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
 
         pi = self.getPlotItem()
@@ -121,21 +116,10 @@ class LatentPlot(pg.PlotWidget):
         self._vb.setAspectLocked(True, ratio=1.0)
         self.setMinimumSize(260, 240)
 
-        # Backgrounds, from the bottom up.
-        self._manifold = pg.ImageItem(axisOrder="row-major")
-        self._manifold.setZValue(-30)
-        self._density = pg.ImageItem(axisOrder="row-major")
-        self._density.setZValue(-20)
-        self._prior_curves = [pg.PlotCurveItem() for _ in PRIOR_SIGMAS]
-        self._prior_labels = [pg.TextItem(f"{k}σ", anchor=(0, 1)) for k in PRIOR_SIGMAS]
-        for item in (self._manifold, self._density, *self._prior_curves, *self._prior_labels):
-            item.setVisible(False)
-            pi.addItem(item, ignoreBounds=True)
-        for item in self._prior_curves:
-            item.setZValue(-10)
+        self.backgrounds = PlotBackgrounds(self)
 
         # One scatter item per class with one shared brush: pyqtgraph loops over
-        # per-point brushes in Python, which makes 10,000 points 5x slower.
+        # per-point brushes in Python, which makes a per-point brush list slow.
         self._scatter: list[pg.ScatterPlotItem] = []
         for k, color in enumerate(CLASS_COLORS):
             c = pg.mkColor(color)
@@ -170,11 +154,6 @@ class LatentPlot(pg.PlotWidget):
         self._message.setVisible(False)
         pi.addItem(self._message, ignoreBounds=True)
 
-        # The manifold is recomputed for the visible range once the view stops moving.
-        self._manifold_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
-        self._manifold_timer.timeout.connect(self._update_manifold)
-        self._vb.sigRangeChanged.connect(self._view_moved)
-
         self.apply_theme(theme)
         self._show_empty("No model loaded")
 
@@ -203,10 +182,10 @@ class LatentPlot(pg.PlotWidget):
         self.setLabel("bottom", axis.format(1))
         self.setLabel("left", axis.format(2))
         self._set_title()
-        self._update_prior()
-        self._update_density()
+        self.backgrounds.update_prior()
+        self.backgrounds.update_density()
         self.reset_view()
-        self._update_manifold()
+        self.backgrounds.update_manifold()
 
     def _set_title(self) -> None:
         self.setTitle(self._title, color=self._theme.foreground, size="11pt")
@@ -217,8 +196,7 @@ class LatentPlot(pg.PlotWidget):
         self._message.setVisible(True)
         self.setLabel("bottom", "z1")
         self.setLabel("left", "z2")
-        for item in (self._manifold, self._density, *self._prior_curves, *self._prior_labels):
-            item.setVisible(False)
+        self.backgrounds.hide()
         self._vb.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
 
     def reset_view(self) -> None:
@@ -249,6 +227,10 @@ class LatentPlot(pg.PlotWidget):
         h = max(float(half_width), 1e-6)
         self._vb.setRange(xRange=(xy[0] - h, xy[0] + h), yRange=(xy[1] - h, xy[1] + h), padding=0)
 
+    def data_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(x_range, y_range) holding nearly all codes (CodePlane.bounds)."""
+        return self._data_range
+
     def data_span(self) -> float:
         """The larger side of the range that holds nearly all codes."""
         (x0, x1), (y0, y1) = self._data_range
@@ -267,11 +249,8 @@ class LatentPlot(pg.PlotWidget):
     def set_class_visible(self, k: int, visible: bool) -> None:
         self._class_visible[k] = visible
         self._scatter[k].setVisible(visible)
-        if self._backgrounds["density"]:
-            self._update_density()
-
-    def class_visible(self, k: int) -> bool:
-        return self._class_visible[k]
+        if self.backgrounds.is_on("density"):
+            self.backgrounds.update_density()
 
     def visible_mask(self) -> np.ndarray:
         """Boolean mask of the test points whose class is shown."""
@@ -306,10 +285,10 @@ class LatentPlot(pg.PlotWidget):
 
     def cache_points(self, on: bool) -> None:
         """While the user drags, the points are kept as pixmaps: every step moves the
-        crosshair over them, and Qt draws again every point under the strip it
-        repaints (a drag step cost 19 ms repainted, 5 to 9 ms cached). Not kept
-        otherwise: a full redraw (points moved, view changed) costs more cached,
-        drawn into the pixmaps and then blended from them (85 against 60 redraws/s)."""
+        crosshair over them, and Qt would otherwise draw again every point under the
+        strip it repaints. Not kept otherwise: a full redraw (points moved, view
+        changed) costs more cached, drawn into the pixmaps and then blended from them
+        (docs/benchmarks.md)."""
         if on == self._points_cached:
             return
         self._points_cached = on
@@ -414,73 +393,21 @@ class LatentPlot(pg.PlotWidget):
 
     def set_background(self, name: str, on: bool) -> None:
         """Switch one background ('manifold', 'prior' or 'density') on or off."""
-        if name not in self._backgrounds:
-            raise ValueError(f"unknown background {name!r}; choose one of {', '.join(self._backgrounds)}")
-        self._backgrounds[name] = on
-        {"manifold": self._update_manifold, "prior": self._update_prior, "density": self._update_density}[name]()
+        self.backgrounds.set_on(name, on)
         # Points fade over an image background so it stays readable.
-        faded = self._backgrounds["manifold"] or self._backgrounds["density"]
         for item in self._scatter:
-            item.setOpacity(0.35 if faded else 1.0)
+            item.setOpacity(0.35 if self.backgrounds.covers_points() else 1.0)
 
     def background(self, name: str) -> bool:
-        return self._backgrounds[name]
+        return self.backgrounds.is_on(name)
 
     def manifold_image(self) -> np.ndarray | None:
         """The tiled decoded images shown as the manifold background (None when off)."""
-        if not self._manifold.isVisible():
-            return None
-        return self._manifold.image
+        return self.backgrounds.manifold_image()
 
     def flush(self) -> None:
         """Do pending debounced work now (before a grab or a test assertion)."""
-        if self._manifold_timer.isActive():
-            self._manifold_timer.stop()
-            self._update_manifold()
-
-    def _view_moved(self, *args) -> None:
-        if self._backgrounds["manifold"] and self.space is not None and self.space.can_decode:
-            self._manifold_timer.start()
-
-    def _update_manifold(self) -> None:
-        if not self._backgrounds["manifold"] or self.space is None or not self.space.can_decode:
-            self._manifold.setVisible(False)
-            return
-        (x0, x1), (y0, y1) = self.view_range()
-        px, _ = self._vb.viewPixelSize()
-        cell = max(px * MANIFOLD_CELL_PX, 1e-9)
-        nx = int(np.clip(round((x1 - x0) / cell), 2, MANIFOLD_MAX_CELLS))
-        ny = int(np.clip(round((y1 - y0) / cell), 2, MANIFOLD_MAX_CELLS))
-        cx, cy = (x1 - x0) / nx, (y1 - y0) / ny
-        # Lattice points at cell centres, so every tile sits over the plane point it decodes.
-        tiles = self.space.manifold(x_range=(x0 + cx / 2, x1 - cx / 2), y_range=(y0 + cy / 2, y1 - cy / 2), n=(nx, ny))
-        # Row 0 of the tiles is the top; the plot's y axis points up, so flip rows.
-        self._manifold.setImage(tiles[::-1], autoLevels=False, levels=(0.0, 1.0))
-        self._manifold.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        self._manifold.setVisible(True)
-
-    def _update_prior(self) -> None:
-        show = self._backgrounds["prior"] and self.space is not None
-        for curve, label in zip(self._prior_curves, self._prior_labels):
-            curve.setVisible(show)
-            label.setVisible(show)
-        if not show:
-            return
-        cx, cy = self.space.prior_center()
-        t = np.linspace(0, 2 * np.pi, 181)
-        for r, curve, label in zip(PRIOR_SIGMAS, self._prior_curves, self._prior_labels):
-            curve.setData(cx + r * np.cos(t), cy + r * np.sin(t))
-            label.setPos(cx + r * math.cos(math.pi / 4), cy + r * math.sin(math.pi / 4))
-
-    def _update_density(self) -> None:
-        if not self._backgrounds["density"] or self.space is None:
-            self._density.setVisible(False)
-            return
-        (x0, x1), (y0, y1) = self._data_range
-        hist = self.space.density(x_range=(x0, x1), y_range=(y0, y1), among=self.visible_mask())
-        self._density.setImage(hist, autoLevels=False, levels=(0.0, 1.0))
-        self._density.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        self._density.setVisible(True)
+        self.backgrounds.flush()
 
     # ------------------------------------------------------------ theme
 
@@ -501,19 +428,5 @@ class LatentPlot(pg.PlotWidget):
         self._path.setPen(pg.mkPen(theme.accent, width=2))
         self._path.setSymbolBrush(pg.mkBrush(theme.accent))
         self._path.setSymbolPen(pg.mkPen(theme.background))
-        for curve in self._prior_curves:
-            curve.setPen(pg.mkPen(theme.prior, width=1.5, style=Qt.PenStyle.DashLine))
-        for label in self._prior_labels:
-            label.setColor(theme.prior)
         self._message.setColor(theme.muted)
-        # Manifold: ink in the foreground colour on the plot's background.
-        bg, fg = np.array(pg.mkColor(theme.background).getRgb()[:3]), np.array(pg.mkColor(theme.foreground).getRgb()[:3])
-        t = np.linspace(0, 1, 256)[:, None]
-        self._manifold.setLookupTable((bg * (1 - t) + fg * t).astype(np.uint8))
-        # Density: transparent where there are no codes, a saturated hue where they crowd.
-        hue = np.array(pg.mkColor("#e8590c" if not theme.is_dark else "#ffa94d").getRgb()[:3])
-        lut = np.zeros((256, 4), dtype=np.uint8)
-        lut[:, :3] = hue
-        lut[:, 3] = (np.linspace(0, 1, 256) ** 0.8 * 210).astype(np.uint8)
-        lut[0, 3] = 0
-        self._density.setLookupTable(lut)
+        self.backgrounds.apply_theme(theme)

@@ -1,0 +1,121 @@
+"""The window's actions, menus and toolbar: File (open a checkpoint into either plot,
+export, quit), View (dataset, the Explore panel's view actions, theme) and Help."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QStyle, QToolBar
+
+from explorer.widgets.theme import THEME_CHOICES
+from models.data import BUNDLED_DATASETS, DATASETS
+
+if TYPE_CHECKING:
+    from explorer.window import MainWindow
+
+THEME_TITLES = {"system": "Follow the &system", "light": "&Light", "dark": "&Dark"}
+
+
+def _std_icon(window: QMainWindow, theme_name: str, fallback: QStyle.StandardPixmap) -> QIcon:
+    return QIcon.fromTheme(theme_name, window.style().standardIcon(fallback))
+
+
+class WindowActions(QObject):
+    """Every action of the window's menus and toolbar, connected to the window."""
+
+    def __init__(self, window: MainWindow, *, dataset: str, theme_choice: str):
+        super().__init__(window)
+        sp = QStyle.StandardPixmap
+        self.open_actions: dict[str, QAction] = {}
+        for side, keys in (("left", "Ctrl+O"), ("right", "Ctrl+Shift+O")):
+            name = "left (AE)" if side == "left" else "right (VAE)"
+            a = QAction(_std_icon(window, "document-open", sp.SP_DialogOpenButton), f"Open checkpoint for the {name} plot…", window)
+            a.setShortcut(QKeySequence(keys))
+            a.setIconText(f"Open {side}…")
+            a.setToolTip(f"Load a model checkpoint (.pt) into the {side} plot ({keys})")
+            a.triggered.connect(lambda _=False, side=side: window.ask_open_checkpoint(side))
+            self.open_actions[side] = a
+        self.export = QAction(_std_icon(window, "document-save-as", sp.SP_DialogSaveButton), "&Export view as PNG…", window)
+        self.export.setShortcut(QKeySequence("Ctrl+E"))
+        self.export.setIconText("Export PNG…")
+        self.export.setToolTip("Save a picture of the current panel (Ctrl+E)")
+        self.export.triggered.connect(window.ask_export)
+        self.quit = QAction("&Quit", window)
+        self.quit.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit.triggered.connect(window.close)
+        self.about = QAction("&About Latent Explorer", window)
+        self.about.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about.triggered.connect(window.show_about)
+
+        self.dataset_actions: dict[str, QAction] = {}
+        datasets = QActionGroup(window)
+        for name, spec in DATASETS.items():
+            a = QAction(spec.title, window, checkable=True)
+            a.setChecked(name == dataset)
+            a.setToolTip(
+                f"Explore {spec.title} in every panel"
+                + (" (ships with the app)" if name in BUNDLED_DATASETS else " (download it in the Train panel first)")
+            )
+            a.triggered.connect(lambda _=False, name=name: window.set_dataset(name))
+            datasets.addAction(a)
+            self.dataset_actions[name] = a
+        self.theme_actions: dict[str, QAction] = {}
+        themes = QActionGroup(window)
+        for choice in THEME_CHOICES:
+            a = QAction(THEME_TITLES[choice], window, checkable=True)
+            a.setChecked(choice == theme_choice)
+            a.triggered.connect(lambda _=False, choice=choice: window.apply_theme(choice))
+            themes.addAction(a)
+            self.theme_actions[choice] = a
+
+    def build_menus(self, window: MainWindow) -> None:
+        explore = window.explore
+        mb = window.menuBar()
+        file_menu = mb.addMenu("&File")
+        for a in self.open_actions.values():
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit)
+
+        view = mb.addMenu("&View")
+        dataset_menu = view.addMenu("&Dataset")
+        for a in self.dataset_actions.values():
+            dataset_menu.addAction(a)
+        view.addSeparator()
+        view.addAction(explore.reset_action)
+        view.addSeparator()
+        backgrounds = view.addMenu("&Backgrounds")
+        for a in explore.background_actions.values():
+            backgrounds.addAction(a)
+        view.addAction(explore.linked_action)
+        view.addSeparator()
+        theme = view.addMenu("&Theme")
+        for a in self.theme_actions.values():
+            theme.addAction(a)
+
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.about)
+
+    def build_toolbar(self, window: MainWindow) -> QToolBar:
+        explore = window.explore
+        tb = QToolBar("Main toolbar", window)
+        tb.setObjectName("main_toolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.setIconSize(QSize(16, 16))
+        for a in self.open_actions.values():
+            tb.addAction(a)
+        tb.addAction(self.export)
+        tb.addSeparator()
+        tb.addAction(explore.reset_action)
+        tb.addSeparator()
+        for a in explore.background_actions.values():
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(explore.linked_action)
+        window.addToolBar(tb)
+        return tb

@@ -1,0 +1,158 @@
+"""TrainLiveView: the Train panel's two live latent plots (the AE family left, the VAE
+right), each with the image decoded under its crosshair.
+
+Snapshots are kept as they arrive (the latest per model) and drawn when the panel's
+timer calls ``draw``. Decoding under the mouse uses the snapshot's copy of the decoder
+weights (LiveSpace), never the model being trained."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+
+from explorer.widgets.image_view import ImageView
+from explorer.widgets.latent_plot import LatentPlot
+from explorer.widgets.theme import LIGHT, Theme
+from models.jobs import ModelSnapshot
+from models.kinds import KIND_SHORT_NAMES, KIND_SIDES
+from models.live_space import LiveSpace
+from models.nets import NetConfig
+
+SIDE_TITLES = {"left": "AE", "right": "VAE"}
+
+
+class TrainLiveView(QWidget):
+    """The codes of the probe images under the models being trained, moving as they learn."""
+
+    def __init__(self, parent: QWidget | None = None, *, theme: Theme = LIGHT):
+        super().__init__(parent)
+        self._configs: tuple[NetConfig, ...] = ()
+        self._labels: np.ndarray | None = None  # the probe images' classes, once the run says
+        self._latest: dict[int, ModelSnapshot] = {}
+        self._drawn: dict[int, ModelSnapshot] = {}
+        self._follow = {side: True for side in SIDE_TITLES}
+        self.plots: dict[str, LatentPlot] = {}
+        self.decoded: dict[str, ImageView] = {}
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        for side, title in SIDE_TITLES.items():
+            plot = LatentPlot(role=side, theme=theme)
+            plot.set_space(None, title=f"{title} latent space (live)", empty_message="Starts moving when training starts")
+            plot.setToolTip("Probe images encoded by the model being trained. Drag to decode with the latest weights; "
+                            "the wheel zooms, right-drag pans (the view then stops following the codes).")
+            plot.probe_changed.connect(lambda x, y, s=side: self.probe(s, x, y))
+            plot.getViewBox().sigRangeChangedManually.connect(lambda *a, s=side: self._stop_following(s))
+            self.plots[side] = plot
+            view = ImageView(caption=f"{title} decoded", placeholder="drag on the plot", minimum=96)
+            view.setToolTip("The image the latest decoder weights produce at the crosshair")
+            view.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+            view.setFixedWidth(112)
+            self.decoded[side] = view
+            cell = QHBoxLayout()
+            cell.setSpacing(4)
+            cell.addWidget(plot, 1)
+            column = QVBoxLayout()
+            column.addWidget(view)
+            column.addStretch(1)
+            cell.addLayout(column)
+            row.addLayout(cell)
+
+    def _stop_following(self, side: str) -> None:
+        self._follow[side] = False
+
+    # ------------------------------------------------------------ a run
+
+    def start_run(self, configs: Sequence[NetConfig]) -> None:
+        """Empty both plots for a run of ``configs`` (a side no model trains on says so)."""
+        self._configs = tuple(configs)
+        self._labels = None
+        self._latest.clear()
+        self._drawn.clear()
+        self._follow = {side: True for side in SIDE_TITLES}
+        for side in SIDE_TITLES:
+            msg = "Waiting for the first codes…" if self.config(side) is not None else "Not trained in this run"
+            self.plots[side].set_space(None, title=self.plot_title(side), empty_message=msg)
+            self.decoded[side].set_image(None)
+
+    def set_probe_labels(self, labels: np.ndarray) -> None:
+        """The classes of the probe images whose codes the snapshots carry (the run started)."""
+        self._labels = np.asarray(labels, dtype=np.int64)
+
+    def config(self, side: str) -> NetConfig | None:
+        """The config of the model shown on ``side`` in this run, if any."""
+        return next((c for c in self._configs if KIND_SIDES[c.kind] == side), None)
+
+    def plot_title(self, side: str, state: str = "live") -> str:
+        config = self.config(side)
+        if config is None:
+            return f"{SIDE_TITLES[side]} latent space ({state})"
+        space = "latent space" if config.latent == 2 else f"PCA plane of the {config.latent}-D latent space"
+        return f"{KIND_SHORT_NAMES[config.kind]} · {space} ({state})"
+
+    def take(self, snap: ModelSnapshot) -> None:
+        """Keep the latest snapshot of its model; it is drawn at the next ``draw``."""
+        self._latest[snap.index] = snap
+
+    def draw(self) -> None:
+        """Draw the snapshots that arrived since the last call."""
+        for index, snap in list(self._latest.items()):
+            if self._drawn.get(index) is not snap:
+                self._draw_codes(index, snap)
+                self._drawn[index] = snap
+
+    def _draw_codes(self, index: int, snap: ModelSnapshot) -> None:
+        if index >= len(self._configs) or self._labels is None:
+            return
+        config = self._configs[index]
+        side = KIND_SIDES[config.kind]
+        plot = self.plots[side]
+        shown = plot.space if isinstance(plot.space, LiveSpace) else None
+        space = LiveSpace(config, snap, previous=shown)
+        if shown is None:
+            plot.set_space(space, labels=self._labels, title=self.plot_title(side))
+            return
+        # Move the points in place: set_space would reset the view and the crosshair.
+        crosshair = plot.crosshair()
+        plot.move_codes(space)
+        if self._follow[side]:
+            plot.follow_codes()
+        if crosshair is not None:
+            # The image under a held crosshair evolves with the weights.
+            self.probe(side, *crosshair)
+
+    def mark(self, state: str) -> None:
+        """Retitle the plots once the run is over (they stop being live)."""
+        if self._labels is None:
+            return
+        for side, plot in self.plots.items():
+            if plot.space is None:
+                continue
+            cross = plot.crosshair()
+            plot.set_space(plot.space, labels=self._labels, title=self.plot_title(side, state))
+            if cross is not None:
+                self.probe(side, *cross)
+
+    # ------------------------------------------------------------ probing
+
+    def probe(self, side: str, x: float, y: float) -> None:
+        """Decode plane point (x, y) of one live plot with the latest decoder weights."""
+        plot = self.plots[side]
+        space = plot.space
+        plot.set_crosshair((x, y))
+        if not isinstance(space, LiveSpace):
+            return
+        image = space.decode_plane(np.array([[x, y]]))[0]
+        self.decoded[side].set_image(image, f"({x:.2f}, {y:.2f})")
+
+    def probe_first_codes(self) -> None:
+        """Probe each plot at its first probe image's code (a steady screenshot)."""
+        for side, plot in self.plots.items():
+            if plot.space is not None and len(plot.space.xy):
+                x, y = plot.space.xy[0]
+                self.probe(side, float(x), float(y))
+
+    def apply_theme(self, theme: Theme) -> None:
+        for plot in self.plots.values():
+            plot.apply_theme(theme)
