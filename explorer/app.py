@@ -21,8 +21,8 @@ def configure_pyqtgraph() -> None:
     """Plot options the whole app relies on."""
     import pyqtgraph as pg
 
-    # Decoding a point costs about 0.1 ms, so every mouse move is worth handling:
-    # pyqtgraph's default 100 Hz limit drops moves outright, which can leave the
+    # Decoding a point is cheap, so every mouse move is worth handling: pyqtgraph's
+    # default 100 Hz limit drops moves outright, which can leave the
     # crosshair and the decoded image short of where the mouse stopped.
     pg.setConfigOptions(antialias=False, mouseRateLimit=-1)
 
@@ -68,12 +68,12 @@ def run_app(args) -> int:
     panel = getattr(args, "panel", None)
     # The window paints before torch is imported when it opens on the Explore panel
     # and the bundled models' codes are cached or shipped (see load_startup): torch and the
-    # models (~1.5-3 s here, two thirds of a cold start) load in a thread meanwhile.
+    # models, most of a cold start, load in a thread meanwhile.
     preview = screenshot is None and panel in (None, "explore")
     if not preview:
         # torch before PySide6: once PySide6 is imported, its import hook reads the
         # source of every module imported after it (to look for ``from __feature__``),
-        # which added 0.2 to 0.6 s to start-up for torch's thousand modules.
+        # which slows the import of torch's thousand modules.
         importlib.import_module("torch")
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
@@ -103,7 +103,7 @@ def run_app(args) -> int:
         # The dataset last shown is gone (a cache cleared): start on MNIST rather than empty.
         startup = load_startup(data_dir, "mnist", preview=preview)
     # Building the window with models encodes the test images with each one shown
-    # unless their codes are cached (about 0.3 s of matrix products): nothing else
+    # unless their codes are cached (matrix products over every image): nothing else
     # runs yet, so with all cores; one thread after (see MainWindow._models_arrived).
     if startup.load_models is None:
         configure_torch(threads=None)  # denormals flushed before the window encodes with torch's threads

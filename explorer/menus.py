@@ -2,29 +2,54 @@
 export, quit), View (dataset, the Explore panel's view actions, theme) and Help."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QStyle, QToolBar
+from PySide6.QtWidgets import QMenuBar, QStyle, QToolBar
 
 from explorer.widgets.theme import THEME_CHOICES
 from models.data import BUNDLED_DATASETS, DATASETS
 
 if TYPE_CHECKING:
-    from explorer.window import MainWindow
+    from explorer.panels.explore import ExplorePanel
 
 THEME_TITLES = {"system": "Follow the &system", "light": "&Light", "dark": "&Dark"}
 
 
-def _std_icon(window: QMainWindow, theme_name: str, fallback: QStyle.StandardPixmap) -> QIcon:
+class MenuWindow(Protocol):
+    """What the actions need of the window (MainWindow): its commands, its Explore
+    panel's view actions, and the QMainWindow it is."""
+
+    explore: ExplorePanel
+
+    def ask_open_checkpoint(self, side: str) -> None: ...
+
+    def ask_export(self) -> None: ...
+
+    def show_about(self) -> None: ...
+
+    def set_dataset(self, name: str) -> bool: ...
+
+    def apply_theme(self, choice: str) -> None: ...
+
+    def close(self) -> bool: ...
+
+    def style(self) -> QStyle: ...
+
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's names)
+
+    def addToolBar(self, toolbar: QToolBar) -> None: ...  # noqa: N802
+
+
+def _std_icon(window: MenuWindow, theme_name: str, fallback: QStyle.StandardPixmap) -> QIcon:
     return QIcon.fromTheme(theme_name, window.style().standardIcon(fallback))
 
 
 class WindowActions(QObject):
     """Every action of the window's menus and toolbar, connected to the window."""
 
-    def __init__(self, window: MainWindow, *, dataset: str, theme_choice: str):
+    def __init__(self, window: MenuWindow, *, dataset: str, theme_choice: str):
         super().__init__(window)
         sp = QStyle.StandardPixmap
         self.open_actions: dict[str, QAction] = {}
@@ -70,7 +95,7 @@ class WindowActions(QObject):
             themes.addAction(a)
             self.theme_actions[choice] = a
 
-    def build_menus(self, window: MainWindow) -> None:
+    def build_menus(self, window: MenuWindow) -> None:
         explore = window.explore
         mb = window.menuBar()
         file_menu = mb.addMenu("&File")
@@ -100,7 +125,7 @@ class WindowActions(QObject):
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(self.about)
 
-    def build_toolbar(self, window: MainWindow) -> QToolBar:
+    def build_toolbar(self, window: MenuWindow) -> QToolBar:
         explore = window.explore
         tb = QToolBar("Main toolbar", window)
         tb.setObjectName("main_toolbar")

@@ -238,9 +238,8 @@ class LatentCandidates:
 
 def latent_candidates(model: VAE, *, seed: int | None = 0) -> LatentCandidates:
     """The candidate codes for ``model`` decoded once; reuse them while the model is unchanged."""
-    # Decoding them is most of the cost of starting an optimisation (about 30 ms
-    # on a laptop CPU); a GUI that inpaints again after every brush stroke
-    # builds this once per model.
+    # Decoding them is most of the cost of starting an optimisation; a GUI that
+    # inpaints again after every brush stroke builds this once per model.
     latent, dev = model.latent, _model_device(model)
     if latent <= 2:
         side = max(2, round(SEARCH_CANDIDATES ** (1.0 / latent)))

@@ -2,7 +2,7 @@
 
 The GUI starts ``run_job`` with the spawn context of ``multiprocessing`` (a
 child process trains at full speed while the GUI thread stays responsive; see
-DESIGN.md) and reads plain messages from the queue: numpy arrays and frozen
+docs/architecture.md) and reads plain messages from the queue: numpy arrays and frozen
 dataclasses, never live tensors. Qt-free, so it can be driven from a script.
 """
 from __future__ import annotations

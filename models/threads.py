@@ -1,15 +1,13 @@
 """Choosing torch's thread count for a training run while it runs.
 
-On a 2-core machine two threads train about 1.5x faster than one when nothing
-else wants the CPU, but when another process does (the app's own window, a
-second program), OpenMP's two threads wait on each other at every operation and
-the run can fall to a quarter of the one-thread speed (measured: 1 thread 5.3k
-samples/s, 2 threads 1.2k, with one busy process beside it). No fixed choice is
-right, so ``ThreadTuner`` times each candidate for a moment and keeps the fastest.
-It times them again when the load changes, which it notices as the chosen count's
-speed drifting from what the trial measured, and otherwise only once a minute:
-each trial spends half a second on a slower choice (about 10 % of a run's speed
-when trials came every 10 s, measured in the benchmark's in-app run).
+On a 2-core machine two threads train faster than one when nothing else wants
+the CPU, but when another process does (the app's own window, a second program),
+OpenMP's two threads wait on each other at every operation and the run falls far
+below the one-thread speed (docs/benchmarks.md, "Thread counts"). No fixed choice
+is right, so ``ThreadTuner`` times each candidate for a moment and keeps the
+fastest. It times them again when the load changes, which it notices as the chosen
+count's speed drifting from what the trial measured, and otherwise only once a
+minute, because each trial spends half a second on a slower choice.
 """
 from __future__ import annotations
 
@@ -116,8 +114,8 @@ class ThreadTuner:
         most = self.candidates[-1]
         best = max(self.rates, key=self.rates.__getitem__)
         if self.rates[best] < (1.0 + self.margin) * self.rates[most]:
-            # Half-second timings on a shared machine scatter by several per cent:
-            # fewer threads must win clearly (under load they win by 2x or more).
+            # Half-second timings on a shared machine scatter: fewer threads must win
+            # clearly (under load they win by far).
             best = most
         self.trials += 1
         if best != self.current:
@@ -156,8 +154,7 @@ class ThreadTuner:
 
 def training_thread_choices() -> tuple[int, ...]:
     """Torch thread counts the training process picks from as it runs: all cores, or all
-    but one (the GUI's). On 2 cores, 2 threads train ~1.5x faster than 1 when the machine
-    is otherwise idle, but fell to a quarter of the 1-thread speed with one busy process
-    beside them; the run times both every few seconds and keeps the faster."""
+    but one (the GUI's), since which is faster depends on the machine's load (see
+    ThreadTuner); the run times both as it goes and keeps the faster."""
     cores = os.cpu_count() or 2
     return tuple(sorted({max(1, cores - 1), cores}))

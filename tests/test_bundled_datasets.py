@@ -128,6 +128,7 @@ def test_the_larger_latent_tab_says_its_models_are_mnist_only(qtbot, fashion):
     assert not w.ensure_loaded() and "No test images" in w.last_error
 
 
+@pytest.mark.slow
 def test_a_training_run_on_fashion_mnist_without_the_full_set_uses_the_bundled_clothes(tmp_path):
     from models.jobs import JobFinished, JobStarted, TrainJob
     from models.nets import NetConfig

@@ -12,6 +12,9 @@ import pytest
 from models import data
 from models.checkpoint import bundled_checkpoints, load_checkpoint
 
+# Every test here starts a process (the CLI, a training run or the app).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -717,6 +717,7 @@ def test_numpy_and_tensor_conversions_give_the_same_pixels():
     np.testing.assert_array_equal(data.unit_floats(np.array([0.5], np.float64)), np.array([0.5], np.float32))
 
 
+@pytest.mark.slow
 def test_the_data_module_loads_without_torch():
     import subprocess
 

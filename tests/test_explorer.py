@@ -315,6 +315,7 @@ def test_export_png(window, tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_screenshot_command_writes_a_png(tmp_path):
     out = tmp_path / "shot.png"
     run = subprocess.run(

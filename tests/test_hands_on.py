@@ -379,6 +379,7 @@ def test_random_pixel_preset_hides_half_the_pixels(window):
 # --------------------------------------------------------------------------- screenshots
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("panel", ["draw", "denoise", "inpaint"])
 def test_screenshot_of_each_panel_shows_a_digit(tmp_path, panel):
     from PySide6.QtGui import QImage

@@ -91,6 +91,7 @@ def test_each_loss_ranks_the_altered_digit_by_what_it_cares_about(bundled):
         assert v.mse >= 0 and v.l1 >= 0 and -1 <= v.cosine <= 1
 
 
+@pytest.mark.slow
 def test_cli_prints_the_lecture_example():
     out = subprocess.run(
         [sys.executable, "main.py", "lab", "losses", "--x", "3", "4", "--xhat", "-4", "-3"],

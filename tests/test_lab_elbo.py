@@ -132,6 +132,7 @@ def test_an_autoencoder_has_no_elbo(mnist):
 # ---------------------------------------------------------------- main.py eval
 
 
+@pytest.mark.slow
 def test_eval_json_reports_an_iwae_bound_below_the_negative_elbo_with_k_1000_by_default(tmp_path):
     images, labels = labelled_blobs(400)
     folder = tmp_path / "blobs"
@@ -246,6 +247,7 @@ def _tiny_beta_tab(qtbot, *, epochs: int):
     return w
 
 
+@pytest.mark.slow
 def test_a_beta_run_trains_in_the_background_beside_beta_one_and_is_kept(qtbot):
     tab = _tiny_beta_tab(qtbot, epochs=3)
     w = tab.beta_study
@@ -278,6 +280,7 @@ def test_a_beta_run_trains_in_the_background_beside_beta_one_and_is_kept(qtbot):
         tab.shutdown(2.0)
 
 
+@pytest.mark.slow
 def test_cancelling_a_beta_run_keeps_nothing_and_closing_leaves_no_process(qtbot):
     tab = _tiny_beta_tab(qtbot, epochs=500)
     w = tab.beta_study

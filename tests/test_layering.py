@@ -87,6 +87,7 @@ def test_models_never_import_the_gui(path):
     assert not found, f"{path.relative_to(ROOT)} imports GUI modules: {found}"
 
 
+@pytest.mark.slow
 def test_importing_the_model_core_loads_no_gui_module():
     code = (
         "import models.nets, models.losses, models.metrics, models.train, models.checkpoint, "

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from models.kinds import KIND_INFO, KIND_SHORT_NAMES, KIND_SIDES, KIND_TITLES, KINDS
 from models.nets import NetConfig, build_model
 
@@ -27,6 +29,7 @@ def test_every_kind_in_the_table_builds_a_model_with_its_title():
         assert model.kind == kind and model.config.title == KIND_TITLES[kind]
 
 
+@pytest.mark.slow
 def test_the_table_loads_without_torch():
     code = "import sys, models.kinds; assert 'torch' not in sys.modules, 'models.kinds imported torch'"
     proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,

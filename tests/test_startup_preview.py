@@ -179,6 +179,7 @@ def test_models_that_fail_to_load_are_reported_and_leave_empty_plots(qtbot, warm
     assert "AE: no model" in w.status_text()
 
 
+@pytest.mark.slow
 def test_the_first_paint_needs_no_torch(cache):
     """In a fresh interpreter: the preview window is built and painted, and torch is
     still not imported."""

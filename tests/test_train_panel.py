@@ -234,6 +234,7 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     assert again.form.epochs_spin.value() == 8 and again.form.hidden_edit.text() == "64"
 
 
+@pytest.mark.slow
 def test_pause_really_pauses_resume_continues_and_stop_stops(make_panel, qtbot, tmp_path):
     panel = make_panel(job_defaults=_tiny_job(tmp_path))
     _tiny(panel, tmp_path, epochs=300)
@@ -285,6 +286,7 @@ def test_nan_run_ends_with_a_visible_message_and_usable_weights(window, qtbot, t
     assert panel.start_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_closing_the_window_mid_run_ends_cleanly(window, qtbot, tmp_path, capfd):
     panel = window.train_panel
     _tiny(panel, tmp_path, epochs=500)
@@ -394,6 +396,7 @@ def test_unreachable_mirrors_explain_what_to_do_offline(make_panel, qtbot, tmp_p
     assert panel.error_label.isVisible()
 
 
+@pytest.mark.slow
 def test_train_for_screenshot_trains_on_the_bundled_subset_and_exits_0(tmp_path):
     out = tmp_path / "train.png"
     # An empty dataset cache (so the bundled subset is used) and a private runs folder.

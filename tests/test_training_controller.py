@@ -12,6 +12,9 @@ from models.nets import NetConfig
 from models.train import TrainConfig
 from synthetic import labelled_blobs
 
+# Every test here starts a process (the CLI, a training run or the app).
+pytestmark = pytest.mark.slow
+
 
 def _job(tmp_path, *, epochs=4, lr=3e-3, n=512, interval=0.05) -> TrainJob:
     x, labels = labelled_blobs(n)

@@ -62,6 +62,11 @@ class TrainingController(QObject):
     def is_active(self) -> bool:
         return self._state in ("starting", "running", "paused", "stopping")
 
+    @property
+    def is_running(self) -> bool:
+        """The name every background run answers to (see explorer.background)."""
+        return self.is_active
+
     def _set_state(self, state: str) -> None:
         if state != self._state:
             self._state = state

@@ -27,6 +27,7 @@ from explorer.widgets.image_view import ImageStrip
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme
 from models import elbo
+from models.data import unit_floats
 from models.jobs import EpochReport, ImageArrays, JobFailed, JobFinished, JobStarted, ModelSnapshot, TrainJob
 from models.latent_space import LatentSpace
 from models.live_space import LiveSpace
@@ -279,8 +280,7 @@ class BetaStudy(QGroupBox):
         return np.asarray(self.labels) if self.labels is not None else np.zeros(self.count(), dtype=np.int64)
 
     def _float_images(self, indices: np.ndarray) -> np.ndarray:
-        x = np.asarray(self.images)[indices]
-        return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        return unit_floats(np.asarray(self.images)[indices])
 
     # ------------------------------------------------------------ the slider
 

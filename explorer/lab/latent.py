@@ -30,6 +30,7 @@ from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import metrics
 from models.checkpoint import CheckpointError, load_checkpoint
+from models.data import unit_floats
 from models.kinds import KIND_SHORT_NAMES
 from models.latent_space import LatentSpace
 
@@ -304,9 +305,7 @@ class LargerLatentExperiment(QWidget, PanelDefaults):
         if self.space is None:
             return
         self.selected = index
-        x = np.asarray(self.images[index], dtype=np.float32)
-        if self.images.dtype == np.uint8:
-            x = x / 255.0
+        x = unit_floats(self.images[index])
         xy = self.space.xy[index]
         full = self.space.reconstruct([index])[0]
         shadow = self.space.decode_plane(xy[None])[0]

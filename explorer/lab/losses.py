@@ -31,6 +31,7 @@ from explorer.startup import DatasetContext, empty_context
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import lab
+from models.data import unit_floats
 
 DEFAULT_X = "3, 4"
 DEFAULT_X_HAT = "-4, -3"
@@ -338,9 +339,7 @@ class LossesExperiment(QWidget, PanelDefaults):
         if self.images is None or len(self.images) == 0:
             self.findings.setText("No test images are loaded, so there is no digit to alter.")
             return
-        image = np.asarray(self.images[index], dtype=np.float32)
-        if image.max() > 1.0:
-            image = image / 255.0
+        image = unit_floats(self.images[index])
         self.table = table = lab.alteration_table(image, seed=int(index))
         label = f" (a {int(self.labels[index])})" if self.labels is not None else ""
         self.original_view.set_image(image, f"original x{label}")

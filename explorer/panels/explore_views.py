@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from explorer.startup import SIDES
 from explorer.widgets.image_view import ImageView
+from models.data import unit_floats
 
 if TYPE_CHECKING:
     from models.plane import CodePlane
@@ -102,7 +103,7 @@ class SelectedImageBox(QGroupBox):
 
     def show_image(self, index: int, image: np.ndarray, class_name: str, lines: Sequence[str]) -> None:
         """Test image ``index`` (uint8) of class ``class_name``, with a line per model."""
-        self.views["original"].set_image(image.astype(np.float32) / 255.0)
+        self.views["original"].set_image(unit_floats(image))
         what = "digit" if class_name.isdigit() else "class"
         self.label.setText("<br>".join([f"<b>Test image #{index}</b> · {what} {class_name}", *lines]))
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from models.data import unit_floats
+
 if TYPE_CHECKING:  # torch-backed; the window is built before torch is imported
     from explorer.startup import DatasetContext
     from models.checkpoint import Checkpoint
@@ -94,7 +96,7 @@ class Workbench(QObject):
             raise IndexError("no test images are loaded")
         if not 0 <= index < len(self.images):
             raise IndexError(f"test image {index} does not exist; choose 0 to {len(self.images) - 1}")
-        return self.images[index].astype(np.float32) / np.float32(self._scale)
+        return unit_floats(self.images[index])
 
     def label_name(self, index: int) -> str:
         if self.labels is None:

@@ -19,7 +19,7 @@ def to_qimage(image: np.ndarray) -> QImage:
     h, w = buf.shape
     # QImage only borrows the numpy buffer; the conversion makes it own its pixels.
     # Premultiplied ARGB is what the raster painter draws natively: a greyscale image
-    # is converted on every drawImage, three times slower (0.12 against 0.04 ms).
+    # would be converted again on every drawImage.
     return QImage(buf.data, w, h, w, QImage.Format.Format_Grayscale8).convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
 

@@ -3,13 +3,20 @@ figures) and where the test images came from."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QStatusBar
 
-if TYPE_CHECKING:
-    from explorer.panels.explore import ExplorePanel
+
+class ShownModels(Protocol):
+    """What the labels read of the models shown (the Explore panel)."""
+
+    def is_loading(self, side: str) -> bool: ...
+
+    def checkpoint(self, side: str) -> Any: ...
+
+    def space(self, side: str) -> Any: ...
 
 
 def figures_text(meta: dict) -> str:
@@ -48,7 +55,7 @@ class ModelStatus:
         self.data_label = QLabel()
         bar.addPermanentWidget(self.data_label)
 
-    def model_text(self, explore: ExplorePanel, side: str) -> str:
+    def model_text(self, explore: ShownModels, side: str) -> str:
         name = self._model_name
         if explore.is_loading(side):
             return f"{name(None, side)}: loading…"
@@ -64,7 +71,7 @@ class ModelStatus:
             parts.append(figs)
         return " · ".join(parts)
 
-    def update(self, explore: ExplorePanel, data_source: str) -> None:
+    def update(self, explore: ShownModels, data_source: str) -> None:
         for side, label in self.model_labels.items():
             label.setText(self.model_text(explore, side))
             ckpt = explore.checkpoint(side)

@@ -3,7 +3,7 @@ contours and the codes' density."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyqtgraph as pg
@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer
 from explorer.widgets.theme import Theme
 
 if TYPE_CHECKING:
-    from explorer.widgets.latent_plot import LatentPlot
+    from models.plane import CodePlane
 
 BACKGROUND_NAMES = ("manifold", "prior", "density")
 MANIFOLD_CELL_PX = 34  # on-screen size of one decoded image of the manifold
@@ -21,12 +21,26 @@ DEBOUNCE_MS = 120
 PRIOR_SIGMAS = (1, 2, 3)
 
 
+class BackgroundHost(Protocol):
+    """What the backgrounds read from the plot that owns them (a LatentPlot)."""
+
+    space: CodePlane | None
+
+    def getPlotItem(self) -> pg.PlotItem: ...  # noqa: N802 (pyqtgraph's name)
+
+    def view_range(self) -> tuple[tuple[float, float], tuple[float, float]]: ...
+
+    def data_range(self) -> tuple[tuple[float, float], tuple[float, float]]: ...
+
+    def visible_mask(self) -> np.ndarray: ...
+
+
 class PlotBackgrounds(QObject):
     """A LatentPlot's switchable backgrounds, each drawn from what the plot shows now
     (its codes, their range, the classes shown, the view). The manifold follows the
     view: it is decoded again once the view stops moving."""
 
-    def __init__(self, plot: LatentPlot):
+    def __init__(self, plot: BackgroundHost):
         super().__init__(plot)
         self._plot = plot
         self._on = dict.fromkeys(BACKGROUND_NAMES, False)
