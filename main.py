@@ -21,6 +21,18 @@ class CliError(Exception):
     """A problem the user can fix; printed without a traceback."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one error format: one ``error: ...`` line, exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
+# torch.manual_seed takes any unsigned 64-bit number; a job adds the model's index.
+MAX_SEED = 2**63 - 1
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=DATASET_NAMES, default=None, help="dataset (default: mnist, or the checkpoint's)")
     p.add_argument(
@@ -33,7 +45,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="latent-explorer",
         description="See what an autoencoder learns: AE and VAE latent spaces, decoded live.",
         epilog="Run without a sub-command to start the app.",
@@ -46,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=None, help="dataset folder (see the README)")
     parser.add_argument("--train-for", type=float, default=None, metavar="SECONDS",
                         help="with --screenshot: start a default training run, let it run this long, then take the picture")
+    parser.add_argument("--mirror", metavar="URL", default=None,
+                        help="a local dataset mirror tried before the public ones (default: $LATENT_EXPLORER_MIRROR)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model and save a checkpoint", description="Train one model and save a checkpoint.")
@@ -68,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     t.add_argument("--download", action="store_true", help="download the dataset if it is not on disk")
+    t.add_argument("--mirror", metavar="URL", default=None,
+                   help="with --download: a local mirror (URL/<dataset>/<file>) tried before the public ones "
+                   "(default: $LATENT_EXPLORER_MIRROR)")
     t.add_argument("--bundled", action="store_true", help="train on the bundled 10,000 MNIST test images (no download)")
     t.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
 
@@ -122,13 +139,13 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
-def _load_data(name: str, data_dir: Path | None, *, download: bool = False, bundled: bool = False):
+def _load_data(name: str, data_dir: Path | None, *, download: bool = False, bundled: bool = False, mirror: str | None = None):
     from models import data
 
-    if bundled:
-        return data.load_bundled(name)
     try:
-        return data.load_dataset(name, data_dir=data_dir, download=download, progress=_download_progress)
+        if bundled:
+            return data.load_bundled(name)
+        return data.load_dataset(name, data_dir=data_dir, download=download, progress=_download_progress, mirror=mirror)
     except data.DatasetNotFoundError as exc:
         hint = (f" Or pass --bundled to use the bundled 10,000 {data.DATASETS[name].title} test images."
                 if name in data.BUNDLED_DATASETS else "")
@@ -147,6 +164,125 @@ def _fmt(d: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.4g}" for k, v in d.items())
 
 
+# ---------------------------------------------------------------- validation
+# Every argument is checked before any data is read or any work starts, so a typo
+# costs nothing and always reads as one `error:` line.
+
+
+def _at_least(value: int | None, low: int, flag: str) -> None:
+    if value is not None and value < low:
+        raise CliError(f"{flag} must be at least {low}, got {value}")
+
+
+def _positive_number(value: float, flag: str) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise CliError(f"{flag} must be a positive number, got {value:g}")
+
+
+def _folder_arg(path: Path | None, flag: str, *, may_be_missing: bool = False) -> None:
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise CliError(f"{flag} {path} is a file; give the folder that holds the dataset's files")
+    if not path.exists() and not may_be_missing:
+        raise CliError(f"{flag} {path}: no such folder")
+
+
+def _mirror_arg(url: str | None) -> None:
+    from models import data
+
+    try:
+        data.local_mirror(url)  # checks the argument, else $LATENT_EXPLORER_MIRROR
+    except data.DataError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _writable(path: Path, flag: str, *, what: str) -> None:
+    from models import checkpoint
+
+    try:
+        checkpoint.check_writable_file(path, what=what)
+    except checkpoint.CheckpointError as exc:
+        raise CliError(f"{flag}: {exc}") from exc
+
+
+def validate_train(args: argparse.Namespace) -> None:
+    import re
+
+    import numpy as np
+
+    from models import corrupt, data
+
+    _at_least(args.latent, 1, "--latent")
+    for size in args.hidden or ():
+        _at_least(size, 1, "--hidden sizes")
+    _at_least(args.epochs, 1, "--epochs")
+    _at_least(args.batch_size, 1, "--batch-size")
+    _positive_number(args.lr, "--lr")
+    if not (math.isfinite(args.beta) and args.beta >= 0):
+        raise CliError(f"--beta must be a number >= 0, got {args.beta:g}")
+    if args.noise_level is not None:
+        try:
+            corrupt.corrupt(np.zeros((1, 784), dtype=np.float32), args.noise, args.noise_level, seed=0)
+        except ValueError as exc:
+            raise CliError(f"--noise-level: {exc}") from exc
+    if not 0 <= args.seed <= MAX_SEED:
+        raise CliError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
+    _at_least(args.threads, 1, "--threads")
+    if not re.fullmatch(DEVICE_PATTERN, args.device.lower()):
+        raise CliError(f"unknown --device {args.device!r}: use auto, cpu, cuda, cuda:N or mps")
+    from models.train import TrainingError, select_device
+
+    try:
+        select_device(args.device)
+    except TrainingError as exc:
+        raise CliError(str(exc)) from exc
+    name = args.dataset or "mnist"
+    if args.bundled:
+        if args.data_dir is not None or args.download:
+            raise CliError("--bundled trains on the images that ship with the app; leave out --data-dir and --download")
+        if name not in data.BUNDLED_DATASETS:
+            raise CliError(f"only {' and '.join(data.DATASETS[n].title for n in data.BUNDLED_DATASETS)} ship with the app; "
+                           f"{data.DATASETS[name].title} needs --download or --data-dir")
+    _folder_arg(args.data_dir, "--data-dir", may_be_missing=args.download)
+    if args.mirror is not None and not args.download:
+        raise CliError("--mirror is where --download fetches from; add --download")
+    _mirror_arg(args.mirror)
+    _writable(args.out, "--out", what="the checkpoint")
+
+
+def validate_eval(args: argparse.Namespace) -> None:
+    _at_least(args.iwae_k, 0, "--iwae-k")
+    for path in args.checkpoints:
+        if not path.is_file():
+            raise CliError(f"{path}: {'is a folder, not a checkpoint file' if path.is_dir() else 'no such file'}")
+    _folder_arg(args.data_dir, "--data-dir")
+
+
+def validate_app(args: argparse.Namespace) -> None:
+    _folder_arg(args.data_dir, "--data-dir", may_be_missing=True)
+    if args.train_for is not None:
+        if args.screenshot is None:
+            raise CliError("--train-for only works with --screenshot PATH")
+        if not (math.isfinite(args.train_for) and args.train_for >= 0):
+            raise CliError(f"--train-for must be a number of seconds >= 0, got {args.train_for:g}")
+    if args.screenshot is not None:
+        _writable(args.screenshot, "--screenshot", what="the screenshot")
+    _mirror_arg(args.mirror)
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Check every argument of the chosen command; CliError names the first bad one."""
+    if args.command == "train":
+        validate_train(args)
+    elif args.command == "eval":
+        validate_eval(args)
+    elif args.command == "bench":
+        _folder_arg(args.data_dir, "--data-dir")
+    elif args.command is None:
+        validate_app(args)
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -155,7 +291,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from models import checkpoint
     from models.nets import ConfigError, NetConfig, build_model
-    from models.train import NonFiniteLossError, TrainConfig, Trainer, TrainingError, run_meta
+    from models.train import NonFiniteLossError, TrainConfig, Trainer, TrainingError, divergence_warning, run_meta
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -163,11 +299,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from models import corrupt
 
     noise_level = corrupt.CORRUPTIONS[args.noise].default_level if args.noise_level is None else args.noise_level
-    try:
-        corrupt.corrupt(torch.zeros(1, 784), args.noise, noise_level, seed=0)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    ds = _load_data(name, args.data_dir, download=args.download, bundled=args.bundled)
+    ds = _load_data(name, args.data_dir, download=args.download, bundled=args.bundled, mirror=args.mirror)
     try:
         config = NetConfig(
             kind=args.model,
@@ -198,7 +330,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.clear()
         print(f"epoch {info.epoch}/{info.epochs} ({info.seconds:.1f} s)  train: {_fmt(info.train)}  test: {_fmt(info.test)}", flush=True)
 
-    trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images, on_step=on_step, on_epoch=on_epoch)
+    try:
+        trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images, on_step=on_step, on_epoch=on_epoch)
+    except TrainingError as exc:
+        raise CliError(str(exc)) from exc
     print(f"device: {trainer.device}")
     meta = run_meta(dataset=name, source=ds.source, config=tconfig, command="main.py " + " ".join(sys.argv[1:]))
     try:
@@ -206,7 +341,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except NonFiniteLossError as exc:
         bar.clear()
         partial = args.out.with_name(args.out.stem + ".last-good" + args.out.suffix)
-        checkpoint.save_checkpoint(partial, trainer.model, meta={**meta, "status": "stopped: non-finite loss"})
+        try:
+            checkpoint.save_checkpoint(partial, trainer.model.cpu(), meta={**meta, "status": "stopped: non-finite loss"})
+        except checkpoint.CheckpointError as save_exc:
+            raise CliError(f"{exc} Saving them failed, so nothing was saved: {save_exc}") from exc
         raise CliError(f"{exc} Last good weights saved to {partial}.") from exc
     except KeyboardInterrupt:
         bar.clear()
@@ -218,6 +356,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     except checkpoint.CheckpointError as exc:
         raise CliError(str(exc)) from exc
     print(f"saved {args.out}")
+    warning = divergence_warning(result, lr=tconfig.lr)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -240,10 +381,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         try:
             ds = data.load_dataset(name)
-        except data.DataError:
+        except data.DataError as exc:
             if name not in data.BUNDLED_DATASETS:
+                if not isinstance(exc, data.DatasetNotFoundError):
+                    raise CliError(str(exc)) from exc
                 raise CliError(f"{name} is not on disk; pass --data-dir or train/eval with `--download` first") from None
-            ds = data.load_bundled(name)
+            ds = _load_data(name, None, bundled=True)
+            if not isinstance(exc, data.DatasetNotFoundError):
+                # A broken cache must not pass for the full set: the figures are the subset's.
+                print(f"warning: {data.unreadable_summary(name, data.default_data_dir(), exc)}; "
+                      f"evaluating on the {ds.source} instead", file=sys.stderr)
     else:
         ds = _load_data(name, args.data_dir)
     test_x = as_float_images(ds.test_images)
@@ -301,6 +448,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        validate(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "mirror", None) and args.command is None:
+        from models.data import MIRROR_ENV
+
+        # The app's downloads (the Train panel's, in a thread) read it there.
+        os.environ[MIRROR_ENV] = args.mirror
     if args.command is not None:
         # Every command computes with denormals flushed (see flush_denormals): set
         # before torch starts its worker threads. The app sets it on its own thread

@@ -2,10 +2,13 @@
 (explorer.startup), and the offscreen screenshot mode used for the README's pictures."""
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import os
+import re
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -15,6 +18,118 @@ APPLICATION = "latent-explorer"
 
 
 STARTUP_PROBE_ENV = "LATENT_EXPLORER_STARTUP_PROBE"
+
+# The system libraries Qt's X11 platform plugin (libqxcb.so, libQt6XcbQpa.so.6 and
+# the Qt libraries they load) needs, with the Debian/Ubuntu package of each. A fresh
+# desktop usually lacks only the xcb utility libraries (libxcb-cursor0 first), but Qt
+# names one missing library per attempt, so the line installs them all at once.
+XCB_LIBRARIES: dict[str, str] = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxcb.so.1": "libxcb1",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libX11.so.6": "libx11-6",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libGL.so.1": "libgl1",
+    "libEGL.so.1": "libegl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libfreetype.so.6": "libfreetype6",
+    "libdbus-1.so.3": "libdbus-1-3",
+}
+APT_INSTALL_LINE = "sudo apt-get install " + " ".join(dict.fromkeys(XCB_LIBRARIES.values()))
+
+_MISSING_LIBRARY = re.compile(r"^(?P<name>[^:\s]+): cannot open shared object file")
+
+
+def xcb_platform_selected(environ: Mapping[str, str] | None = None, *, system: str | None = None) -> bool:
+    """Whether Qt will load its X11 (xcb) platform plugin first: on Linux with a
+    DISPLAY, when QT_QPA_PLATFORM is unset or names xcb before any platform that can
+    start (offscreen, or wayland with a WAYLAND_DISPLAY, skip the X11 libraries)."""
+    environ = os.environ if environ is None else environ
+    system = sys.platform if system is None else system
+    if not system.startswith("linux") or not environ.get("DISPLAY"):
+        return False
+    names = environ.get("QT_QPA_PLATFORM", "")
+    if not names:
+        # Qt's own default: X11, except that a Wayland session tries Wayland first.
+        names = "wayland;xcb" if environ.get("XDG_SESSION_TYPE") == "wayland" else "xcb"
+    for entry in names.split(";"):
+        name = entry.split(":", 1)[0].strip()
+        if name == "xcb":
+            return True
+        if name.startswith("wayland") and not environ.get("WAYLAND_DISPLAY"):
+            continue  # Qt falls through to the next platform in the list
+        if name:
+            return False
+    return False
+
+
+def xcb_plugin_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The libqxcb.so Qt will load: from QT_QPA_PLATFORM_PLUGIN_PATH (Qt looks there
+    first), else from the installed Qt's plugins; None when there is none."""
+    environ = os.environ if environ is None else environ
+    folders = [Path(environ["QT_QPA_PLATFORM_PLUGIN_PATH"])] if environ.get("QT_QPA_PLATFORM_PLUGIN_PATH") else []
+    from PySide6.QtCore import QLibraryInfo
+
+    folders.append(Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms")
+    for folder in folders:
+        if (folder / "libqxcb.so").is_file():
+            return folder / "libqxcb.so"
+    return None
+
+
+def missing_platform_libraries(plugin: Path, libraries: Iterable[str] = tuple(XCB_LIBRARIES)) -> list[str]:
+    """The shared libraries that keep ``plugin`` from loading, named by the system's
+    loader; empty when it loads (or fails for a reason other than a missing library,
+    which Qt's own message then explains)."""
+    # Loading the plugin is what Qt does next anyway, so a working system pays only
+    # for doing it a moment earlier; Qt reuses the loaded library.
+    try:
+        ctypes.CDLL(str(plugin))
+        return []
+    except OSError as exc:
+        first = _missing_name(exc)
+    if first is None:
+        return []
+    # The loader stops at the first missing library; try each known one so the user
+    # learns them all in one go.
+    missing = [first]
+    for name in libraries:
+        try:
+            ctypes.CDLL(name)
+        except OSError as exc:
+            found = _missing_name(exc) or name
+            if found not in missing:
+                missing.append(found)
+    return missing
+
+
+def _missing_name(exc: OSError) -> str | None:
+    match = _MISSING_LIBRARY.match(str(exc))
+    return match.group("name") if match else None
+
+
+def platform_error(missing: Iterable[str]) -> str:
+    """The one line the app prints instead of Qt's abort when X11 libraries are missing."""
+    missing = list(missing)
+    packages = list(dict.fromkeys(XCB_LIBRARIES[m] for m in missing if m in XCB_LIBRARIES))
+    named = f" (package{'s' if len(packages) > 1 else ''} {', '.join(packages)})" if packages else ""
+    return (f"Qt cannot open a window on X11: this system lacks {', '.join(missing)}{named}. "
+            f"On Debian or Ubuntu, install what Qt needs with: {APT_INSTALL_LINE}")
 
 
 def configure_pyqtgraph() -> None:
@@ -58,8 +173,85 @@ def _report_first_paint(app, window) -> None:
     window.installEventFilter(window._first_paint_probe)
 
 
+class CloseOnSignal:
+    """SIGTERM, and SIGINT (Ctrl+C in a terminal), close the window as its close button
+    does, so a running training process is stopped and joined.
+
+    Python runs a signal handler only when the interpreter gets control, which it does
+    not while Qt's event loop waits; the signal module's wake-up socket, watched by a
+    QSocketNotifier, wakes the loop at once instead of a timer polling for signals.
+    """
+
+    SIGNALS = ("SIGTERM", "SIGINT")
+
+    def __init__(self, app):
+        import signal
+        import socket
+
+        from PySide6.QtCore import QSocketNotifier
+
+        self.app = app
+        self.window = None
+        self.signum: int | None = None
+        self._signal = signal
+        self._read, self._write = socket.socketpair()
+        self._read.setblocking(False)
+        self._write.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        # The Python-level handler does nothing: the byte on the wake-up socket says which signal came.
+        self._previous = {num: signal.signal(num, lambda *_: None)
+                          for num in (getattr(signal, name) for name in self.SIGNALS if hasattr(signal, name))}
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
+        self._notifier.activated.connect(self._woken)
+
+    @property
+    def exit_code(self) -> int | None:
+        """128 + the signal's number (143 for SIGTERM, 130 for SIGINT), as a shell
+        reports a process a signal ended; None when no signal came."""
+        return None if self.signum is None else 128 + self.signum
+
+    def _woken(self, *_) -> None:
+        try:
+            data = self._read.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return
+        came = [num for num in data if num in self._previous]
+        if not came or self.signum is not None:
+            return
+        self.signum = came[0]
+        log.info("signal %d: closing the window", self.signum)
+        if self.window is not None:
+            self.window.close()
+        self.app.quit()
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before."""
+        self._notifier.setEnabled(False)
+        for num, handler in self._previous.items():
+            self._signal.signal(num, handler)
+        self._signal.set_wakeup_fd(self._previous_fd)
+        self._read.close()
+        self._write.close()
+
+
+def check_platform_libraries() -> str | None:
+    """The error line for missing X11 libraries, or None: checked before the
+    QApplication exists, since Qt aborts the process inside its constructor."""
+    if not xcb_platform_selected():
+        return None
+    plugin = xcb_plugin_path()
+    missing = missing_platform_libraries(plugin) if plugin is not None else []
+    return platform_error(missing) if missing else None
+
+
 def run_app(args) -> int:
-    """Open the window (or, with args.screenshot, save a PNG of it and exit)."""
+    """Open the window (or, with args.screenshot, save a PNG of it and exit).
+
+    Returns the exit status: 0, 2 for a problem the user can fix (printed as one
+    ``error:`` line: an unknown panel, missing X11 libraries), 1 for a screenshot that
+    could not be taken, and 128 + the signal's number when SIGTERM or SIGINT closed
+    the window (see CloseOnSignal).
+    """
     screenshot: Path | None = getattr(args, "screenshot", None)
     if screenshot is not None:
         # Must be set before the QApplication exists.
@@ -75,10 +267,25 @@ def run_app(args) -> int:
         # source of every module imported after it (to look for ``from __feature__``),
         # which slows the import of torch's thousand modules.
         importlib.import_module("torch")
-    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    if QApplication.instance() is None:
+        problem = check_platform_libraries()
+        if problem is not None:
+            sys.stderr.write(f"error: {problem}\n")
+            return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    closer = CloseOnSignal(app)
+    try:
+        code = _run_window(app, args, screenshot=screenshot, panel=panel, preview=preview, closer=closer)
+    finally:
+        closer.restore()
+    return code if closer.exit_code is None else closer.exit_code
+
+
+def _run_window(app, args, *, screenshot: Path | None, panel: str | None, preview: bool, closer: CloseOnSignal) -> int:
+    from PySide6.QtCore import QSettings, QTimer
+
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Latent Explorer")
@@ -108,6 +315,7 @@ def run_app(args) -> int:
     if startup.load_models is None:
         configure_torch(threads=None)  # denormals flushed before the window encodes with torch's threads
     window = MainWindow(startup=startup, settings=settings)
+    closer.window = window
     if not window.models_pending():
         configure_torch()
     window.set_data_dir(data_dir)
@@ -164,5 +372,6 @@ def run_app(args) -> int:
         # One pass of the event loop lays the window out and paints it before the grab.
         QTimer.singleShot(0, grab)
     app.exec()
-    window.close()
+    if window.isVisible():  # unless a signal closed it already
+        window.close()
     return result["code"]

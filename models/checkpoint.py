@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,15 +121,63 @@ def load_checkpoint(
             f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
     for k, v in expected.items():
+        # Checked before anything computes with them: a float64 weight fails deep in a
+        # matmul and an int64 one in load_state_dict, neither message naming the tensor.
+        if state[k].dtype != v.dtype:
+            raise CheckpointError(f"{path.name}: weight {k} is {_dtype_name(state[k].dtype)}, expected {_dtype_name(v.dtype)}")
         if tuple(state[k].shape) != tuple(v.shape):
             raise CheckpointError(
-                f"{path.name}: weight {k} has shape {tuple(state[k].shape)}, the architecture needs {tuple(v.shape)}"
+                f"{path.name}: weight {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)} "
+                f"(a {config.kind} with latent size {config.latent} and hidden sizes {list(config.hidden)})"
             )
         if not torch.isfinite(state[k]).all():
             raise CheckpointError(f"{path.name}: weight {k} holds NaN or infinite values")
-    model.load_state_dict({k: v.contiguous() for k, v in state.items()}, assign=True)
+    try:
+        model.load_state_dict({k: v.contiguous() for k, v in state.items()}, assign=True)
+    except RuntimeError as exc:  # anything the checks above did not foresee still names the file
+        raise CheckpointError(f"{path.name}: the weights do not fit the model: {exc}") from exc
     model.to(device).eval()
     return Checkpoint(model=model, config=config, meta=meta, path=path, digest=content_key(data))
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def check_writable_folder(folder: str | os.PathLike, *, what: str = "checkpoints") -> Path:
+    """Make sure ``what`` can be saved in ``folder`` (or, while it does not exist, in its
+    nearest existing parent, where saving makes it) before a run starts, so that an
+    unwritable output is reported before training, not after it."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise CheckpointError(f"cannot save {what} in {folder}: {existing} is a file, not a folder")
+    # A real write, not os.access: access() says yes to root on a read-only folder and
+    # knows nothing of a full disk or a read-only mount.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".latent-explorer-write-test.", dir=existing)
+        try:
+            os.write(fd, bytes(4096))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot save {what} in {existing}: {exc.strerror or exc}; choose another folder or free some space"
+        ) from exc
+    return folder
+
+
+def check_writable_file(path: str | os.PathLike, *, what: str = "the checkpoint") -> Path:
+    """``check_writable_folder`` for one file: also refuses a folder in its place."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"cannot save {what} as {path}: that is a folder; give a file name inside it")
+    check_writable_folder(path.parent, what=what)
+    return path
 
 
 def bundled_checkpoints(dataset: str = "mnist") -> list[Path]:

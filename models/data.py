@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATA_ENV = "LATENT_EXPLORER_DATA"
+# A local mirror (a classroom's or a company's server) tried before the public ones.
+MIRROR_ENV = "LATENT_EXPLORER_MIRROR"
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 IMAGE_SHAPE = (28, 28)
 
@@ -390,7 +392,12 @@ CancelCheck = Callable[[], bool]
 
 
 class _NetworkFailure(Exception):
-    """One mirror failed for one file; the next mirror is tried."""
+    """One mirror failed for one file; the next mirror is tried. ``partial``: the mirror
+    answered and sent some of the file (kept in the .part file) before it failed."""
+
+    def __init__(self, message: str, *, partial: bool = False):
+        super().__init__(message)
+        self.partial = partial
 
 
 def _content_matches(path: Path, content_md5: str) -> bool:
@@ -496,7 +503,8 @@ def _fetch(
                 try:
                     chunk = response.read(_CHUNK_SIZE)
                 except (OSError, http.client.HTTPException) as exc:
-                    raise _NetworkFailure(f"connection lost after {done} bytes: {exc or type(exc).__name__}") from exc
+                    raise _NetworkFailure(f"connection lost after {done} bytes: {exc or type(exc).__name__}",
+                                          partial=done > 0) from exc
                 if not chunk:
                     break
                 try:
@@ -511,7 +519,7 @@ def _fetch(
             except OSError as exc:
                 raise _DiskFull(part, exc) from exc
         if total is not None and done < total:
-            raise _NetworkFailure(f"connection closed after {done} of {total} bytes")
+            raise _NetworkFailure(f"connection closed after {done} of {total} bytes", partial=done > 0)
 
 
 class _DiskFull(Exception):
@@ -542,6 +550,28 @@ def _download_file(url: str, part: Path, *, fspec: FileSpec, **fetch_args) -> No
         _verify(part, fspec, url)
 
 
+def local_mirror(url: str | None = None) -> str | None:
+    """The local mirror's base URL: ``url``, else $LATENT_EXPLORER_MIRROR, else None.
+    It serves ``<base>/<dataset name>/<file name>``, the cache folder's own layout, so a
+    teacher can serve their cache as it is."""
+    where = "--mirror" if url is not None else f"${MIRROR_ENV}"
+    base = (url if url is not None else os.environ.get(MIRROR_ENV, "")).strip()
+    if not base:
+        return None
+    if not re.match(r"https?://[^/\s]+", base):
+        raise DataError(f"{where} must be an http:// or https:// address such as http://192.168.1.10:8000/, got {base!r}")
+    return base.rstrip("/") + "/"
+
+
+def _part_hint(part: Path, total: int | None) -> str:
+    if not part.is_file() or part.stat().st_size == 0:
+        return ""
+    kept = part.stat().st_size
+    of = f" of {total:,}" if total else ""
+    return (f" The partial file {part} ({kept:,}{of} bytes) is kept: run the download again "
+            f"and it resumes from there. ")
+
+
 def _manual_hint(spec: DatasetSpec, target: Path) -> str:
     return (
         f"To install {spec.title} by hand, copy its four files ({_file_list(spec)}; gzipped or not) "
@@ -557,12 +587,19 @@ def download_dataset(
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     mirrors: tuple[str, ...] | list[str] | None = None,
+    mirror: str | None = None,
     timeout: float = 30,
 ) -> dict[str, Path]:
-    """Download the files of ``name`` missing from ``<data_dir>/<name>/``; return all four paths."""
+    """Download the files of ``name`` missing from ``<data_dir>/<name>/``; return all four paths.
+
+    ``mirrors`` replaces the registry's public mirrors; the local mirror (``mirror``, else
+    $LATENT_EXPLORER_MIRROR; see ``local_mirror``) is tried before them, with the same
+    checksum checks."""
     spec = get_spec(name)
     target = dataset_dir(name, data_dir)
-    mirror_list = tuple(mirrors) if mirrors is not None else spec.mirrors
+    local = local_mirror(mirror)
+    public = tuple(mirrors) if mirrors is not None else spec.mirrors
+    mirror_list = ((f"{local}{spec.name}/",) if local else ()) + public
     present = _find_in(spec, target)
     missing = [role for role in ROLES if role not in present]
     if not missing:
@@ -583,6 +620,7 @@ def download_dataset(
 
         failures: list[str] = []
         checksum_error: ChecksumError | None = None
+        reached = False  # some mirror sent part of the file before the transfer broke
         for mirror in mirror_list:
             url = mirror.rstrip("/") + "/" + fspec.filename
             log.info("downloading %s", url)
@@ -591,6 +629,7 @@ def download_dataset(
             except _NetworkFailure as exc:
                 log.warning("%s: %s", url, exc)
                 failures.append(f"{url}: {exc}")
+                reached = reached or exc.partial
                 continue
             except ChecksumError as exc:
                 log.warning("%s", exc)
@@ -610,9 +649,11 @@ def download_dataset(
         else:
             if checksum_error is not None:
                 raise checksum_error
+            why = "the transfer broke off" if reached else "none of the mirrors could be reached"
             raise DownloadError(
-                f"Could not download {fspec.filename} for {spec.title}: none of the mirrors could be reached "
-                f"({'; '.join(failures) or 'no mirrors given'}). " + _manual_hint(spec, target)
+                f"Could not download {fspec.filename} for {spec.title}: {why} "
+                f"({'; '.join(failures) or 'no mirrors given'})."
+                + (_part_hint(part, fspec.size) or " ") + _manual_hint(spec, target)
             )
     return present
 
@@ -752,6 +793,25 @@ def load_files(name: str, files: Mapping[str, str | os.PathLike], *, source: str
     )
 
 
+def unreadable_summary(name: str, data_dir: str | os.PathLike, error: DataError) -> str:
+    """One line for a dataset under ``data_dir`` that ``load_dataset`` refused with
+    ``error``: which of its files cannot be read and why (each file is tried, so all
+    broken ones are named), or the error itself when the files read but do not fit."""
+    spec = get_spec(name)
+    files = find_dataset_files(name, data_dir) or {}
+    broken = []
+    for role in ROLES:
+        if role in files:
+            try:
+                read_idx(files[role])
+            except DataError as exc:
+                broken.append(str(exc))
+    if not broken:
+        return f"the {spec.title} files under {data_dir} could not be used: {error}"
+    return (f"{len(broken)} of the {len(ROLES)} {spec.title} files under {data_dir} could not be read: "
+            + "; ".join(broken))
+
+
 def _not_found(spec: DatasetSpec, root: Path) -> DatasetNotFoundError:
     looked = ", ".join(str(d) for d in _candidate_dirs(spec, root))
     partial = max((_find_in(spec, d) for d in _candidate_dirs(spec, root)), key=len)
@@ -773,13 +833,15 @@ def load_dataset(
     download: bool = False,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
+    mirror: str | None = None,
 ) -> Dataset:
-    """Load ``name`` from ``data_dir`` (else the cache), downloading it first if asked."""
+    """Load ``name`` from ``data_dir`` (else the cache), downloading it first if asked
+    (``mirror``: a local mirror tried first, see ``download_dataset``)."""
     spec = get_spec(name)
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     files = find_dataset_files(name, root)
     if files is None and download:
-        files = download_dataset(name, data_dir=root, progress=progress, should_cancel=should_cancel)
+        files = download_dataset(name, data_dir=root, progress=progress, should_cancel=should_cancel, mirror=mirror)
     if files is None:
         raise _not_found(spec, root)
     return load_files(name, files)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ import torch
 from models import checkpoint, data
 from models.data import as_float_images
 from models.nets import NetConfig, build_model
+from models.parent_watch import ParentWatch
 from models.threads import ThreadTuner
 from models.train import (
     EpochInfo,
@@ -30,6 +31,7 @@ from models.train import (
     TrainConfig,
     Trainer,
     TrainingError,
+    divergence_warning,
     flush_denormals,
     run_meta,
 )
@@ -159,6 +161,9 @@ class JobFinished:
     stopped: bool
     checkpoints: tuple[str, ...]
     seconds: float
+    # Sentences for the user about a run that finished but went wrong (a loss that
+    # exploded without becoming NaN: models.train.divergence_warning), one per model.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,12 +203,19 @@ class _Curve:
         return out
 
 
-def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
+def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threading.Event | None = None) -> None:
     """Child-process entry point: train, report, save; every outcome ends in one
-    JobFinished or JobFailed message."""
+    JobFinished or JobFailed message. ``orphaned`` is set when the parent has gone
+    (models.training_child); by default run_job watches for itself."""
     t0 = time.perf_counter()
     flush_denormals()  # first: before torch starts its worker threads
+    if orphaned is None:
+        # If the app is killed, stop after the batch, save, and exit (see models.parent_watch).
+        orphaned = ParentWatch(on_gone=getattr(queue, "cancel_join_thread", None)).start().gone
     try:
+        if job.out_dir is not None:
+            # Before the data is read: an unwritable folder must not cost a whole run.
+            checkpoint.check_writable_folder(job.out_dir)
         if job.threads:
             torch.set_num_threads(job.threads)
         tuner = ThreadTuner(job.thread_choices) if job.thread_choices else None
@@ -215,18 +227,15 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
         probe_idx = np.sort(rng.choice(len(test_images), size=min(job.probe_count, len(test_images)), replace=False))
         probe_x = as_float_images(test_images[probe_idx])
 
-        parent = multiprocessing.parent_process()
-
         def stopping() -> bool:
             # Pausing blocks here, between two batches, so a paused run uses no CPU.
             held = False
-            while pause_event.is_set() and not stop_event.is_set():
+            while pause_event.is_set() and not (stop_event.is_set() or orphaned.is_set()):
                 held = True
                 time.sleep(0.05)
             if held and tuner is not None:
                 tuner.interrupted()  # a pause is not a slower machine
-            # An orphaned child (the app was killed) stops instead of training on.
-            return stop_event.is_set() or (parent is not None and not parent.is_alive())
+            return stop_event.is_set() or orphaned.is_set()
 
         trainers = []
         for i, config in enumerate(job.configs):
@@ -308,14 +317,20 @@ def run_job(job: TrainJob, queue, stop_event, pause_event) -> None:
         send_snapshots()
         stopped = any(t.result.stopped for t in trainers)
         paths = _save_all(job, trainers, ds, stopped=stopped)
-        queue.put(JobFinished(stopped=stopped, checkpoints=paths, seconds=time.perf_counter() - t0))
+        warnings = tuple(f"{t.model.config.title}: {w}" for t in trainers
+                         if (w := divergence_warning(t.result, lr=job.train.lr)) is not None)
+        queue.put(JobFinished(stopped=stopped, checkpoints=paths, seconds=time.perf_counter() - t0, warnings=warnings))
     except NonFiniteLossError as exc:
         paths = ()
+        message = str(exc)
         try:
             paths = _save_all(job, trainers, ds, stopped=True, status="last good weights")
-        except Exception:  # the error message below matters more than a failed save
+        except checkpoint.CheckpointError as save_exc:
+            message = f"{message} Saving them failed, so nothing was saved: {save_exc}"
+        except Exception as save_exc:  # the message must still reach the panel
             log.exception("saving the last good weights failed")
-        queue.put(JobFailed(str(exc), paths))
+            message = f"{message} Saving them failed, so nothing was saved: {type(save_exc).__name__}: {save_exc}"
+        queue.put(JobFailed(message, paths))
     except (data.DataError, TrainingError, checkpoint.CheckpointError) as exc:
         queue.put(JobFailed(str(exc)))
     except Exception as exc:  # never let the child die silently

@@ -52,6 +52,11 @@ def select_device(preference: str | None = None) -> torch.device:
         return torch.device("cpu")
     if pref.startswith("cuda") and not torch.cuda.is_available():
         raise TrainingError("CUDA was requested but torch sees no CUDA GPU; use --device cpu or install a CUDA build of torch")
+    index = pref.partition(":")[2]
+    if pref.startswith("cuda:") and index.isdigit() and int(index) >= torch.cuda.device_count():
+        raise TrainingError(
+            f"{pref} was requested but torch sees {torch.cuda.device_count()} CUDA GPU(s), numbered from 0; use --device cuda"
+        )
     if pref == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise TrainingError("MPS was requested but is not available on this machine; use --device cpu")
     try:
@@ -111,6 +116,8 @@ class TrainResult:
     epochs_done: int = 0
     stopped: bool = False
     history: list[EpochInfo] = field(default_factory=list)
+    # The loss of the very first batch: the untrained model's, what divergence is measured against.
+    first_loss: float | None = None
 
     @property
     def final_test(self) -> dict[str, float]:
@@ -261,6 +268,8 @@ class Trainer:
                         f"the learning rate ({c.lr:g}) is probably too high. "
                         "The model keeps its last good weights."
                     )
+                if result.first_loss is None:
+                    result.first_loss = values["loss"]
                 if step % c.keep_every == 0:
                     for k, v in model.state_dict().items():
                         good[k].copy_(v)
@@ -307,6 +316,30 @@ class Trainer:
                 self.on_epoch(einfo)
             yield einfo
         model.eval()
+
+
+# How far above its first batch's loss a run may end before it counts as diverged.
+# Every model starts with its output at the training set's mean image, so the first
+# loss is a blank guess's: a working run ends below it and a barely trained one near
+# it (one batch's noise is far less than 2x), while ending at twice it means the model
+# got worse than that guess. Not more: a sigmoid AE's MSE is bounded, and a collapsed
+# one ends only a few times above its start, so a larger factor would miss it.
+DIVERGENCE_FACTOR = 2.0
+
+
+def divergence_warning(result: TrainResult, *, lr: float) -> str | None:
+    """A sentence for the user when the loss stayed finite but exploded (the last epoch's
+    mean training loss over DIVERGENCE_FACTOR times the first batch's), else None."""
+    if result.first_loss is None or not result.history or result.first_loss <= 0:
+        return None
+    last = result.history[-1].train.get("loss")
+    if last is None or not last > DIVERGENCE_FACTOR * result.first_loss:
+        return None
+    return (
+        f"the training loss ended at {last:.4g}, {last / result.first_loss:.3g} times its first value "
+        f"({result.first_loss:.4g}): training diverged and the model is probably useless; "
+        f"the learning rate ({lr:g}) is probably too high, try 1e-3"
+    )
 
 
 def run_meta(

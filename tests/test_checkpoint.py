@@ -219,7 +219,7 @@ def test_weights_of_the_wrong_shape(tmp_path):
         tmp_path / "mixed.pt",
         payload_for(config_says_2, state_dict=dict(weights_from_3.state_dict())),
     )
-    with pytest.raises(CheckpointError, match=r"mixed\.pt: weight .* has shape .*3.*needs .*2"):
+    with pytest.raises(CheckpointError, match=r"mixed\.pt: weight .* has shape .*3.*expected .*2"):
         load_checkpoint(path)
 
 

@@ -385,6 +385,8 @@ class Server:
     files: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     honour_range: bool = True
+    # URL path -> bytes after which the server closes the connection mid-file (once).
+    cut_after: dict[str, int] = field(default_factory=dict)
 
 
 def _handler_for(state: Server) -> type[BaseHTTPRequestHandler]:
@@ -411,7 +413,9 @@ def _handler_for(state: Server) -> type[BaseHTTPRequestHandler]:
                 self.send_response(200)
             self.send_header("Content-Length", str(len(body) - start))
             self.end_headers()
-            self.wfile.write(body[start:])
+            cut = state.cut_after.pop(self.path, None)
+            # HTTP/1.0: returning closes the connection, short of the promised length.
+            self.wfile.write(body[start:] if cut is None else body[start : start + cut])
 
         def log_message(self, *args) -> None:
             pass
@@ -463,15 +467,26 @@ def tiny_spec(payloads: dict[str, bytes], *, name: str = "tiny", sha256: dict[st
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch, server):
-    """A 'tiny' dataset in the registry, served by the loopback server under /ok/."""
+    """A 'tiny' dataset in the registry, served by the loopback server as a public
+    mirror does (/ok/<file>) and as a local mirror does (/local/tiny/<file>); its
+    registered public mirror is a closed port. No local mirror is set."""
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
     arrays = make_arrays(n_train=200, n_test=50)  # 200 random images: several download chunks
     payloads = {}
     for role in data.ROLES:
         payloads[role] = gzip.compress(idx_bytes(arrays[role], tmp_path), mtime=0)
         server.files[f"/ok/{ROLE_FILES[role]}.gz"] = payloads[role]
+        server.files[f"/local/tiny/{ROLE_FILES[role]}.gz"] = payloads[role]
     spec = tiny_spec(payloads)
     monkeypatch.setattr(data, "DATASETS", {**data.DATASETS, "tiny": spec})
     return arrays, payloads
+
+
+@pytest.fixture
+def mirror(monkeypatch, server, tiny) -> str:
+    """$LATENT_EXPLORER_MIRROR at the loopback server, as a classroom sets it."""
+    monkeypatch.setenv(data.MIRROR_ENV, server.url + "/local/")
+    return server.url + "/local/tiny/"
 
 
 def closed_port_url() -> str:
@@ -481,12 +496,11 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
-def test_download_fills_the_cache_and_reports_progress(tmp_path, server, tiny):
+def test_download_fills_the_cache_and_reports_progress(tmp_path, server, tiny, mirror):
     arrays, payloads = tiny
     seen: list[data.DownloadProgress] = []
 
-    files = data.download_dataset("tiny", data_dir=tmp_path / "cache", progress=seen.append,
-                                  mirrors=[server.url + "/ok/"])
+    files = data.download_dataset("tiny", data_dir=tmp_path / "cache", progress=seen.append)
 
     target = tmp_path / "cache" / "tiny"
     assert {p.parent for p in files.values()} == {target}
@@ -520,7 +534,7 @@ def test_load_dataset_downloads_when_asked(tmp_path, server, tiny, monkeypatch):
     assert (tmp_path / "tiny" / "t10k-labels-idx1-ubyte.gz").is_file()
 
 
-def test_download_resumes_a_partial_file_with_a_range_request(tmp_path, server, tiny):
+def test_download_resumes_a_partial_file_with_a_range_request(tmp_path, server, tiny, mirror):
     _, payloads = tiny
     target = tmp_path / "tiny"
     target.mkdir()
@@ -529,15 +543,15 @@ def test_download_resumes_a_partial_file_with_a_range_request(tmp_path, server, 
     (target / "train-images-idx3-ubyte.gz.part").write_bytes(body[:half])
     seen: list[data.DownloadProgress] = []
 
-    data.download_dataset("tiny", data_dir=tmp_path, progress=seen.append, mirrors=[server.url + "/ok/"])
+    data.download_dataset("tiny", data_dir=tmp_path, progress=seen.append)
 
-    assert ("/ok/train-images-idx3-ubyte.gz", f"bytes={half}-") in server.requests
+    assert ("/local/tiny/train-images-idx3-ubyte.gz", f"bytes={half}-") in server.requests
     assert (target / "train-images-idx3-ubyte.gz").read_bytes() == body
     assert seen[0].done_bytes == half
     assert not (target / "train-images-idx3-ubyte.gz.part").exists()
 
 
-def test_download_restarts_when_the_server_ignores_the_range(tmp_path, server, tiny):
+def test_download_restarts_when_the_server_ignores_the_range(tmp_path, server, tiny, mirror):
     _, payloads = tiny
     server.honour_range = False
     target = tmp_path / "tiny"
@@ -545,86 +559,86 @@ def test_download_restarts_when_the_server_ignores_the_range(tmp_path, server, t
     body = payloads["train_images"]
     (target / "train-images-idx3-ubyte.gz.part").write_bytes(body[:1000])
 
-    data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+    data.download_dataset("tiny", data_dir=tmp_path)
 
     assert (target / "train-images-idx3-ubyte.gz").read_bytes() == body
     # Right the first time: the full answer replaced the old bytes instead of being appended.
-    assert [p for p, _ in server.requests].count("/ok/train-images-idx3-ubyte.gz") == 1
+    assert [p for p, _ in server.requests].count("/local/tiny/train-images-idx3-ubyte.gz") == 1
 
 
-def test_download_accepts_a_complete_part_file_the_server_answers_416_for(tmp_path, server, tiny):
+def test_download_accepts_a_complete_part_file_the_server_answers_416_for(tmp_path, server, tiny, mirror):
     _, payloads = tiny
     target = tmp_path / "tiny"
     target.mkdir()
     (target / "train-labels-idx1-ubyte.gz.part").write_bytes(payloads["train_labels"])
 
-    data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+    data.download_dataset("tiny", data_dir=tmp_path)
 
     assert (target / "train-labels-idx1-ubyte.gz").read_bytes() == payloads["train_labels"]
 
 
-def test_download_starts_over_when_a_resumed_file_is_corrupt(tmp_path, server, tiny):
+def test_download_starts_over_when_a_resumed_file_is_corrupt(tmp_path, server, tiny, mirror):
     _, payloads = tiny
     target = tmp_path / "tiny"
     target.mkdir()
     body = payloads["train_images"]
     (target / "train-images-idx3-ubyte.gz.part").write_bytes(bytes(len(body) // 2))  # zeros: wrong bytes
 
-    data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+    data.download_dataset("tiny", data_dir=tmp_path)
 
     assert (target / "train-images-idx3-ubyte.gz").read_bytes() == body
-    assert ("/ok/train-images-idx3-ubyte.gz", None) in server.requests
+    assert ("/local/tiny/train-images-idx3-ubyte.gz", None) in server.requests
 
 
-def test_download_only_fetches_missing_files(tmp_path, server, tiny):
+def test_download_only_fetches_missing_files(tmp_path, server, tiny, mirror):
     arrays, _ = tiny
     target = tmp_path / "tiny"
     data.write_idx(target / "t10k-labels-idx1-ubyte", arrays["test_labels"])  # raw, already there
     seen: list[data.DownloadProgress] = []
 
-    files = data.download_dataset("tiny", data_dir=tmp_path, progress=seen.append, mirrors=[server.url + "/ok/"])
+    files = data.download_dataset("tiny", data_dir=tmp_path, progress=seen.append)
 
     assert files["test_labels"] == target / "t10k-labels-idx1-ubyte"
     assert not any("t10k-labels" in path for path, _ in server.requests)
     assert {p.file_count for p in seen} == {3}
 
 
-def test_bad_checksum_raises_and_leaves_no_file(tmp_path, server, tiny, monkeypatch):
+def test_bad_checksum_raises_and_leaves_no_file(tmp_path, server, tiny, mirror, monkeypatch):
     _, payloads = tiny
     wrong = "0" * 64
     spec = tiny_spec(payloads, sha256={"test_images": wrong})
     monkeypatch.setitem(data.DATASETS, "tiny", spec)
 
     with pytest.raises(data.ChecksumError) as info:
-        data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+        data.download_dataset("tiny", data_dir=tmp_path)
 
     message = str(info.value)
     assert "t10k-images-idx3-ubyte.gz" in message
     assert wrong in message and hashlib.sha256(payloads["test_images"]).hexdigest() in message
-    assert server.url + "/ok/" in message
+    assert mirror in message
     assert not (tmp_path / "tiny" / "t10k-images-idx3-ubyte.gz").exists()
     assert not (tmp_path / "tiny" / "t10k-images-idx3-ubyte.gz.part").exists()
 
 
-def test_md5_is_checked_when_no_sha256_is_known(tmp_path, server, tiny, monkeypatch):
+def test_md5_is_checked_when_no_sha256_is_known(tmp_path, server, tiny, mirror, monkeypatch):
     spec = data.DATASETS["tiny"]
     files = dict(spec.files)
     files["train_labels"] = data.FileSpec(files["train_labels"].filename, md5="f" * 32)
     monkeypatch.setitem(data.DATASETS, "tiny", replace(spec, files=files))
 
     with pytest.raises(data.ChecksumError, match="md5 expected f{32}"):
-        data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+        data.download_dataset("tiny", data_dir=tmp_path)
 
 
-def test_a_repackaged_file_with_the_official_content_is_accepted(tmp_path, server, tiny, monkeypatch):
+def test_a_repackaged_file_with_the_official_content_is_accepted(tmp_path, server, tiny, mirror, monkeypatch):
     arrays, payloads = tiny
     content = idx_bytes(arrays["test_labels"], tmp_path)
     spec = tiny_spec(payloads, content_md5={"test_labels": hashlib.md5(content).hexdigest()})
     monkeypatch.setitem(data.DATASETS, "tiny", spec)
     # Same IDX bytes, different gzip wrapper (another timestamp): another digest.
-    server.files["/ok/t10k-labels-idx1-ubyte.gz"] = gzip.compress(content, mtime=1234567890)
+    server.files["/local/tiny/t10k-labels-idx1-ubyte.gz"] = gzip.compress(content, mtime=1234567890)
 
-    files = data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+    files = data.download_dataset("tiny", data_dir=tmp_path)
 
     np.testing.assert_array_equal(data.read_idx(files["test_labels"]), arrays["test_labels"])
 
@@ -650,7 +664,7 @@ def test_a_missing_file_on_the_first_mirror_falls_through_to_the_second(tmp_path
     assert ("/gone/train-images-idx3-ubyte.gz", None) in server.requests
 
 
-def test_cancel_keeps_the_part_file_and_the_next_download_resumes(tmp_path, server, tiny):
+def test_cancel_keeps_the_part_file_and_the_next_download_resumes(tmp_path, server, tiny, mirror):
     _, payloads = tiny
     body = payloads["train_images"]
     calls = []
@@ -660,32 +674,106 @@ def test_cancel_keeps_the_part_file_and_the_next_download_resumes(tmp_path, serv
         return len(calls) > 1
 
     with pytest.raises(data.DownloadCancelled):
-        data.download_dataset("tiny", data_dir=tmp_path, should_cancel=cancel_on_second_chunk,
-                              mirrors=[server.url + "/ok/"])
+        data.download_dataset("tiny", data_dir=tmp_path, should_cancel=cancel_on_second_chunk)
 
     part = tmp_path / "tiny" / "train-images-idx3-ubyte.gz.part"
     kept = part.stat().st_size
     assert 0 < kept < len(body)
     assert not (tmp_path / "tiny" / "train-images-idx3-ubyte.gz").exists()
 
-    data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+    data.download_dataset("tiny", data_dir=tmp_path)
 
     assert (tmp_path / "tiny" / "train-images-idx3-ubyte.gz").read_bytes() == body
-    assert ("/ok/train-images-idx3-ubyte.gz", f"bytes={kept}-") in server.requests
+    assert ("/local/tiny/train-images-idx3-ubyte.gz", f"bytes={kept}-") in server.requests
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to simulate a full disk")
-def test_a_full_disk_gives_a_clear_error_and_no_half_file(tmp_path, server, tiny):
+def test_a_full_disk_gives_a_clear_error_and_no_half_file(tmp_path, server, tiny, mirror):
     target = tmp_path / "tiny"
     target.mkdir()
     # Every write to /dev/full fails with ENOSPC, as on a full disk.
     (target / "train-images-idx3-ubyte.gz.part").symlink_to("/dev/full")
 
     with pytest.raises(data.DataError, match="not enough disk space"):
-        data.download_dataset("tiny", data_dir=tmp_path, mirrors=[server.url + "/ok/"])
+        data.download_dataset("tiny", data_dir=tmp_path)
 
     assert not (target / "train-images-idx3-ubyte.gz").exists()
     assert not os.path.lexists(target / "train-images-idx3-ubyte.gz.part")
+
+
+def test_the_local_mirror_is_tried_before_the_public_ones(tmp_path, server, tiny, monkeypatch):
+    _, payloads = tiny
+    spec = data.DATASETS["tiny"]
+    # Both answer; the public one is never asked while the local one has the file.
+    monkeypatch.setitem(data.DATASETS, "tiny", replace(spec, mirrors=(server.url + "/ok/",)))
+    monkeypatch.setenv(data.MIRROR_ENV, server.url + "/local")
+    del server.files["/local/tiny/t10k-labels-idx1-ubyte.gz"]  # missing there: the public mirror brings it
+
+    files = data.download_dataset("tiny", data_dir=tmp_path)
+
+    for role in data.ROLES:
+        assert files[role].read_bytes() == payloads[role]
+    asked = [path for path, _ in server.requests]
+    assert asked == [f"/local/tiny/{ROLE_FILES[role]}.gz" for role in data.ROLES] + ["/ok/t10k-labels-idx1-ubyte.gz"]
+
+
+def test_the_mirror_argument_is_tried_first_and_checked_like_the_public_mirrors(tmp_path, server, tiny, monkeypatch):
+    _, payloads = tiny
+    server.files["/other/tiny/train-images-idx3-ubyte.gz"] = b"not the images"
+
+    with pytest.raises(data.ChecksumError, match="/other/tiny/train-images"):
+        data.load_dataset("tiny", data_dir=tmp_path, download=True, mirror=server.url + "/other/")
+
+    assert server.requests[0][0] == "/other/tiny/train-images-idx3-ubyte.gz"
+    assert not (tmp_path / "tiny" / "train-images-idx3-ubyte.gz").exists()
+
+
+@pytest.mark.parametrize("url", ["ftp://files.example/", "192.168.1.10:8000", "http://"])
+def test_a_mirror_that_is_not_a_web_address_is_refused_before_downloading(tmp_path, server, tiny, monkeypatch, url):
+    monkeypatch.setenv(data.MIRROR_ENV, url)
+
+    with pytest.raises(data.DataError, match=r"\$LATENT_EXPLORER_MIRROR must be an http:// or https:// address"):
+        data.download_dataset("tiny", data_dir=tmp_path)
+
+    assert server.requests == []
+
+
+def test_a_transfer_cut_mid_file_keeps_the_partial_file_and_says_so(tmp_path, server, tiny, mirror):
+    _, payloads = tiny
+    body = payloads["train_images"]
+    half = len(body) // 2
+    server.cut_after[f"/local/tiny/{ROLE_FILES['train_images']}.gz"] = half
+
+    with pytest.raises(data.DownloadError) as info:
+        data.download_dataset("tiny", data_dir=tmp_path, timeout=5)
+
+    part = tmp_path / "tiny" / "train-images-idx3-ubyte.gz.part"
+    assert part.stat().st_size == half
+    message = str(info.value)
+    assert "transfer broke off" in message and "none of the mirrors could be reached" not in message
+    assert str(part) in message and f"{half:,} of {len(body):,} bytes" in message
+    assert "run the download again" in message
+
+    data.download_dataset("tiny", data_dir=tmp_path)
+
+    assert (tmp_path / "tiny" / "train-images-idx3-ubyte.gz").read_bytes() == body
+    assert (f"/local/tiny/{ROLE_FILES['train_images']}.gz", f"bytes={half}-") in server.requests
+
+
+def test_a_broken_cache_is_summarised_file_by_file(tmp_path):
+    arrays = make_arrays()
+    folder = tmp_path / "mnist"
+    write_dataset(folder, arrays)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b broken")
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(b"<html>no</html>")
+    with pytest.raises(data.DataError) as info:
+        data.load_dataset("mnist", data_dir=tmp_path)
+
+    summary = data.unreadable_summary("mnist", tmp_path, info.value)
+
+    assert summary.startswith("2 of the 4 MNIST files")
+    assert "train-images-idx3-ubyte.gz" in summary and "t10k-labels-idx1-ubyte.gz" in summary
+    assert "train-labels" not in summary and "\n" not in summary
 
 
 # ---------------------------------------------------------------- pixel values

@@ -65,3 +65,47 @@ def test_a_job_with_its_source_survives_pickling():
 def test_a_missing_dataset_on_disk_fails_the_job_with_a_message(tmp_path):
     messages = run_job_here(_job(dataset="kmnist", data_dir=str(tmp_path)))
     assert isinstance(messages[-1], JobFailed) and "Kuzushiji-MNIST was not found" in messages[-1].message
+
+
+def _must_not_be_read(job: TrainJob) -> data.Dataset:
+    raise AssertionError("the job read its data although it could not save")
+
+
+def test_an_unwritable_out_dir_fails_the_job_before_its_data_is_read(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("in the way")
+    messages = run_job_here(_job(data_source=_must_not_be_read, out_dir=str(a_file / "runs")))
+    assert len(messages) == 1 and isinstance(messages[0], JobFailed), messages
+    assert "cannot save checkpoints" in messages[0].message and str(a_file) in messages[0].message
+
+
+def test_a_nan_run_whose_save_fails_says_that_nothing_was_saved(tmp_path):
+    x, labels = labelled_blobs(256)
+    (tmp_path / "vae.pt").mkdir()  # the checkpoint's place is taken: its save fails
+    job = _job(configs=(NetConfig(kind="vae", hidden=(16,)),), data_source=ImageArrays(x, x[:40], labels[:40]),
+               train=TrainConfig(epochs=3, batch_size=32, lr=1e4, schedule="constant"), out_dir=str(tmp_path))
+    messages = run_job_here(job)
+    failed = messages[-1]
+    assert isinstance(failed, JobFailed), failed
+    assert "loss became" in failed.message or "became NaN" in failed.message
+    assert "Saving them failed, so nothing was saved" in failed.message and "vae.pt" in failed.message
+    assert failed.checkpoints == ()
+
+
+def test_a_loss_that_explodes_finishes_with_a_warning(tmp_path):
+    x, labels = labelled_blobs(256)
+    job = _job(configs=(NetConfig(kind="linear", hidden=(16,)), NetConfig(kind="ae", hidden=(16,))),
+               data_source=ImageArrays(x, x[:40], labels[:40]),
+               train=TrainConfig(epochs=2, batch_size=32, lr=10, schedule="constant"), out_dir=str(tmp_path))
+    finished = run_job_here(job)[-1]
+    assert isinstance(finished, JobFinished), finished
+    assert len(finished.warnings) == 2
+    assert finished.warnings[0].startswith("Linear autoencoder: ") and finished.warnings[1].startswith("Autoencoder: ")
+    assert all("diverged" in w and "learning rate (10)" in w for w in finished.warnings)
+    assert len(finished.checkpoints) == 2  # still saved
+
+
+def test_a_sound_run_finishes_without_warnings():
+    x, labels = labelled_blobs(128)
+    finished = run_job_here(_job(data_source=ImageArrays(x, x[:40], labels[:40])))[-1]
+    assert isinstance(finished, JobFinished) and finished.warnings == ()

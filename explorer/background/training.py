@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import pickle
 import queue as queue_module
 import time
 
@@ -20,8 +21,8 @@ from models.jobs import (
     JobStarted,
     ModelSnapshot,
     TrainJob,
-    run_job,
 )
+from models.training_child import run_job_watched
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,11 @@ class TrainingController(QObject):
         self._queue = self._ctx.Queue()
         self._stop = self._ctx.Event()
         self._pause = self._ctx.Event()
+        # The job goes pickled so that the child watches for this process's end before
+        # unpickling it imports torch (see models.training_child).
         self._process = self._ctx.Process(
-            target=run_job, args=(job, self._queue, self._stop, self._pause), name="latent-explorer-training", daemon=True
+            target=run_job_watched, args=(pickle.dumps(job), self._queue, self._stop, self._pause),
+            name="latent-explorer-training", daemon=True,
         )
         self._process.start()
         self._set_state("starting")
