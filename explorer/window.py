@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
         panel = TrainPanel(dataset=self.context, theme=self.theme, settings=self._settings, data_dir=self.data_dir,
                            job_defaults=self._train_job_defaults)
         panel.finished.connect(self._training_finished)
+        panel.restore_bundled_requested.connect(self.restore_bundled_models)
         panel.failed.connect(self.show_error)
         return panel
 
@@ -365,6 +366,13 @@ class MainWindow(QMainWindow):
 
     def _training_finished(self, result: RunResult) -> None:
         self.checkpoints.load_trained(result, dataset=self.dataset, title=self.context.title)
+
+    def restore_bundled_models(self) -> bool:
+        """Put the dataset's bundled models back in every panel (after a run replaced them)."""
+        self.wait_for_models()
+        ok = not self.checkpoints.restore_bundled(self.dataset)
+        self._update_status()
+        return ok
 
     # ------------------------------------------------------------ export and messages
 

@@ -97,7 +97,8 @@ def test_explore_panel_shows_the_dataset_it_is_handed(qtbot, startup):
     panel.set_checkpoint("right", startup.checkpoints["right"])
     assert panel.plots["right"].visible_point_count() == 50
     panel.select_image(7)
-    assert "class " in panel.detail_label.text() and "#7" in panel.detail_label.text()
+    # The box's title names the image and its class; the label below holds the codes.
+    assert "class " in panel.details.title() and "#7" in panel.details.title()
 
 
 def test_demo_shows_a_probe_a_selection_samples_and_a_path(qtbot, startup):
@@ -183,7 +184,7 @@ def test_clicking_a_point_shows_the_test_image_and_reconstructions(window, qtbot
     assert np.array_equal(panel.detail_views["original"].image(), startup.dataset.images[j] / np.float32(255))
     assert panel.detail_views["left"].image().shape == (28, 28)
     assert panel.detail_views["right"].image() is not None
-    assert f"#{j}" in panel.detail_label.text() and "digit 0" in panel.detail_label.text()
+    assert f"#{j}" in panel.details.title() and "digit 0" in panel.details.title()
 
 
 def test_interpolation_shows_the_requested_number_of_images(window, qtbot):

@@ -225,8 +225,32 @@ def test_run_from_start_shows_progress_falling_loss_moving_points_and_ends_in_ex
     assert {Path(p).name for p in result.checkpoints} == {"ae.pt", "vae.pt"}
     assert window.explore.checkpoint("left").path == out / "ae.pt"
     assert window.explore.checkpoint("right").path == out / "vae.pt"
-    assert "now exploring the new AE (left) and VAE (right)" in window.status_text()
+    # The window and the panel say that the bundled models were replaced everywhere.
+    assert "the new AE (left) and VAE (right) replace the bundled models in every panel" in window.status_text()
     assert str(out) in panel.run_label.text()
+    assert "replace the bundled ones in every panel" in panel.run_label.text()
+    assert not panel.warning_label.isVisible()  # a run that learned has nothing to warn about
+
+    # One click brings the bundled models back in every panel.
+    assert panel.bundled_button.isVisible()
+    qtbot.mouseClick(panel.bundled_button, Qt.MouseButton.LeftButton)
+    bundled = ROOT / "resources" / "models"
+    for side, name in (("left", "ae.pt"), ("right", "vae.pt")):
+        path = window.explore.checkpoint(side).path
+        assert path.name == name and bundled in path.parents
+    # The hands-on panels (Draw, Denoise, Inpaint) take the Explore panel's models.
+    assert window.draw.workbench.ae.model is window.explore.checkpoint("left").model
+    assert "bundled models are back" in window.status_text()
+    assert not panel.bundled_button.isVisible()
+
+    # A new run empties the decoded-image boxes, coordinates and all.
+    assert "(" in panel.live.decoded["right"].caption()
+    assert panel.start()
+    for side, title in (("left", "AE"), ("right", "VAE")):
+        assert panel.live.decoded[side].image() is None
+        assert panel.live.decoded[side].caption() == f"{title} decoded"
+    with qtbot.waitSignal(panel.finished, timeout=60000):
+        panel.stop()
 
     # The last run's settings are remembered.
     again = TrainPanel(settings=window._settings)
@@ -409,3 +433,35 @@ def test_train_for_screenshot_trains_on_the_bundled_subset_and_exits_0(tmp_path)
     assert "Traceback" not in run.stderr
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+
+
+def test_on_the_bundled_images_the_panel_says_the_test_curve_is_not_held_out(make_panel, qtbot, tmp_path):
+    # No dataset on disk: the run trains on the bundled images, which are its test images too.
+    job = {k: v for k, v in _tiny_job(tmp_path).items() if k != "data_source"}
+    panel = make_panel(data_dir=tmp_path / "no-datasets", job_defaults=job)
+    _tiny(panel, tmp_path, epochs=1)
+    panel.form.models_combo.setCurrentIndex(panel.form.models_combo.findData("ae"))
+    with qtbot.waitSignal(panel.controller.started, timeout=60000):
+        assert panel.start()
+    text = panel.run_label.text()
+    assert "not held out" in text and "images the model trained on" in text
+    with qtbot.waitSignal(panel.finished, timeout=60000):
+        panel.stop()
+
+
+def test_a_run_whose_loss_explodes_warns_in_the_panel_and_the_status_bar(window, qtbot, tmp_path):
+    panel = window.train_panel
+    _tiny(panel, tmp_path, epochs=3, lr="10")
+    panel.form.models_combo.setCurrentIndex(panel.form.models_combo.findData("ae"))
+    with qtbot.waitSignal(panel.finished, timeout=60000) as done:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    warnings = done.args[0].warnings
+    assert warnings and "diverged" in warnings[0]
+    assert panel.warning_label.isVisible()
+    assert "diverged" in panel.warning_label.text() and "learning rate" in panel.warning_label.text()
+    assert "Warning:" in window.status_text() and "diverged" in window.status_text()
+    # In the theme's warning colour, in either theme.
+    for choice in ("dark", "light"):
+        window.apply_theme(choice)
+        colour = panel.warning_label.palette().color(panel.warning_label.foregroundRole()).name()
+        assert colour != panel.run_label.palette().color(panel.run_label.foregroundRole()).name()

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 
 from explorer.panels.protocol import PanelDefaults
 from explorer.startup import DatasetContext
-from explorer.widgets.image_view import ImageStrip, ImageView
+from explorer.widgets.fitting import FittingImageView, WrappingLabel
+from explorer.widgets.image_view import ImageStrip
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import metrics
@@ -42,6 +43,7 @@ MODEL_CHOICES = (
     ("ae8.pt", "AE, latent size 8"),
 )
 ALONG_STEPS = 9
+DECODED_MIN = 64  # the four decoded images side by side in the narrow column of a 1000 px window
 
 INTRO = (
     "These models squeeze each digit into <b>{latent} numbers</b> instead of 2, so they reconstruct more detail. "
@@ -85,9 +87,16 @@ class LargerLatentExperiment(QWidget, PanelDefaults):
     # ------------------------------------------------------------ layout
 
     def _build_ui(self) -> None:
-        root = QHBoxLayout(self)
-        root.setContentsMargins(8, 8, 8, 8)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 8, 8, 8)
+        outer.setSpacing(6)
+        # Across the whole panel: in the side column its sentences took too many lines
+        # for a small window.
+        self.intro_label = WrappingLabel(lines=2)
+        outer.addWidget(self.intro_label)
+        root = QHBoxLayout()
         root.setSpacing(10)
+        outer.addLayout(root, 1)
 
         left = QVBoxLayout()
         row = QHBoxLayout()
@@ -108,32 +117,32 @@ class LargerLatentExperiment(QWidget, PanelDefaults):
         root.addLayout(left, 3)
 
         side = QVBoxLayout()
-        side.setSpacing(8)
-        self.intro_label = QLabel("")
-        self.intro_label.setWordWrap(True)
-        side.addWidget(self.intro_label)
+        side.setSpacing(6)
 
         decode_box = QGroupBox("Decoded")
         grid = QHBoxLayout(decode_box)
-        self.decoded_view = ImageView(caption="plane point", placeholder="Drag on the plane", minimum=90)
+        self.decoded_view = FittingImageView(caption="plane point", placeholder="Drag on the plane", minimum=DECODED_MIN)
         self.decoded_view.setToolTip("The image the decoder makes of the plane point under the cross")
-        self.original_view = ImageView(caption="test image", placeholder="Click a point", minimum=90)
-        self.full_view = ImageView(caption="full 8-D code", placeholder="", minimum=90)
+        self.original_view = FittingImageView(caption="test image", placeholder="Click a point", minimum=DECODED_MIN)
+        self.full_view = FittingImageView(caption="full 8-D code", placeholder="", minimum=DECODED_MIN)
         self.full_view.setToolTip("Decoded from the test image's full code: everything the model keeps")
-        self.shadow_view = ImageView(caption="shadow on plane", placeholder="", minimum=90)
+        self.shadow_view = FittingImageView(caption="shadow on plane", placeholder="", minimum=DECODED_MIN)
         self.shadow_view.setToolTip("Decoded from the code's projection onto the plane: what the plot can show")
+        # Each as wide as its longest caption, so none is cut in a small window.
+        wide = max(self.fontMetrics().horizontalAdvance(c) for c in ("shadow on plane", "full 8-D code", "test image 9999"))
         for view in (self.decoded_view, self.original_view, self.full_view, self.shadow_view):
+            view.setMinimumWidth(max(DECODED_MIN, wide + 8))
             grid.addWidget(view, 1)
-        side.addWidget(decode_box, 2)
+        side.addWidget(decode_box, 1)
 
         self.variance_box = QGroupBox("How much of the codes the plane shows")
         vbox = QVBoxLayout(self.variance_box)
         self.variance_plot = pg.PlotWidget()
-        self.variance_plot.setMinimumHeight(130)
+        self.variance_plot.setMinimumHeight(80)
         self.variance_plot.setMouseEnabled(False, False)
         self.variance_plot.hideButtons()
         self.variance_plot.setMenuEnabled(False)
-        self.variance_plot.setLabel("left", "% of variance")
+        self.variance_plot.setLabel("left", "%")  # a longer name would not fit the short axis of a small window
         self.variance_plot.getAxis("left").enableAutoSIPrefix(False)
         self.variance_plot.setLabel("bottom", "principal direction of the codes")
         self.variance_plot.setToolTip("The variance of the test codes along each principal direction, as a share of "
@@ -141,8 +150,9 @@ class LargerLatentExperiment(QWidget, PanelDefaults):
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.variance_plot.addItem(self._bars)
         vbox.addWidget(self.variance_plot)
-        self.variance_label = QLabel("")
-        self.variance_label.setWordWrap(True)
+        # Its sentence takes several lines in the narrow column: a plain label there would
+        # be given fewer and run over the bar chart.
+        self.variance_label = WrappingLabel(lines=3)
         vbox.addWidget(self.variance_label)
         side.addWidget(self.variance_box, 2)
 
@@ -154,6 +164,7 @@ class LargerLatentExperiment(QWidget, PanelDefaults):
         self.along_strip2.setMaximumHeight(70)
         for strip in (self.along_strip, self.along_strip2):
             strip.set_min_label_width(80)
+            strip.setMinimumHeight(44)
             side.addWidget(strip)
         root.addLayout(side, 2)
 

@@ -96,4 +96,27 @@ class ExploreCheckpoints:
             # than let a model of another dataset look broken.
             note = "" if datasets <= {dataset, "synthetic", None} else f" (on the {title} test images: View › Dataset)"
             # Short: the permanent model labels share the status bar; the Train panel names the folder.
-            self._show_status(f"Training {how}: now exploring the new {' and '.join(loaded)}{note}", 15000)
+            text = f"Training {how}: the new {' and '.join(loaded)} replace the bundled models in every panel{note}"
+        else:
+            text = f"Training {'stopped early' if result.stopped else 'finished'}"
+        if result.warnings:
+            text += " · Warning: " + "; ".join(result.warnings)
+        if loaded or result.warnings:
+            self._show_status(text, 15000)
+
+    def restore_bundled(self, dataset: str) -> list[str]:
+        """Put a dataset's bundled models back in the plots (after a run replaced them);
+        what could not be shown, as messages."""
+        from explorer.startup import load_models
+
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            loaded = load_models(dataset, have_images=self.explore.images is not None)
+            errors = list(loaded.errors) + self.show(loaded.checkpoints)
+        finally:
+            QApplication.restoreOverrideCursor()
+        if errors:
+            self._show_error("Could not load the bundled models", "\n\n".join(errors))
+        else:
+            self._show_status("The bundled models are back in every panel", 8000)
+        return errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -28,6 +29,17 @@ from models.metrics import feed_back, psnr_db
 OUTPUTS = ("dae", "ae", "vae")
 OUTPUT_TITLES = {"dae": "Denoising AE", "ae": "AE", "vae": "VAE"}
 MAX_PASSES = 8
+IDENTICAL = "identical"  # shown instead of a PSNR when an image equals the clean digit
+
+
+def _identical(image: np.ndarray, clean: np.ndarray) -> bool:
+    """The image is the clean digit, pixel for pixel: its PSNR is infinite, and
+    psnr_db's cap (a number it cannot show) would read as a real figure."""
+    return bool(np.array_equal(np.asarray(image, np.float32), np.asarray(clean, np.float32)))
+
+
+def _db(value: float, identical: bool) -> str:
+    return IDENTICAL if identical else f"{value:.1f} dB"
 
 
 def _steps(spec) -> int:
@@ -55,7 +67,9 @@ class DenoisePanel(QWidget, PanelDefaults):
         self.noisy: np.ndarray | None = None
         self.outputs: dict[str, np.ndarray | None] = {k: None for k in OUTPUTS}  # (passes, H, W)
         self.psnr: dict[str, float | None] = {}
+        self.identical: set[str] = set()  # "noisy" and the outputs that equal the clean digit
         self._build_ui()
+        self.apply_theme(theme)
         self._restore(settings)
         self.source.changed.connect(self.refresh)
         workbench.models_changed.connect(self.refresh)
@@ -72,7 +86,7 @@ class DenoisePanel(QWidget, PanelDefaults):
             self.kind.setItemData(self.kind.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
         self.kind.setToolTip("What happens to the digit: noise to remove, blur to sharpen, low resolution to restore")
         self.level = QSlider(Qt.Orientation.Horizontal)
-        self.level.setMinimumWidth(200)
+        self.level.setMinimumWidth(120)
         self.level.setToolTip("How much damage (drag; arrow keys step)")
         self.level_label = QLabel()
         self.level_label.setMinimumWidth(110)
@@ -88,21 +102,27 @@ class DenoisePanel(QWidget, PanelDefaults):
             "(the rows below show every pass)"
         )
 
-        controls = QHBoxLayout()
-        controls.addWidget(self.source, 3)
-        controls.addSpacing(12)
-        controls.addWidget(QLabel("Damage"))
-        controls.addWidget(self.kind)
-        controls.addWidget(self.level, 2)
-        controls.addWidget(self.level_label)
-        controls.addWidget(self.seed)
-        controls.addSpacing(12)
-        controls.addWidget(QLabel("Feed back"))
-        controls.addWidget(self.passes)
+        # Two rows: in one, the controls alone were wider than a 1000-pixel window.
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.source, 1)
+        source_row.addSpacing(12)
+        source_row.addWidget(QLabel("Feed back"))
+        source_row.addWidget(self.passes)
+        damage_row = QHBoxLayout()
+        damage_row.addWidget(QLabel("Damage"))
+        damage_row.addWidget(self.kind)
+        damage_row.addWidget(self.level, 1)
+        damage_row.addWidget(self.level_label)
+        damage_row.addWidget(self.seed)
+        controls = QVBoxLayout()
+        controls.addLayout(source_row)
+        controls.addLayout(damage_row)
 
-        self.clean_view = ImageView(caption="Clean", placeholder="No digit")
-        self.noisy_view = ImageView(caption="Damaged", placeholder="")
-        self.output_views = {k: ImageView(caption=OUTPUT_TITLES[k], placeholder="Model not loaded") for k in OUTPUTS}
+        # Captions on two lines (the model, then its figures): on one they were cut at narrow widths.
+        self.clean_view = ImageView(caption="Clean", placeholder="No digit", caption_lines=2)
+        self.noisy_view = ImageView(caption="Damaged", placeholder="", caption_lines=2)
+        self.output_views = {k: ImageView(caption=OUTPUT_TITLES[k], placeholder="Model not loaded", caption_lines=2)
+                             for k in OUTPUTS}
         views = QGridLayout()
         for col, view in enumerate((self.clean_view, self.noisy_view, *self.output_views.values())):
             views.addWidget(view, 0, col)
@@ -115,7 +135,7 @@ class DenoisePanel(QWidget, PanelDefaults):
         width = max(s.natural_label_width() for s in self.pass_strips.values())
         for strip in self.pass_strips.values():
             strip.set_min_label_width(width)
-            strip.setMinimumHeight(80)
+            strip.setMinimumHeight(52)  # three rows fit under the images in a 650-pixel window
             lay.addWidget(strip)
 
         explain = QLabel(
@@ -125,14 +145,19 @@ class DenoisePanel(QWidget, PanelDefaults):
             "removes much of the noise too. Fed back in, a model's output drifts towards the digits it knows best."
         )
         explain.setWordWrap(True)
-        explain.setStyleSheet("color: palette(placeholder-text);")
+        explain.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.explain = explain
+        # The explanation beside the passes, not under them: stacked, the panel was
+        # taller than a 650-pixel window and the texts ran over the strips.
+        bottom = QHBoxLayout()
+        bottom.addWidget(passes_box, 3)
+        bottom.addWidget(explain, 2)
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addLayout(views, 3)
         layout.addWidget(self.message)
-        layout.addWidget(passes_box, 2)
-        layout.addWidget(explain)
+        layout.addLayout(bottom, 2)
 
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.level.valueChanged.connect(self._level_changed)
@@ -222,6 +247,7 @@ class DenoisePanel(QWidget, PanelDefaults):
             self.noisy = None
             self.outputs = {k: None for k in OUTPUTS}
             self.psnr = {}
+            self.identical = set()
             for view in (self.clean_view, self.noisy_view, *self.output_views.values()):
                 view.set_image(None)
             for strip in self.pass_strips.values():
@@ -234,8 +260,9 @@ class DenoisePanel(QWidget, PanelDefaults):
         noisy = corrupt(clean[None].astype(np.float32), spec.name, level, seed=self.seed.value() if spec.seeded else None)[0]
         self.noisy = noisy
         self.psnr = {"noisy": psnr_db(noisy, clean)}
-        self.clean_view.set_image(clean, f"Clean: {self.source.description()}")
-        self.noisy_view.set_image(noisy, f"Damaged · {self.psnr['noisy']:.1f} dB")
+        self.identical = {"noisy"} if _identical(noisy, clean) else set()
+        self.clean_view.set_image(clean, f"Clean\n{self.source.description()}")
+        self.noisy_view.set_image(noisy, f"Damaged\n{_db(self.psnr['noisy'], 'noisy' in self.identical)}")
         passes = self.passes.value()
         missing = []
         for key, model in self._models().items():
@@ -248,21 +275,37 @@ class DenoisePanel(QWidget, PanelDefaults):
             out = feed_back(model, noisy, passes)
             self.outputs[key] = out
             scores = [psnr_db(im, clean) for im in out]
+            same = [_identical(im, clean) for im in out]
             self.psnr[key] = scores[-1]
-            gain = scores[-1] - self.psnr["noisy"]
+            if same[-1]:
+                self.identical.add(key)
+            figure = _db(scores[-1], same[-1])
+            # A gain over an undamaged digit (or to one) would be measured from psnr_db's cap.
+            if not same[-1] and "noisy" not in self.identical:
+                figure += f" ({scores[-1] - self.psnr['noisy']:+.1f})"
             after = "" if passes == 1 else f" after {passes} passes"
-            self.output_views[key].set_image(out[-1], f"{OUTPUT_TITLES[key]} · {scores[-1]:.1f} dB ({gain:+.1f}){after}")
-            self.pass_strips[key].set_images(out, [f"{s:.1f}" for s in scores])
+            self.output_views[key].set_image(out[-1], f"{OUTPUT_TITLES[key]}\n{figure}{after}")
+            self.pass_strips[key].set_images(out, ["∞" if eq else f"{s:.1f}" for s, eq in zip(scores, same, strict=True)])
         best = max((k for k in OUTPUTS if k in self.psnr), key=lambda k: self.psnr[k], default=None)
-        text = f"{spec.title}, {spec.level_name} {level:g}: the damaged digit is {self.psnr['noisy']:.1f} dB from the clean one."
+        if "noisy" in self.identical:
+            text = f"{spec.title}, {spec.level_name} {level:g}: nothing is damaged, the digit is identical to the clean one."
+        else:
+            text = f"{spec.title}, {spec.level_name} {level:g}: the damaged digit is {self.psnr['noisy']:.1f} dB from the clean one."
         if best is not None:
-            text += f" Closest restoration: {OUTPUT_TITLES[best]} ({self.psnr[best]:.1f} dB)."
+            text += f" Closest restoration: {OUTPUT_TITLES[best]} ({_db(self.psnr[best], best in self.identical)})."
         if missing:
             text += f" Not loaded: {', '.join(missing)}."
         self.message.setText(text)
         self.updated.emit()
 
     # ------------------------------------------------------------ window hooks
+
+    def apply_theme(self, theme: Theme) -> None:
+        # The muted colour set here, not in a style sheet: a style sheet's palette()
+        # colour is fixed when the widget is polished and would outlive a theme switch.
+        pal = self.explain.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, QColor(theme.muted))
+        self.explain.setPalette(pal)
 
     def demo(self) -> None:
         """A test digit under Gaussian noise, fed back three times (for screenshots)."""

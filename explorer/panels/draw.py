@@ -28,6 +28,7 @@ from models.latent_space import Reading
 
 NEAREST = 8
 ROLES = ("ae", "vae")
+READOUT_LINES = 6
 
 
 def _fmt(v: np.ndarray, limit: int = 4) -> str:
@@ -104,24 +105,31 @@ class DrawPanel(QWidget, PanelDefaults):
         )
         self.follow_action.toggled.connect(self._follow_toggled)
         self.panel_actions = (self.brush_action, self.eraser_action, self.undo_action, self.clear_action, self.follow_action)
-        tools.addWidget(tool_button(self.brush_action))
-        tools.addWidget(tool_button(self.eraser_action))
-        tools.addSpacing(8)
-        tools.addWidget(QLabel("Width"))
-        tools.addWidget(self.size_slider, 1)
-        tools.addWidget(self.size_label)
+        # Two rows: the tools, then the brush width, so the canvas column stays narrow
+        # enough for a small window (1000 x 650).
+        for a in (self.brush_action, self.eraser_action):
+            tools.addWidget(tool_button(a))
+        tools.addStretch(1)
         for a in (self.undo_action, self.clear_action):
             tools.addWidget(tool_button(a))
+        width_row = QHBoxLayout()
+        width_row.addWidget(QLabel("Brush width"))
+        width_row.addWidget(self.size_slider, 1)
+        width_row.addWidget(self.size_label)
         self.size_slider.setMinimumWidth(100)
         self._size_changed(self.size_slider.value())
 
         left = QVBoxLayout()
         left.addLayout(tools)
+        left.addLayout(width_row)
         left.addWidget(self.canvas, 1)
         self.readout = QLabel()
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setMinimumHeight(3 * self.fontMetrics().height() + 8)
+        # The VAE's posterior line wraps to several lines in the narrow column: room for
+        # all of them, else the text would run under the canvas.
+        self.readout.setMinimumHeight(READOUT_LINES * self.fontMetrics().lineSpacing() + 8)
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         left.addWidget(self.readout)
 
         middle = QVBoxLayout()
@@ -134,20 +142,28 @@ class DrawPanel(QWidget, PanelDefaults):
         middle.addWidget(self.preview)
         for view in self.recon_views.values():
             middle.addWidget(view)
+        # As wide as the longest caption, so none is cut with an ellipsis.
+        captions = ["What the models see", *(f"{r.upper()} reconstruction" for r in ROLES)]
+        wide = max(self.fontMetrics().horizontalAdvance(c) for c in captions) + 12
+        for view in (self.preview, *self.recon_views.values()):
+            view.setMinimumWidth(wide)
 
         self.plots = {r: LatentPlot(role=r, theme=self._theme) for r in ROLES}
         self.nearest = {r: ImageStrip(label="", placeholder="Draw to see the nearest test images") for r in ROLES}
         grid = QGridLayout()
         plot_tools = QHBoxLayout()
         follow = tool_button(self.follow_action)
-        plot_tools.addWidget(QLabel("Where the drawing lands in each latent space (+), with the VAE's posterior"))
+        where = QLabel("Where the drawing lands in each latent space (+), with the VAE's posterior")
+        where.setWordWrap(True)
+        where.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)  # one line when there is room
+        plot_tools.addWidget(where, 1)
         plot_tools.addStretch(1)
         plot_tools.addWidget(follow)
         grid.addLayout(plot_tools, 0, 0, 1, len(ROLES))
         for col, role in enumerate(ROLES):
             self.plots[role].setMinimumSize(240, 240)
             grid.addWidget(self.plots[role], 1, col)
-            box = QGroupBox(f"Nearest test images to the drawing ({role.upper()} codes)")
+            box = QGroupBox(f"Nearest test images ({role.upper()} codes)")
             box.setToolTip("The test images whose codes lie closest to the drawing's code in the full latent space")
             lay = QVBoxLayout(box)
             lay.setContentsMargins(6, 4, 6, 4)

@@ -148,7 +148,9 @@ class ExplorePanel(QWidget):
         self.legend.visibility_changed.connect(self.set_class_visible)
         top.addWidget(self.legend)
         top.addStretch(1)
-        hint = QLabel("Left-drag: decode  ·  click a point: details  ·  wheel: zoom  ·  right/shift-drag: pan")
+        hint = self.hint = QLabel("Drag: decode · click: details · wheel: zoom · right-drag: pan")
+        hint.setToolTip("Left-drag decodes the point under the mouse; click a point for its test image; "
+                        "the wheel zooms; right-drag or shift-drag pans")
         hint.setEnabled(False)
         top.addWidget(hint)
         root.addLayout(top)

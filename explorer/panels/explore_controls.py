@@ -20,6 +20,9 @@ from explorer.panels.explore_views import DEFAULT_NAMES
 from explorer.startup import SIDES
 from explorer.widgets.image_view import ImageStrip
 
+# A small window (1000 x 650) leaves the strips this much each: digits still read at that size.
+STRIP_MIN_HEIGHT = 40
+
 
 def set_quietly(spin: QSpinBox, value: int | None) -> None:
     """Set a spin box without the redraw its valueChanged would ask for."""
@@ -35,11 +38,14 @@ class _StripsBox(QGroupBox):
     def __init__(self, title: str, *, placeholder: str, parent: QWidget | None = None):
         super().__init__(title, parent)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(4)
         self.row = QHBoxLayout()
         layout.addLayout(self.row)
         self.strips: dict[str, ImageStrip] = {}
         for s in SIDES:
             strip = ImageStrip(label=DEFAULT_NAMES[s], placeholder=placeholder)
+            strip.setMinimumHeight(STRIP_MIN_HEIGHT)
             layout.addWidget(strip, 1)
             self.strips[s] = strip
 

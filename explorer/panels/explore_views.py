@@ -12,22 +12,25 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
     QGroupBox,
-    QLabel,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.startup import SIDES
+from explorer.widgets.fitting import FittingImageView, WrappingLabel
 from explorer.widgets.image_view import ImageView
 from models.data import unit_floats
 
 if TYPE_CHECKING:
     from models.plane import CodePlane
 
+COLUMN_MIN_WIDTH = 330  # the note and the code lines take two lines at this width
+BOX_MARGINS = (6, 4, 6, 4)
+DETAIL_TITLE = "Test image"
 DEFAULT_NAMES = {"left": "AE", "right": "VAE"}
 PROBE_HINT = "Left-drag on a plot"
 LOADING = "Loading the model…"
-DETAIL_HINT = "Click a point on either plot to see the test image, its reconstructions and codes."
+DETAIL_HINT = "Click a point on either plot: the test image, its reconstructions and codes."
 
 
 def fmt_xy(xy: Sequence[float]) -> str:
@@ -46,23 +49,25 @@ class ProbeBox(QGroupBox):
     def __init__(self, parent: QWidget | None = None, *, linked: QAction):
         super().__init__("Decoded at the cursor", parent)
         grid = QGridLayout(self)
+        grid.setContentsMargins(*BOX_MARGINS)
+        grid.setVerticalSpacing(4)
         self.views: dict[str, ImageView] = {}
         for col, s in enumerate(SIDES):
-            view = ImageView(caption=DEFAULT_NAMES[s], placeholder=PROBE_HINT, minimum=110)
+            view = FittingImageView(caption=DEFAULT_NAMES[s], placeholder=PROBE_HINT, minimum=72)
             view.setToolTip("The image the decoder makes from the point under the crosshair")
             grid.addWidget(view, 0, col)
             self.views[s] = view
-        box = QCheckBox("Linked: same point, both models")
+        box = self.linked_box = QCheckBox("Linked: same point, both models")
         box.setToolTip(linked.toolTip())
         box.setChecked(linked.isChecked())
         box.toggled.connect(linked.setChecked)
         linked.toggled.connect(box.setChecked)
         grid.addWidget(box, 1, 0, 1, 2)
-        note = QLabel(
-            "The AE decodes nonsense in the gaps between its clusters and far out; "
-            "the VAE's space is filled around the origin, so nearly every point there decodes to a digit."
+        note = WrappingLabel(
+            "Between its clusters the AE decodes nonsense; the VAE's filled space decodes to digits near the origin.",
+            lines=2,
         )
-        note.setWordWrap(True)
+        self.note = note
         note.setEnabled(False)  # a muted hint, not a control
         grid.addWidget(note, 2, 0, 1, 2)
 
@@ -85,16 +90,18 @@ class SelectedImageBox(QGroupBox):
     and its codes."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__("Test image", parent)
+        super().__init__(DETAIL_TITLE, parent)
         grid = QGridLayout(self)
+        grid.setContentsMargins(*BOX_MARGINS)
+        grid.setVerticalSpacing(4)
         self.views: dict[str, ImageView] = {}
         for col, key in enumerate(("original", *SIDES)):
             caption = "Original" if key == "original" else f"{DEFAULT_NAMES[key]} recon."
-            view = ImageView(caption=caption, placeholder="Click a point" if key == "original" else "", minimum=72)
+            view = FittingImageView(caption=caption, placeholder="Click a point" if key == "original" else "", minimum=56)
             grid.addWidget(view, 0, col)
             self.views[key] = view
-        self.label = QLabel(DETAIL_HINT)
-        self.label.setWordWrap(True)
+        # Room for a code line per model (the image's number and class are the box's title).
+        self.label = WrappingLabel(DETAIL_HINT, lines=len(SIDES))
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         grid.addWidget(self.label, 1, 0, 1, 3)
 
@@ -105,7 +112,8 @@ class SelectedImageBox(QGroupBox):
         """Test image ``index`` (uint8) of class ``class_name``, with a line per model."""
         self.views["original"].set_image(unit_floats(image))
         what = "digit" if class_name.isdigit() else "class"
-        self.label.setText("<br>".join([f"<b>Test image #{index}</b> · {what} {class_name}", *lines]))
+        self.setTitle(f"Test image #{index} · {what} {class_name}")
+        self.label.setText("<br>".join(lines))
 
     def show_reconstruction(self, side: str, image: np.ndarray | None) -> None:
         self.views[side].set_image(image)
@@ -113,6 +121,7 @@ class SelectedImageBox(QGroupBox):
     def clear(self) -> None:
         for view in self.views.values():
             view.set_image(None)
+        self.setTitle(DETAIL_TITLE)
         self.label.setText(DETAIL_HINT)
 
 
@@ -125,7 +134,7 @@ def code_line(name: str, space: CodePlane, index: int) -> str:
 def side_column(probe: ProbeBox, details: SelectedImageBox) -> QWidget:
     """The column right of the plots: the probed point above the selected test image."""
     column = QWidget()
-    column.setMinimumWidth(280)
+    column.setMinimumWidth(COLUMN_MIN_WIDTH)
     column.setMaximumWidth(420)
     layout = QVBoxLayout(column)
     layout.setContentsMargins(4, 0, 0, 0)

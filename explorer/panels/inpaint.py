@@ -66,6 +66,7 @@ BRIEF = {
 }
 STEPS = {"ae_projection": 20, "vae_latent": 30, "dae": 4, "dae_masking": 4}
 DEFAULT_INTERVAL_MS = 80
+FILLING_MESSAGE = "Filling the hole: the best method is named when every method is done."
 METHOD_HELP = {
     "ae_projection": "Reconstruct with the AE, put the known pixels back, repeat: the image is pulled onto "
     "the decoder's manifold while it keeps what is known.",
@@ -182,7 +183,9 @@ class InpaintPanel(QWidget, PanelDefaults):
         play.addWidget(self.interval)
         play.addWidget(self.progress, 1)
 
-        self.views = {m: ImageView(caption=METHOD_TITLES[m], placeholder="Model not loaded") for m in (*METHODS, "mean_fill")}
+        # Two caption lines (the method, then its figures): on one they were cut at narrow widths.
+        self.views = {m: ImageView(caption=METHOD_TITLES[m], placeholder="Model not loaded", caption_lines=2)
+                      for m in (*METHODS, "mean_fill")}
         for m, view in self.views.items():
             view.setToolTip(METHOD_HELP.get(m, "The hole filled with the mean digit: the baseline every method must beat"))
         grid = QGridLayout()
@@ -196,7 +199,11 @@ class InpaintPanel(QWidget, PanelDefaults):
         )
         legend.setWordWrap(True)
         legend.setAlignment(Qt.AlignmentFlag.AlignTop)
-        legend.setStyleSheet("font-size: 11px;")
+        # A smaller font, not a style sheet: a widget with a style sheet keeps the
+        # palette it was polished with and would stay in the old theme's text colour.
+        font = legend.font()
+        font.setPixelSize(11)
+        legend.setFont(font)
         legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         grid.addWidget(legend, 1, 2)
         for col in range(3):
@@ -281,6 +288,8 @@ class InpaintPanel(QWidget, PanelDefaults):
         self.results = {m: None for m in (*METHODS, "mean_fill")}
         self.errors = {m: [] for m in METHODS}
         self.fallbacks = {}
+        # The last fill's "Best:" figures belong to the old mask: gone until the new fill has its own.
+        self.message.setText(FILLING_MESSAGE)
         for curve in self.curves.values():
             curve.setData([], [])
         mask = self.editor.mask()
@@ -314,7 +323,7 @@ class InpaintPanel(QWidget, PanelDefaults):
         baseline = mean_fill(x, mask, mean if mean is not None else np.full(x.shape[1], 0.5, np.float32))
         self.results["mean_fill"] = baseline
         self.mean_error = masked_mse(baseline.image, x, mask)
-        self.views["mean_fill"].set_image(baseline.image.reshape(self.clean.shape).numpy(), f"Mean image · {self.mean_error:.4f}")
+        self.views["mean_fill"].set_image(baseline.image.reshape(self.clean.shape).numpy(), f"Mean image\n{self.mean_error:.4f}")
         self.mean_line.setValue(self.mean_error)
         self._y_top = max(self.mean_error, 1e-4) * 1.6
         self.plot.setYRange(0, self._y_top, padding=0)
@@ -362,7 +371,7 @@ class InpaintPanel(QWidget, PanelDefaults):
                 self.fallbacks[m] = result.fallback
             image = result.image.reshape(self.clean.shape).numpy()
             done = result.step == STEPS[m]
-            self.views[m].set_image(image, f"{SHORT_TITLES[m]} · {result.step}/{STEPS[m]} · {error:.4f}{'' if done else ' …'}")
+            self.views[m].set_image(image, f"{SHORT_TITLES[m]}\n{result.step}/{STEPS[m]} · {error:.4f}{'' if done else ' …'}")
             self.curves[m].setData(np.arange(len(self.errors[m])), self.errors[m])
             if error > self._y_top:
                 self._y_top = error * 1.15

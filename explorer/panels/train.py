@@ -54,6 +54,8 @@ REDRAW_MS = 100  # at most 10 Hz: a scatter redraw is the costliest thing the pa
 CURVE_REDRAW_S = 0.5
 RECON_COLOUR = "#1f77b4"
 KL_COLOUR = "#d62728"
+WARNING_COLOURS = {"light": "#9a5b00", "dark": "#f0b429"}  # amber: a run that finished but went wrong
+ERROR_COLOURS = {"light": "#c62828", "dark": "#ff6b6b"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class RunResult:
     checkpoints: tuple[str, ...]
     stopped: bool
     seconds: float
+    warnings: tuple[str, ...] = ()  # a loss that exploded: JobFinished.warnings
 
 
 def loss_title(config: NetConfig | None, side: str) -> str:
@@ -94,6 +97,7 @@ class TrainPanel(QWidget):
     status_changed = Signal(str)  # one line for the status bar
     finished = Signal(object)  # RunResult: the run ended and saved its checkpoints
     failed = Signal(str, str)  # title, message: a run or a download could not do its job
+    restore_bundled_requested = Signal()  # the user wants the bundled models back in every panel
 
     def __init__(
         self,
@@ -119,6 +123,7 @@ class TrainPanel(QWidget):
         self._curves_drawn_at = 0.0
         self._rate: tuple[float, int] | None = None  # (time, step) of the last rate sample
         self._steps_per_s = 0.0
+        self._run_summary = ""
 
         self.form = TrainSettingsForm(settings=settings, data_dir=data_dir, runs_dir=runs_dir, mirrors=mirrors,
                                       job_defaults=job_defaults)
@@ -178,6 +183,19 @@ class TrainPanel(QWidget):
         self.run_label.setWordWrap(True)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         right.addWidget(self.run_label)
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warning_label.setVisible(False)
+        right.addWidget(self.warning_label)
+        self.bundled_button = QPushButton("Back to the bundled models")
+        self.bundled_button.setToolTip("Show the models bundled with the app again in every panel, instead of this run's")
+        self.bundled_button.clicked.connect(self._restore_bundled)
+        self.bundled_button.setVisible(False)
+        bundled_row = QHBoxLayout()
+        bundled_row.addWidget(self.bundled_button)
+        bundled_row.addStretch(1)
+        right.addLayout(bundled_row)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -251,7 +269,8 @@ class TrainPanel(QWidget):
         self.losses.apply_theme(theme)
         for side in ("left", "right"):
             self.losses.set_title(side, loss_title(self.live.config(side), side))
-        self.error_label.setStyleSheet(f"color: {'#ff6b6b' if theme.is_dark else '#c62828'};")
+        self.error_label.setStyleSheet(f"color: {ERROR_COLOURS[theme.name]};")
+        self.warning_label.setStyleSheet(f"color: {WARNING_COLOURS[theme.name]};")
 
     # ------------------------------------------------------------ running
 
@@ -277,6 +296,8 @@ class TrainPanel(QWidget):
         self._job = job
         self._reset_live()
         self.error_label.setVisible(False)
+        self.warning_label.setVisible(False)
+        self.bundled_button.setVisible(False)
         self.last_error = None
         self.run_label.setText("Starting the training process…")
         self.progress.setValue(0)
@@ -312,12 +333,16 @@ class TrainPanel(QWidget):
         where = f"{info.dataset_title}, {info.train_count:,} training and {info.test_count:,} test images"
         if len(info.probe_indices) < info.test_count:
             where += f" (the test loss on {len(info.probe_indices):,} of them: the dots on the plots)"
+        held_out = ""
         if info.is_subset:
-            where += (f" — the 10,000 images bundled with the app, because the full {info.dataset_title} set is not "
-                      "on disk (download it above, or start with --data-dir DIR, for all 60,000)")
+            where = (f"{info.dataset_title}: the {info.train_count:,} images bundled with the app, because the full "
+                     f"{info.dataset_title} set is not on disk (download it above, or start with --data-dir DIR)")
+            held_out = (" The test curve is not held out: the bundled images are the training images too, so the test "
+                        "figures are computed on images the model trained on.")
         else:
             where += f" ({info.dataset_source})"
-        self.run_label.setText(f"Training on {where}. Device: {info.device}. Drag on a plot to decode with the latest weights.")
+        self.run_label.setText(f"Training on {where}.{held_out} Device: {info.device}. "
+                               "Drag on a plot to decode with the latest weights.")
         self.status_changed.emit(f"Training started on {info.dataset_title}" + (" (bundled subset)" if info.is_subset else ""))
 
     def _side_of(self, index: int) -> str | None:
@@ -367,9 +392,24 @@ class TrainPanel(QWidget):
         if not msg.stopped:
             self.progress.setValue(self.progress.maximum())
         where = f" Saved to {Path(msg.checkpoints[0]).parent}." if msg.checkpoints else ""
-        self.run_label.setText(f"Training {how} after {msg.seconds:.0f} s.{where} The trained models are now the Explore panel's models.")
+        replaced = (" The trained models now replace the bundled ones in every panel (Explore, Draw, Denoise, Inpaint)."
+                    if msg.checkpoints else "")
+        self._run_summary = f"Training {how} after {msg.seconds:.0f} s.{where}"
+        self.run_label.setText(self._run_summary + replaced)
+        # getattr: a JobFinished from before the field existed (an older pickled message) has none.
+        warnings = tuple(getattr(msg, "warnings", ()))
+        self.warning_label.setText("<br>".join(f"<b>Warning:</b> {html.escape(w)}" for w in warnings))
+        self.warning_label.setVisible(bool(warnings))
+        self.bundled_button.setVisible(bool(msg.checkpoints))
         self.live.mark("after training" if not msg.stopped else "stopped")
-        self.finished.emit(RunResult(checkpoints=tuple(msg.checkpoints), stopped=msg.stopped, seconds=msg.seconds))
+        self.finished.emit(RunResult(checkpoints=tuple(msg.checkpoints), stopped=msg.stopped, seconds=msg.seconds,
+                                     warnings=warnings))
+
+    def _restore_bundled(self) -> None:
+        self.bundled_button.setVisible(False)
+        self.run_label.setText(self._run_summary + " The bundled models are back in every panel; File › Open "
+                               "checkpoint opens this run's again.")
+        self.restore_bundled_requested.emit()
 
     @Slot(object)
     def _on_failed(self, msg: JobFailed) -> None:

@@ -20,6 +20,7 @@ from models.live_space import LiveSpace
 from models.nets import NetConfig
 
 SIDE_TITLES = {"left": "AE", "right": "VAE"}
+PLOT_MIN_SIZE = 200
 
 
 class TrainLiveView(QWidget):
@@ -39,16 +40,18 @@ class TrainLiveView(QWidget):
         row.setSpacing(8)
         for side, title in SIDE_TITLES.items():
             plot = LatentPlot(role=side, theme=theme)
-            plot.set_space(None, title=f"{title} latent space (live)", empty_message="Starts moving when training starts")
+            plot.setMinimumSize(PLOT_MIN_SIZE, PLOT_MIN_SIZE)  # both plots and the form fit a 1000 px window
+            plot.set_space(None, title=f"{title} latent space (live)", empty_message="Starts moving when\ntraining starts")
             plot.setToolTip("Probe images encoded by the model being trained. Drag to decode with the latest weights; "
                             "the wheel zooms, right-drag pans (the view then stops following the codes).")
             plot.probe_changed.connect(lambda x, y, s=side: self.probe(s, x, y))
             plot.getViewBox().sigRangeChangedManually.connect(lambda *a, s=side: self._stop_following(s))
             self.plots[side] = plot
-            view = ImageView(caption=f"{title} decoded", placeholder="drag on the plot", minimum=96)
+            view = ImageView(caption=f"{title} decoded", placeholder="drag on the plot", minimum=80)
             view.setToolTip("The image the latest decoder weights produce at the crosshair")
             view.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
-            view.setFixedWidth(112)
+            # Wide enough for a caption of coordinates, e.g. "(-12.34, -5.67)".
+            view.setFixedWidth(max(96, view.fontMetrics().horizontalAdvance("(-88.88, -88.88)") + 8))
             self.decoded[side] = view
             cell = QHBoxLayout()
             cell.setSpacing(4)
@@ -72,9 +75,10 @@ class TrainLiveView(QWidget):
         self._drawn.clear()
         self._follow = {side: True for side in SIDE_TITLES}
         for side in SIDE_TITLES:
-            msg = "Waiting for the first codes…" if self.config(side) is not None else "Not trained in this run"
+            msg = "Waiting for the\nfirst codes…" if self.config(side) is not None else "Not trained\nin this run"
             self.plots[side].set_space(None, title=self.plot_title(side), empty_message=msg)
-            self.decoded[side].set_image(None)
+            # The caption held the last run's crosshair coordinates: they mean nothing now.
+            self.decoded[side].set_image(None, f"{SIDE_TITLES[side]} decoded")
 
     def set_probe_labels(self, labels: np.ndarray) -> None:
         """The classes of the probe images whose codes the snapshots carry (the run started)."""

@@ -5,8 +5,8 @@ rectangle); Qt ignores a shortcut that two enabled actions share, so the
 window switches each panel's keys on when the panel comes to the front."""
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QToolButton, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPalette
+from PySide6.QtWidgets import QStyle, QStyleOptionToolButton, QStylePainter, QToolButton, QWidget
 
 
 def panel_action(
@@ -31,8 +31,27 @@ def panel_action(
     return a
 
 
+class ToolButton(QToolButton):
+    """A tool button whose checked state is drawn in the palette's highlight colour: the
+    Fusion style draws a checked button only a shade darker than the others, which a
+    dark palette all but hides. The colour is read at each paint, so it follows the theme."""
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if not self.isChecked():
+            super().paintEvent(event)
+            return
+        opt = QStyleOptionToolButton()
+        self.initStyleOption(opt)
+        pal = QPalette(opt.palette)
+        pal.setColor(QPalette.ColorRole.Button, pal.color(QPalette.ColorRole.Highlight))
+        pal.setColor(QPalette.ColorRole.ButtonText, pal.color(QPalette.ColorRole.HighlightedText))
+        opt.palette = pal
+        QStylePainter(self).drawComplexControl(QStyle.ComplexControl.CC_ToolButton, opt)
+
+
 def tool_button(action: QAction) -> QToolButton:
-    b = QToolButton()
+    """A button for ``action``; a checkable one shows clearly when it is on."""
+    b = ToolButton()
     b.setDefaultAction(action)
     return b
 

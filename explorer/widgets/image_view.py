@@ -61,18 +61,32 @@ class ImageView(QWidget):
     """One greyscale image scaled up with nearest-neighbour pixels, keeping its aspect
     ratio, with a caption underneath."""
 
-    def __init__(self, parent: QWidget | None = None, *, caption: str = "", placeholder: str = "", minimum: int = 84):
+    def __init__(self, parent: QWidget | None = None, *, caption: str = "", placeholder: str = "", minimum: int = 84,
+                 caption_lines: int = 1):
+        """``caption_lines``: the caption's room, in lines; a caption of several lines
+        puts each of its '\n'-separated parts on a line of its own (each elided if too wide)."""
         super().__init__(parent)
         self._image: np.ndarray | None = None
         self._qimage: QImage | None = None
         self._caption = caption
+        self._caption_lines = max(1, caption_lines)
         self._placeholder = placeholder
         self.setMinimumSize(minimum, minimum + self._caption_height())
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         _paint_opaque(self)
 
     def _caption_height(self) -> int:
-        return self.fontMetrics().height() + 6
+        return self.fontMetrics().lineSpacing() * self._caption_lines + 6
+
+    def caption_lines_shown(self) -> list[str]:
+        """The caption's lines as painted at the current width (elided with '…' where too wide)."""
+        if not self._caption:
+            return []
+        lines = self._caption.split("\n") if self._caption_lines > 1 else [self._caption.replace("\n", " ")]
+        if len(lines) > self._caption_lines:
+            lines = [*lines[: self._caption_lines - 1], " ".join(lines[self._caption_lines - 1:])]
+        fm = self.fontMetrics()
+        return [fm.elidedText(line, Qt.TextElideMode.ElideRight, self.width()) for line in lines]
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(160, 160 + self._caption_height())
@@ -133,7 +147,7 @@ class ImageView(QWidget):
             painter.setPen(pal.color(QPalette.ColorRole.WindowText))
             top = (target.bottom() if not target.isEmpty() else box.bottom()) + 3
             rect = QRectF(0, top, self.width(), ch)
-            text = self.fontMetrics().elidedText(self._caption, Qt.TextElideMode.ElideRight, self.width())
+            text = "\n".join(self.caption_lines_shown())
             painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
         painter.end()
 

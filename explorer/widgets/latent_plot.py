@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from explorer.widgets.plot_backgrounds import PlotBackgrounds
@@ -20,6 +21,10 @@ POINT_SIZE = 4
 POINT_ALPHA = 170
 CLICK_RADIUS_PX = 6
 LOOSE_FIT = 0.8  # follow_codes: refit when the codes fill less of the view than this
+
+
+TITLE_POINT_SIZES = (11, 10, 9)
+TITLE_MARGIN = 16  # pixels the title keeps free of the plot's edges
 
 
 class _PassiveScatter(pg.ScatterPlotItem):
@@ -104,6 +109,7 @@ class LatentPlot(pg.PlotWidget):
         self._labels = np.zeros(0, dtype=np.int64)
         self._class_visible = [True] * len(CLASS_COLORS)
         self._title = ""
+        self._shown_title = ("", TITLE_POINT_SIZES[0])
         self._data_range: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
 
         pi = self.getPlotItem()
@@ -187,8 +193,48 @@ class LatentPlot(pg.PlotWidget):
         self.reset_view()
         self.backgrounds.update_manifold()
 
+    def _fitted_title(self) -> tuple[str, int]:
+        """The title as it fits the plot's width: a smaller size first, then two lines
+        broken at its first ' · ', then wrapped at spaces, so a narrow plot (a small
+        window) never cuts it."""
+        # The title is centred over the plot area, right of the left axis.
+        width = self.width() - self.getPlotItem().getAxis("left").width() - TITLE_MARGIN
+        font = QFont(self.font())
+        candidates = [[self._title]]
+        if " · " in self._title:
+            candidates.append(self._title.split(" · ", 1))
+        for parts in candidates:
+            for pt in TITLE_POINT_SIZES:
+                font.setPointSize(pt)
+                metrics = QFontMetrics(font)
+                if max(metrics.horizontalAdvance(p) for p in parts) <= width:
+                    return "<br>".join(parts), pt
+        lines: list[str] = []
+        for part in candidates[-1]:
+            line = ""
+            for word in part.split(" "):
+                wider = f"{line} {word}" if line else word
+                if line and metrics.horizontalAdvance(wider) > width:
+                    lines.append(line)
+                    wider = word
+                line = wider
+            lines.append(line)
+        return "<br>".join(lines), TITLE_POINT_SIZES[-1]
+
+    def shown_title(self) -> tuple[str, int]:
+        """The title as shown (lines joined by <br>) and its size in points."""
+        return self._shown_title
+
     def _set_title(self) -> None:
-        self.setTitle(self._title, color=self._theme.foreground, size="11pt")
+        self._shown_title = self._fitted_title() if self._title else ("", TITLE_POINT_SIZES[0])
+        text, pt = self._shown_title
+        self.setTitle(text, color=self._theme.foreground, size=f"{pt}pt")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        # pyqtgraph's constructor resizes the view before this class's fields exist.
+        if getattr(self, "_title", "") and self._fitted_title() != self._shown_title:
+            self._set_title()
 
     def _show_empty(self, message: str) -> None:
         self._message.setText(message, color=self._theme.muted)

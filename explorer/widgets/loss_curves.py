@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from explorer.widgets.theme import LIGHT, Theme, style_plot
+from explorer.widgets.theme import LIGHT, Theme, style_legend, style_plot
 
 FLOOR = 1e-8  # the smallest value drawn: a log axis has no place for zero
 
@@ -211,10 +211,12 @@ class LossCurves(QWidget):
             style_plot(w, theme)
             pi = w.getPlotItem()
             w.setTitle(self._titles[side], color=theme.foreground, size="10pt")
-            legend_bg = pg.mkColor(theme.background)
-            legend_bg.setAlpha(210)
-            pi.legend.setBrush(pg.mkBrush(legend_bg))
-            pi.legend.setLabelTextColor(theme.foreground)
+            style_legend(pi.legend, theme)
             for line in self._sides[side].lines:
                 if line.colour is None and line.key in self.curves[side]:
                     self.curves[side][line.key].setPen(self._pen(line))
+            for m in self._sides[side].markers:
+                item = self.markers[side].get(m.key)
+                if item is not None:
+                    item.setSymbolPen(pg.mkPen(theme.background))
+                    item.setSymbolBrush(pg.mkBrush(m.colour or theme.foreground))

@@ -118,3 +118,21 @@ def style_plot(widget, theme: Theme) -> None:
         ax = pi.getAxis(name)
         ax.setPen(pg.mkPen(theme.muted))
         ax.setTextPen(pg.mkPen(theme.foreground))
+    if pi.legend is not None:
+        style_legend(pi.legend, theme, alpha=None)
+
+
+def style_legend(legend, theme: Theme, *, alpha: int | None = 210) -> None:
+    """A pyqtgraph legend's entries in ``theme``'s text colour, those already in it
+    included (pyqtgraph bakes a label's colour into its HTML when the label is made,
+    so a theme switch would leave them in the old colour), and its box in the plot's
+    background at ``alpha`` (None: the box as it is)."""
+    import pyqtgraph as pg
+
+    if alpha is not None:
+        box = pg.mkColor(theme.background)
+        box.setAlpha(alpha)
+        legend.setBrush(pg.mkBrush(box))
+    legend.setLabelTextColor(theme.foreground)
+    for _, label in legend.items:
+        label.setText(label.text, color=theme.foreground)
