@@ -10,7 +10,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -20,8 +19,12 @@ from PySide6.QtWidgets import (
 from explorer.background.runs import BackgroundRun
 from explorer.panels.protocol import PanelDefaults
 from explorer.startup import DatasetContext, empty_context
-from explorer.widgets.theme import LIGHT, Theme, style_plot
+from explorer.widgets.fitting import WrappingLabel
+from explorer.widgets.theme import LIGHT, Theme, style_legend, style_plot
 from models.train import TrainingError
+
+# Low enough for two plots above each other in the Lab of a 1000 x 650 window.
+PLOT_MIN_HEIGHT = 140
 
 
 def lab_plot(title: str, left: str, *, bottom: str = "epoch", legend_offset: tuple[int, int] = (-10, 10)) -> pg.PlotWidget:
@@ -34,7 +37,7 @@ def lab_plot(title: str, left: str, *, bottom: str = "epoch", legend_offset: tup
     pi.setLabel("bottom", bottom)
     pi.setLabel("left", left)
     pi.addLegend(offset=legend_offset, labelTextSize="9pt")
-    w.setMinimumHeight(200)
+    w.setMinimumHeight(PLOT_MIN_HEIGHT)
     w.setTitle(title)
     return w
 
@@ -44,12 +47,7 @@ def theme_plot(w: pg.PlotWidget, theme: Theme) -> None:
     style_plot(w, theme)
     pi = w.getPlotItem()
     w.setTitle(pi.titleLabel.text, color=theme.foreground, size="10pt")
-    bg = pg.mkColor(theme.background)
-    bg.setAlpha(210)
-    pi.legend.setBrush(pg.mkBrush(bg))
-    pi.legend.setLabelTextColor(theme.foreground)
-    for _, label in pi.legend.items:
-        label.setText(label.text, color=theme.foreground)
+    style_legend(pi.legend, theme)
 
 
 class TrainingExperiment(QWidget, PanelDefaults):
@@ -88,8 +86,9 @@ class TrainingExperiment(QWidget, PanelDefaults):
         self.progress.setRange(0, 1000)
         self.progress.setFormat("Not started")
         self.progress.setTextVisible(True)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        # Its findings run to several lines: a plain label would be given fewer and run
+        # over the widgets below it in a small window.
+        self.message = WrappingLabel(lines=1)
         self.message.setTextFormat(Qt.TextFormat.RichText)
         # Settings that cannot change while a run is going.
         self.settings_widgets: list[QWidget] = []
@@ -98,9 +97,8 @@ class TrainingExperiment(QWidget, PanelDefaults):
         """The experiment's layout, opened by its explanation."""
         root = QVBoxLayout(self)
         root.setContentsMargins(8, 8, 8, 8)
-        label = QLabel(intro)
-        label.setWordWrap(True)
-        root.addWidget(label)
+        self.intro_label = WrappingLabel(intro, lines=2)
+        root.addWidget(self.intro_label)
         return root
 
     def _add_run_controls(self, row: QHBoxLayout) -> None:
@@ -160,6 +158,12 @@ class TrainingExperiment(QWidget, PanelDefaults):
         self.error = message
         color = "#ff6b6b" if self.theme.is_dark else "#c62828"
         self.message.setText(f"<span style='color:{color}'>{html.escape(message)}</span>")
+
+    def _recolour_message(self, theme: Theme) -> None:
+        """After a theme switch: an error shown takes the new theme's red (its colour is in its HTML)."""
+        self.theme = theme
+        if self.error:
+            self._set_error(self.error)
 
     def _update_buttons(self) -> None:
         running = self.runner.is_running

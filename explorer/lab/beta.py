@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.background.training import TrainingBusyError, TrainingController
-from explorer.lab.elbo_terms import rich_label, tip
+from explorer.lab.elbo_terms import PLOT_MIN, rich_label, tip
 from explorer.startup import DatasetContext, empty_context
 from explorer.widgets.image_view import ImageStrip
 from explorer.widgets.latent_plot import LatentPlot
@@ -164,7 +164,7 @@ class BetaStudy(QGroupBox):
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
-        layout.setSpacing(6)
+        layout.setSpacing(4)
         layout.addWidget(rich_label(BETA_INTRO))
 
         row = QHBoxLayout()
@@ -202,7 +202,7 @@ class BetaStudy(QGroupBox):
         self.beta_plots: dict[str, LatentPlot] = {}
         for side in ("reference", "chosen"):
             plot = LatentPlot(role="vae", theme=self.theme)
-            plot.setMinimumSize(220, 220)
+            plot.setMinimumSize(PLOT_MIN, PLOT_MIN)
             plot.setToolTip("The codes (posterior means μ) of 2,000 test images under this run's VAE, "
                             "over the prior's circles. Drag to decode a point (shown top left, under the input).")
             plot.set_background("prior", True)
@@ -214,7 +214,7 @@ class BetaStudy(QGroupBox):
         self.beta_strips: dict[str, ImageStrip] = {}
         for side, label in (("input", "test images"), ("reference", "β = 1"), ("chosen", "β = ?")):
             strip = ImageStrip(label=label, placeholder="Reconstructions appear when a run finishes")
-            strip.setMinimumHeight(56)
+            strip.setMinimumHeight(40)
             strip.setMaximumHeight(84)
             self.beta_strips[side] = strip
             layout.addWidget(strip)

@@ -290,7 +290,7 @@ class CapacityExperiment(TrainingExperiment):
     # ------------------------------------------------------------ lab hooks
 
     def apply_theme(self, theme: Theme) -> None:
-        self.theme = theme
+        self._recolour_message(theme)
         colors = {"ae": theme.crosshair, "dae": theme.foreground}
         for w in (self.kept_plot, self.mse_plot):
             theme_plot(w, theme)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.startup import DatasetContext
+from explorer.widgets.fitting import WrappingLabel
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme
@@ -29,6 +30,9 @@ from models.latent_space import LatentSpace
 from models.nets import VAE
 
 SAMPLE_COUNT = 8
+# Both halves of the tab side by side, every row of them, in the Lab of a 1000 x 650 window.
+PLOT_MIN = 120
+IMAGE_MIN = 72
 
 INTRO = (
     "A VAE is trained to minimise <b>−ELBO = reconstruction + KL</b>: the reconstruction term "
@@ -53,9 +57,9 @@ def tip(widget: W, text: str) -> W:
 
 
 def rich_label(text: str) -> QLabel:
-    """A word-wrapped label that renders its text as HTML."""
-    label = QLabel(text)
-    label.setWordWrap(True)
+    """A word-wrapped label that renders its text as HTML and keeps the lines its text
+    takes (a plain one is given fewer in a small window and runs over what lies below)."""
+    label = WrappingLabel(text)
     label.setTextFormat(Qt.TextFormat.RichText)
     return label
 
@@ -86,7 +90,7 @@ class ElboTermsView(QGroupBox):
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
-        layout.setSpacing(6)
+        layout.setSpacing(4)
         layout.addWidget(rich_label(INTRO))
 
         pick = QHBoxLayout()
@@ -107,9 +111,9 @@ class ElboTermsView(QGroupBox):
         layout.addLayout(pick)
 
         top = QHBoxLayout()
-        self.input_view = tip(ImageView(caption="x (input)", placeholder="No image", minimum=96),
+        self.input_view = tip(ImageView(caption="x (input)", placeholder="No image", minimum=IMAGE_MIN),
                               "The test image x being encoded")
-        self.mean_view = tip(ImageView(caption="decoded μ", placeholder="", minimum=96),
+        self.mean_view = tip(ImageView(caption="decoded μ", placeholder="", minimum=IMAGE_MIN),
                              "The decoder's output at the posterior mean μ: the VAE's usual reconstruction")
         for view in (self.input_view, self.mean_view):
             view.setMaximumWidth(150)
@@ -127,13 +131,13 @@ class ElboTermsView(QGroupBox):
                                    "z = μ + σ·ε (stars) decoded below. Drag to decode any point.")
         self.close_plot.probe_changed.connect(self._probe_close)
         for plot in (self.prior_plot, self.close_plot):
-            plot.setMinimumSize(220, 220)
+            plot.setMinimumSize(PLOT_MIN, PLOT_MIN)
             plots.addWidget(plot, 1)
         layout.addLayout(plots, 1)
 
         self.samples_strip = tip(ImageStrip(label="z ~ q(z|x)", placeholder="Samples appear here"),
                                  "Codes drawn from the posterior, decoded: the variety the VAE allows for this image")
-        self.samples_strip.setMinimumHeight(80)
+        self.samples_strip.setMinimumHeight(48)
         self.samples_strip.setMaximumHeight(110)
         layout.addWidget(self.samples_strip)
         self.iwae_label = rich_label("")

@@ -8,8 +8,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -24,7 +26,7 @@ from models import lab
 log = logging.getLogger(__name__)
 
 ANGLE_GOAL_DEG = 2.0
-STRIP_HEIGHT = 104
+STRIP_HEIGHT = 86  # three strips under the plots in the Lab of a 1000 x 650 window
 
 INTRO = (
     "A <b>linear autoencoder</b> <i>x̂</i> = <i>W</i><sub>dec</sub>(<i>W</i><sub>enc</sub><i>x</i> + <i>b</i>) + <i>c</i> "
@@ -138,15 +140,23 @@ class LinearPcaExperiment(TrainingExperiment):
         why = QLabel(WHY)
         why.setWordWrap(True)
         why.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        why.setMinimumWidth(360)
+        # The explanation is longer than the strips are high in a small window: it scrolls
+        # there rather than pushing the summary over the window's edge.
+        self.why_area = QScrollArea()
+        self.why_area.setWidget(why)
+        self.why_area.setWidgetResizable(True)
+        self.why_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.why_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.why_area.setMinimumWidth(360)
+        self.why_area.setMinimumHeight(4 * self.fontMetrics().lineSpacing())
         side = QVBoxLayout()
-        side.addWidget(why)
-        side.addSpacing(10)
+        side.addWidget(self.why_area, 1)
+        side.addSpacing(6)
         font = self.summary.font()
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.summary.setFont(font)
         self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        side.addWidget(self.summary, 1)
+        side.addWidget(self.summary)
         bases.addLayout(side, 1)
         root.addLayout(bases, 0)
 
@@ -268,7 +278,7 @@ class LinearPcaExperiment(TrainingExperiment):
     # ------------------------------------------------------------ lab hooks
 
     def apply_theme(self, theme: Theme) -> None:
-        self.theme = theme
+        self._recolour_message(theme)
         for w in (self.mse_plot, self.angle_plot):
             theme_plot(w, theme)
         self.mse_curve.setPen(pg.mkPen(theme.foreground, width=2))

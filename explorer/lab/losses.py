@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from explorer.panels.protocol import PanelDefaults
 from explorer.startup import DatasetContext, empty_context
+from explorer.widgets.fitting import WrappingLabel
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models import lab
@@ -119,7 +120,7 @@ class LossesExperiment(QWidget, PanelDefaults):
     def _build_ui(self) -> None:
         root = QVBoxLayout(self)
         root.setContentsMargins(8, 8, 8, 8)
-        root.setSpacing(8)
+        root.setSpacing(4)
         root.addWidget(self._build_vector_box(), 0)
         root.addWidget(self._build_digit_box(), 1)
 
@@ -127,9 +128,9 @@ class LossesExperiment(QWidget, PanelDefaults):
         box = QGroupBox("Two vectors")
         row = QHBoxLayout(box)
         left = QVBoxLayout()
-        intro = QLabel(INTRO)
-        intro.setWordWrap(True)
-        left.addWidget(intro)
+        # Wrapping labels keep the lines their text takes: plain ones are given fewer in a
+        # small window and run over the widgets below them.
+        left.addWidget(WrappingLabel(INTRO, lines=3))
         form = QFormLayout()
         self.x_edit = QLineEdit(DEFAULT_X)
         self.x_edit.setToolTip("The target x: numbers separated by spaces or commas, any length")
@@ -147,8 +148,7 @@ class LossesExperiment(QWidget, PanelDefaults):
         buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
         left.addLayout(buttons)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
+        self.error_label = WrappingLabel()
         self.error_label.setTextFormat(Qt.TextFormat.RichText)
         self.error_label.setVisible(False)
         left.addWidget(self.error_label)
@@ -156,14 +156,16 @@ class LossesExperiment(QWidget, PanelDefaults):
         row.addLayout(left, 3)
 
         cards = QVBoxLayout()
+        cards.setSpacing(4)
         self.cards = {info.name: _LossCard(info) for info in lab.LOSSES}
         for card in self.cards.values():
             cards.addWidget(card)
         row.addLayout(cards, 2)
 
         self.vector_plot = pg.PlotWidget()
-        self.vector_plot.setMinimumWidth(230)
-        self.vector_plot.setFixedHeight(230)
+        # Square at most 230 px, down to what a 1000 x 650 window leaves it.
+        self.vector_plot.setMinimumSize(170, 150)
+        self.vector_plot.setMaximumHeight(230)
         pi = self.vector_plot.getPlotItem()
         pi.hideButtons()
         pi.setMenuEnabled(False)
@@ -187,15 +189,13 @@ class LossesExperiment(QWidget, PanelDefaults):
     def _build_digit_box(self) -> QGroupBox:
         box = QGroupBox("A digit and altered copies")
         outer = QVBoxLayout(box)
-        note = QLabel(DIGIT_NOTE)
-        note.setWordWrap(True)
-        outer.addWidget(note)
+        outer.addWidget(WrappingLabel(DIGIT_NOTE, lines=2))
         body = QHBoxLayout()
         outer.addLayout(body, 1)
 
         # Left: the original and which one it is.
         left = QVBoxLayout()
-        self.original_view = ImageView(caption="original x", placeholder="no images", minimum=120)
+        self.original_view = ImageView(caption="original x", placeholder="no images", minimum=100)
         self.original_view.setToolTip("The test image every copy is compared with")
         left.addWidget(self.original_view)
         controls = QHBoxLayout()
@@ -214,7 +214,7 @@ class LossesExperiment(QWidget, PanelDefaults):
         left.addStretch(1)
         left_host = QWidget()
         left_host.setLayout(left)
-        left_host.setFixedWidth(190)
+        left_host.setFixedWidth(176)
         body.addWidget(left_host)
 
         # Middle: one row of copies per loss, most similar first.
@@ -253,14 +253,13 @@ class LossesExperiment(QWidget, PanelDefaults):
             self.loss_table.rowHeight(r) for r in range(self.loss_table.rowCount())) + 2 * self.loss_table.frameWidth()
         self.loss_table.setFixedHeight(height + 2)
         right.addWidget(self.loss_table)
-        self.findings = QLabel()
-        self.findings.setWordWrap(True)
+        self.findings = WrappingLabel(lines=3)
         self.findings.setTextFormat(Qt.TextFormat.RichText)
-        self.findings.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        right.addWidget(self.findings, 1)
+        right.addWidget(self.findings)
+        right.addStretch(1)
         right_host = QWidget()
         right_host.setLayout(right)
-        right_host.setFixedWidth(430)
+        right_host.setFixedWidth(480)
         body.addWidget(right_host)
         return box
 

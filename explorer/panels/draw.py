@@ -20,6 +20,7 @@ from explorer.panels.workbench import ModelSlot, Workbench
 from explorer.startup import DatasetContext
 from explorer.widgets.actions import panel_action, set_actions_active, tool_button
 from explorer.widgets.canvas import DrawingCanvas
+from explorer.widgets.fitting import WrappingLabel
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme
@@ -153,12 +154,11 @@ class DrawPanel(QWidget, PanelDefaults):
         grid = QGridLayout()
         plot_tools = QHBoxLayout()
         follow = tool_button(self.follow_action)
-        where = QLabel("Where the drawing lands in each latent space (+), with the VAE's posterior")
-        where.setWordWrap(True)
-        where.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)  # one line when there is room
+        # One line when there is room; in a small window the row grows with its lines.
+        where = WrappingLabel("Where the drawing lands in each latent space (+), with the VAE's posterior")
+        where.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         plot_tools.addWidget(where, 1)
-        plot_tools.addStretch(1)
-        plot_tools.addWidget(follow)
+        plot_tools.addWidget(follow, 0, Qt.AlignmentFlag.AlignTop)
         grid.addLayout(plot_tools, 0, 0, 1, len(ROLES))
         for col, role in enumerate(ROLES):
             self.plots[role].setMinimumSize(240, 240)

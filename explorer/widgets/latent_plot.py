@@ -8,11 +8,11 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsTextItem, QWidget
 
 from explorer.widgets.plot_backgrounds import PlotBackgrounds
 from explorer.widgets.theme import CLASS_COLORS, LIGHT, Theme, style_plot
+from models.kinds import KIND_SHORT_NAMES, KIND_TITLES
 from models.plane import CodePlane
 
 log = logging.getLogger(__name__)
@@ -194,41 +194,51 @@ class LatentPlot(pg.PlotWidget):
         self.backgrounds.update_manifold()
 
     def _fitted_title(self) -> tuple[str, int]:
-        """The title as it fits the plot's width: a smaller size first, then two lines
-        broken at its first ' · ', then wrapped at spaces, so a narrow plot (a small
-        window) never cuts it."""
+        """The title as it fits the plot's width on one line (pyqtgraph's title row has
+        room for one): a smaller size first, then the model's short name ('VAE' for
+        'Variational autoencoder'), then cut with '…'; the whole title is the plot's
+        tooltip whenever it is shortened, so a small window never loses it."""
         # The title is centred over the plot area, right of the left axis.
         width = self.width() - self.getPlotItem().getAxis("left").width() - TITLE_MARGIN
-        font = QFont(self.font())
-        candidates = [[self._title]]
-        if " · " in self._title:
-            candidates.append(self._title.split(" · ", 1))
-        for parts in candidates:
+        for text in self.title_forms():
             for pt in TITLE_POINT_SIZES:
-                font.setPointSize(pt)
-                metrics = QFontMetrics(font)
-                if max(metrics.horizontalAdvance(p) for p in parts) <= width:
-                    return "<br>".join(parts), pt
-        lines: list[str] = []
-        for part in candidates[-1]:
-            line = ""
-            for word in part.split(" "):
-                wider = f"{line} {word}" if line else word
-                if line and metrics.horizontalAdvance(wider) > width:
-                    lines.append(line)
-                    wider = word
-                line = wider
-            lines.append(line)
-        return "<br>".join(lines), TITLE_POINT_SIZES[-1]
+                if self._title_width(text, pt) <= width:
+                    return text, pt
+        pt = TITLE_POINT_SIZES[-1]
+        text = self.title_forms()[-1]
+        while len(text) > 1 and self._title_width(text + "…", pt) > width:
+            text = text[:-1]
+        return text.rstrip() + "…", pt
+
+    def title_forms(self) -> list[str]:
+        """The title, then (if it names a model kind) the same with the kind's short name."""
+        forms = [self._title]
+        for kind, title in KIND_TITLES.items():
+            if self._title.startswith(title):
+                forms.append(KIND_SHORT_NAMES[kind] + self._title[len(title):])
+                break
+        return forms
+
+    def _title_width(self, text: str, pt: int) -> float:
+        """How wide the title item draws ``text`` at ``pt`` points: measured with a text
+        item like pyqtgraph's own, since its rich text is laid out wider than QFontMetrics
+        of the widget's font says (the title was cut on a real X11 display)."""
+        item = getattr(self, "_title_probe", None)
+        if item is None:
+            item = self._title_probe = QGraphicsTextItem()
+            item.setFont(self.getPlotItem().titleLabel.item.font())
+        item.setHtml(f"<span style='font-size: {pt}pt'>{text}</span>")  # as pyqtgraph's LabelItem
+        return item.boundingRect().width()
 
     def shown_title(self) -> tuple[str, int]:
-        """The title as shown (lines joined by <br>) and its size in points."""
+        """The title as shown and its size in points."""
         return self._shown_title
 
     def _set_title(self) -> None:
         self._shown_title = self._fitted_title() if self._title else ("", TITLE_POINT_SIZES[0])
         text, pt = self._shown_title
         self.setTitle(text, color=self._theme.foreground, size=f"{pt}pt")
+        self.getPlotItem().titleLabel.setToolTip(self._title if text != self._title else "")
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
