@@ -111,7 +111,7 @@ def read_frames(path: str | Path) -> list[np.ndarray]:
     import imageio.v2 as imageio
 
     with imageio.get_reader(path) as reader:
-        return [np.asarray(f)[:, :, :3].copy() for f in reader]
+        return [np.asarray(f)[:, :, :3].copy() for f in reader]  # type: ignore[attr-defined]
 
 
 def _read_mp4(path: Path) -> list[np.ndarray]:
