@@ -22,6 +22,7 @@ import torch
 from models import checkpoint, data
 from models.data import as_float_images
 from models.nets import NetConfig, build_model
+from models.pacing import PaceControls, Pacer
 from models.parent_watch import ParentWatch
 from models.threads import ThreadTuner
 from models.train import (
@@ -144,6 +145,10 @@ class ModelSnapshot:
     probe_codes: np.ndarray  # (P, latent) deterministic codes of the probe images
     decoder_state: dict[str, np.ndarray]
     threads: int = 0  # torch threads the run uses at the moment
+    # A paced run (slow motion, step by step) sends a snapshot after every step, with
+    # the codes and labels of that step's training batch under the updated weights.
+    batch_codes: np.ndarray | None = None
+    batch_labels: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -203,10 +208,13 @@ class _Curve:
         return out
 
 
-def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threading.Event | None = None) -> None:
+def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threading.Event | None = None,
+            pacing: PaceControls | None = None) -> None:
     """Child-process entry point: train, report, save; every outcome ends in one
     JobFinished or JobFailed message. ``orphaned`` is set when the parent has gone
-    (models.training_child); by default run_job watches for itself."""
+    (models.training_child); by default run_job watches for itself. ``pacing``: the
+    parent's single steps and slow-motion rate (models.pacing); while the run is paced
+    a snapshot goes out after every step."""
     t0 = time.perf_counter()
     flush_denormals()  # first: before torch starts its worker threads
     if orphaned is None:
@@ -228,21 +236,24 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
         probe_x = as_float_images(test_images[probe_idx])
 
         def stopping() -> bool:
-            # Pausing blocks here, between two batches, so a paused run uses no CPU.
-            held = False
-            while pause_event.is_set() and not (stop_event.is_set() or orphaned.is_set()):
-                held = True
-                time.sleep(0.05)
-            if held and tuner is not None:
-                tuner.interrupted()  # a pause is not a slower machine
             return stop_event.is_set() or orphaned.is_set()
+
+        # Pausing, single steps and slow motion block in the pacer, between two
+        # batches, so a paused run uses no CPU.
+        pacer = Pacer(pacing, paused=pause_event.is_set, stopped=stopping,
+                      on_hold=lambda: send_snapshots(unsent=True))
+
+        def before_batch(step: int) -> None:
+            if pacer.admit(step) and tuner is not None:
+                tuner.interrupted()  # a pause or slow motion is not a slower machine
 
         trainers = []
         for i, config in enumerate(job.configs):
             model = build_model(config, data_mean=mean, seed=job.train.seed + i)
             test_x = test_images[probe_idx] if job.test_on_probes else test_images
             trainers.append(Trainer(model, config=job.train, train_x=train_x, test_x=test_x, should_stop=stopping,
-                                    eval_share=job.eval_share))
+                                    eval_share=job.eval_share, before_batch=before_batch))
+        train_labels = np.asarray(ds.train_labels)
         total = trainers[0].total_steps
         queue.put(
             JobStarted(
@@ -259,19 +270,28 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
         # cost (the probe codes, a few per cent of training each) near a fixed share
         # of training, and an epoch's snapshot counts as that second's.
         sent_at = [-math.inf] * len(trainers)
+        sent_step = [0] * len(trainers)
 
-        def send_snapshots(only: int | None = None, *, older_than: float | None = None) -> None:
+        def send_snapshots(only: int | None = None, *, older_than: float | None = None, unsent: bool = False) -> None:
+            paced = pacer.paced()
             for i, t in enumerate(trainers):
                 info = last_info[i]
                 if only is not None and i != only:
                     continue
                 if info is None or (older_than is not None and sent_at[i] > older_than):
                     continue
+                if unsent and sent_step[i] == info.step:
+                    continue
                 sent_at[i] = time.perf_counter()
+                sent_step[i] = info.step
                 was_training = t.model.training
                 t.model.eval()
+                batch_codes = batch_labels = None
                 with torch.inference_mode():
                     codes = t.model.embed(probe_x.to(t.device)).cpu().numpy()
+                    if paced and t.last_batch is not None:
+                        batch_codes = t.model.embed(t.train_x[t.last_batch]).cpu().numpy()
+                        batch_labels = train_labels[t.last_batch.cpu().numpy()]
                 t.model.train(was_training)
                 steps, values = curves[i].take()
                 queue.put(
@@ -289,10 +309,13 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
                         probe_codes=codes,
                         decoder_state=_decoder_state(t.model),
                         threads=torch.get_num_threads(),
+                        batch_codes=batch_codes,
+                        batch_labels=batch_labels,
                     )
                 )
 
         while any(alive):
+            stepped = False
             for i, g in enumerate(gens):
                 if not alive[i]:
                     continue
@@ -302,6 +325,7 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
                     alive[i] = False
                     continue
                 if isinstance(item, StepInfo):
+                    stepped = True
                     last_info[i] = item
                     curves[i].add(item)
                     if tuner is not None:
@@ -311,6 +335,10 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
                     # went out moments ago (epochs of a second would double the rate).
                     send_snapshots(only=i, older_than=time.perf_counter() - job.snapshot_interval_s / 2)
                     queue.put(EpochReport(i, trainers[i].model.kind, item.epoch, item.epochs, item.train, item.test))
+            if stepped and pacer.paced():
+                # Slow motion and single steps are watched step by step.
+                send_snapshots()
+                continue
             due = time.perf_counter() - job.snapshot_interval_s
             if min(sent_at) <= due:
                 send_snapshots(older_than=due)

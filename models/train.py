@@ -148,7 +148,11 @@ class Trainer:
     """Trains one model on float images; reports through callbacks.
 
     on_step(StepInfo) runs after every optimiser step, on_epoch(EpochInfo) after
-    every epoch, should_stop() is checked before every batch. A stop leaves the
+    every epoch, should_stop() is checked before every batch. before_batch(step) is
+    called with each batch's global 1-based step number before it starts and may
+    block (a paced run: models.pacing); should_stop is asked again after it.
+    ``last_batch`` holds the indices into the training images of the latest step's
+    batch (a paced run shows where those images are now). A stop leaves the
     model with its latest weights; a non-finite loss restores the last good
     weights and raises NonFiniteLossError.
 
@@ -169,6 +173,7 @@ class Trainer:
         on_epoch: Callable[[EpochInfo], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         eval_share: float | None = None,
+        before_batch: Callable[[int], None] | None = None,
     ):
         if eval_share is not None and not 0 < eval_share <= 1:
             raise TrainingError(f"eval_share must be in (0, 1], got {eval_share}")
@@ -183,6 +188,8 @@ class Trainer:
         self.on_step = on_step
         self.on_epoch = on_epoch
         self.should_stop = should_stop
+        self.before_batch = before_batch
+        self.last_batch: torch.Tensor | None = None
         self._stop_requested = False
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.result = TrainResult()
@@ -246,6 +253,8 @@ class Trainer:
             count = 0
             order = torch.randperm(n, generator=gen).to(self.device)
             for i in range(steps_per_epoch):
+                if self.before_batch is not None and not self._stopping():
+                    self.before_batch(step + 1)
                 if self._stopping():
                     result.stopped = True
                     # The request is used up: a later fit() on this Trainer runs again.
@@ -255,7 +264,8 @@ class Trainer:
                 lr = self._lr_at(step, total)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                batch = x[order[i * c.batch_size : (i + 1) * c.batch_size]]
+                self.last_batch = order[i * c.batch_size : (i + 1) * c.batch_size]
+                batch = x[self.last_batch]
                 x_in = corrupt.corrupt(batch, model.config.noise, model.config.noise_level, generator=noise_gen) if denoising else batch
                 out = losses.model_loss(model, x_in, batch, noise_gen)
                 loss = out["loss"]

@@ -11,10 +11,10 @@ import pickle
 from models.parent_watch import ParentWatch
 
 
-def run_job_watched(job_payload: bytes, queue, stop_event, pause_event) -> None:
+def run_job_watched(job_payload: bytes, queue, stop_event, pause_event, pacing=None) -> None:
     """Watch the parent (models.parent_watch), then unpickle the job and run it
-    (models.jobs.run_job)."""
+    (models.jobs.run_job); ``pacing``: the parent's models.pacing.PaceControls."""
     watch = ParentWatch(on_gone=queue.cancel_join_thread).start()
     from models.jobs import run_job
 
-    run_job(pickle.loads(job_payload), queue, stop_event, pause_event, orphaned=watch.gone)
+    run_job(pickle.loads(job_payload), queue, stop_event, pause_event, orphaned=watch.gone, pacing=pacing)
