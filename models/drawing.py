@@ -13,13 +13,18 @@ import torch.nn.functional as F
 
 from models.data import unit_floats
 
-__all__ = ["BOX", "FIELD", "INK_THRESHOLD", "centre_of_mass", "to_mnist"]
+__all__ = ["BOX", "CENTRE", "FIELD", "INK_THRESHOLD", "centre_of_mass", "to_mnist"]
 
 FIELD = 28
 BOX = 20
 # Canvas values at or below this are background: antialiasing fuzz and stray
 # specks would otherwise widen the bounding box and pull the centre of mass.
 INK_THRESHOLD = 0.05
+# Where MNIST's test digits have their centre of mass, in pixel-index coordinates:
+# (13.99, 14.01) on average over the 10,000 (docs/benchmarks.md), not the field's
+# middle 13.5.
+CENTRE = FIELD / 2.0
+MARGIN = 2  # output pixels kept around the 20-pixel box for the soft edges
 
 
 def _as_unit_float(canvas: np.ndarray) -> np.ndarray:
@@ -47,10 +52,44 @@ def centre_of_mass(img: np.ndarray) -> tuple[float, float]:
     return float(a.sum(axis=1) @ rows / total), float(a.sum(axis=0) @ cols / total)
 
 
+def _half_max_edges(profile: np.ndarray, first: int, last: int, reach: int) -> tuple[float, float]:
+    """Where the ink of a row or column profile begins and ends, in edge coordinates
+    (pixel i covers [i, i + 1)): where the profile first reaches half of its level
+    near each end. A hard edge gives the pixel boundary and a soft (blurred or
+    antialiased) edge its middle, which is where the stroke's boundary was before
+    blurring; a fixed threshold would put a soft edge too far out."""
+
+    def begin(q: np.ndarray, j0: int) -> float:
+        half = q[j0 : j0 + reach].max() / 2.0
+        j = j0
+        while q[j] < half:
+            j += 1
+        prev = float(q[j - 1]) if j > 0 else 0.0
+        # Linear between pixel centres j - 1 and j, then + 0.5 from centres to edges.
+        return j - 0.5 + (half - prev) / (float(q[j]) - prev)
+
+    n = len(profile)
+    return begin(profile, first), n - begin(profile[::-1], n - 1 - last)
+
+
+def _resample(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    t = torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32))[None, None]
+    if size[0] <= crop.shape[0] and size[1] <= crop.shape[1]:
+        # Shrinking: each output pixel is the mean of what it covers, the way MNIST's
+        # grey levels came from how much of a pixel the pen covered.
+        return F.interpolate(t, size=size, mode="area")[0, 0].numpy()
+    return F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0].numpy()
+
+
 def to_mnist(canvas: np.ndarray, *, threshold: float = INK_THRESHOLD) -> np.ndarray | None:
     """A drawn canvas (uint8 or float in [0, 1], any size) as a 28 x 28 float32 MNIST-like image.
 
-    Returns None when nothing is drawn (no pixel above ``threshold``).
+    As MNIST was made: the ink's bounding box is scaled (aspect ratio kept) so that
+    its longer side spans 20 pixels exactly, with its edges on pixel boundaries; the
+    ink is averaged into those pixels; the result is shifted by whole pixels so
+    that its centre of mass lands within half a pixel of (14, 14), where MNIST's
+    test digits have theirs on average. Returns None when nothing is drawn (no
+    pixel above ``threshold``).
     """
     a = _as_unit_float(canvas)
     ink = a > threshold
@@ -58,16 +97,24 @@ def to_mnist(canvas: np.ndarray, *, threshold: float = INK_THRESHOLD) -> np.ndar
     if rows.size == 0:
         return None
     cols = np.flatnonzero(ink.any(axis=0))
-    crop = np.where(ink, a, 0.0)[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    h, w = crop.shape
-    scale = BOX / max(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    # Antialiased bilinear averages over the whole footprint when shrinking
-    # (soft edges, thin strokes do not vanish) and interpolates when enlarging.
-    small = F.interpolate(
-        torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32))[None, None],
-        size=size, mode="bilinear", antialias=True, align_corners=False,
-    )[0, 0].numpy()
+    a = np.where(ink, a, 0.0).astype(np.float32)
+    # An edge's softness is judged over about one output pixel (a twentieth of the box).
+    reach = max(1, max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) // BOX)
+    r0, r1 = _half_max_edges(a.max(axis=1), rows[0], rows[-1], reach)
+    c0, c1 = _half_max_edges(a.max(axis=0), cols[0], cols[-1], reach)
+    scale = BOX / max(r1 - r0, c1 - c0, 1e-6)
+    # A margin of MARGIN output pixels around the box keeps the soft edges' outer halves.
+    margin_in = MARGIN / scale
+    pad = int(np.ceil(margin_in)) + 1
+    padded = np.pad(a, pad)
+
+    def span(lo: float, hi: float) -> tuple[slice, int]:
+        n_out = max(1, round((hi - lo) * scale)) + 2 * MARGIN
+        start = round(lo - margin_in) + pad
+        return slice(start, start + max(1, round(n_out / scale))), n_out
+
+    (rs, rn), (cs, cn) = span(r0, r1), span(c0, c1)
+    small = _resample(padded[rs, cs], (rn, cn))
     peak = small.max()
     if not peak > 0:
         return None
@@ -75,11 +122,10 @@ def to_mnist(canvas: np.ndarray, *, threshold: float = INK_THRESHOLD) -> np.ndar
     # lot would otherwise give a faint digit the models have never seen.
     small = np.clip(small / peak, 0.0, 1.0)
     com_r, com_c = centre_of_mass(small)
-    centre = (FIELD - 1) / 2.0
-    # Whole-pixel shift (centre of mass lands within half a pixel), clipped so
-    # no ink falls off the field for a lopsided drawing.
-    top = int(np.clip(round(centre - com_r), 0, FIELD - size[0]))
-    left = int(np.clip(round(centre - com_c), 0, FIELD - size[1]))
-    out = np.zeros((FIELD, FIELD), dtype=np.float32)
-    out[top : top + size[0], left : left + size[1]] = small
-    return out
+    # Whole-pixel shift, clipped so that no part of the box falls off the field for a
+    # lopsided drawing (only the margins around it may be cut).
+    top = int(np.clip(round(CENTRE - com_r), -MARGIN, FIELD - rn + MARGIN)) + rn
+    left = int(np.clip(round(CENTRE - com_c), -MARGIN, FIELD - cn + MARGIN)) + cn
+    big = np.zeros((FIELD + 2 * rn, FIELD + 2 * cn), dtype=np.float32)
+    big[top : top + rn, left : left + cn] = small
+    return np.ascontiguousarray(big[rn : rn + FIELD, cn : cn + FIELD])
