@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from models.data import unit_floats
 
-__all__ = ["BOX", "CENTRE", "FIELD", "INK_THRESHOLD", "centre_of_mass", "to_mnist"]
+__all__ = ["BOX", "CENTRE", "DIGIT_STROKES", "FIELD", "INK_THRESHOLD", "centre_of_mass", "stroke_statistics", "to_mnist"]
 
 FIELD = 28
 BOX = 20
@@ -25,6 +25,31 @@ INK_THRESHOLD = 0.05
 # middle 13.5.
 CENTRE = FIELD / 2.0
 MARGIN = 2  # output pixels kept around the 20-pixel box for the soft edges
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start_deg: float, end_deg: float, n: int = 24) -> list[tuple[float, float]]:
+    t = np.radians(np.linspace(start_deg, end_deg, n))
+    return [(float(cx + rx * np.cos(a)), float(cy + ry * np.sin(a))) for a in t]
+
+
+# Digits as a user draws them with a mouse on the 280 x 280 canvas, (x, y) points of one
+# polyline per stroke, about 190 pixels tall: what the brush width is matched with.
+DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
+    0: [_arc(140, 140, 58, 95, -90, 270, 40)],
+    1: [[(150, 45), (130, 235)]],
+    2: [_arc(140, 95, 52, 48, 190, 400, 24) + [(92, 228), (200, 226)]],
+    3: [_arc(135, 92, 50, 47, -160, 90, 24) + _arc(135, 184, 56, 48, -90, 165, 24)],
+    4: [[(150, 45), (82, 170), (202, 170)], [(168, 92), (168, 235)]],
+    7: [[(80, 50), (200, 50), (122, 235)]],
+}
+
+
+def stroke_statistics(image: np.ndarray, *, level: float = 0.1) -> tuple[float, float]:
+    """How thick and how dark a 28 x 28 digit's strokes are: the share of pixels
+    holding more than ``level`` of ink, and the mean ink of those pixels."""
+    a = np.asarray(image, dtype=np.float32)
+    inked = a > level
+    return float(inked.mean()), float(a[inked].mean()) if inked.any() else 0.0
 
 
 def _as_unit_float(canvas: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from explorer.panels.protocol import PanelDefaults
 from explorer.panels.workbench import ModelSlot, Workbench
 from explorer.startup import DatasetContext
 from explorer.widgets.actions import panel_action, set_actions_active, tool_button
-from explorer.widgets.canvas import DrawingCanvas
+from explorer.widgets.canvas import MNIST_BRUSH_WIDTH, DrawingCanvas
 from explorer.widgets.fitting import WrappingLabel
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.latent_plot import LatentPlot
@@ -91,8 +91,12 @@ class DrawPanel(QWidget, PanelDefaults):
         self.eraser_action.toggled.connect(lambda on: on and self.set_eraser(True))
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setRange(6, 48)
-        self.size_slider.setValue(22)
-        self.size_slider.setToolTip("Brush width in canvas pixels (the canvas is 280 x 280: ten per MNIST pixel)")
+        self.size_slider.setValue(MNIST_BRUSH_WIDTH)
+        self.size_slider.setToolTip(
+            "Brush width in canvas pixels (the canvas is 280 x 280: ten per MNIST pixel). "
+            f"The default, {MNIST_BRUSH_WIDTH}, draws MNIST's stroke thickness: after scaling, a digit "
+            "has as many inked pixels as MNIST's own digits of its class"
+        )
         self.size_slider.valueChanged.connect(self._size_changed)
         self.size_label = QLabel()
         self.size_label.setMinimumWidth(28)

@@ -13,6 +13,10 @@ from models.corrupt import brush_mask, rect_mask
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
 UNDO_LIMIT = 64
+# The default brush width in canvas pixels: digits drawn with it have MNIST's stroke
+# thickness after to_mnist (as many inked pixels as MNIST's test digits of their class;
+# scripts/measure_brush.py, figures in docs/benchmarks.md).
+MNIST_BRUSH_WIDTH = 34
 PEN_MIN_WIDTH = 0.3  # a pen's lightest touch draws this fraction of the brush width
 
 
@@ -36,7 +40,7 @@ class DrawingCanvas(QWidget):
         self._undo: list[QImage] = []
         self._last: QPointF | None = None
         self._drawing = False
-        self.brush_width = 22.0
+        self.brush_width = float(MNIST_BRUSH_WIDTH)
         self.eraser = False
         self.setMinimumSize(200, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
