@@ -1,5 +1,5 @@
 """The window's actions, menus and toolbar: File (open a checkpoint into either plot,
-export, quit), View (dataset, the Explore panel's view actions, theme) and Help."""
+open and save a session, exports, quit), View (dataset, the Explore panel's view actions, theme) and Help."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
@@ -13,6 +13,8 @@ from models.data import BUNDLED_DATASETS, DATASETS
 
 if TYPE_CHECKING:
     from explorer.panels.explore import ExplorePanel
+    from explorer.panels.explore_exports import Exports
+    from explorer.panels.session import Session
 
 THEME_TITLES = {"system": "Follow the &system", "light": "&Light", "dark": "&Dark"}
 
@@ -22,10 +24,10 @@ class MenuWindow(Protocol):
     panel's view actions, and the QMainWindow it is."""
 
     explore: ExplorePanel
+    exports: Exports
+    session: Session
 
     def ask_open_checkpoint(self, side: str) -> None: ...
-
-    def ask_export(self) -> None: ...
 
     def show_about(self) -> None: ...
 
@@ -61,11 +63,18 @@ class WindowActions(QObject):
             a.setToolTip(f"Load a model checkpoint (.pt) into the {side} plot ({keys})")
             a.triggered.connect(lambda _=False, side=side: window.ask_open_checkpoint(side))
             self.open_actions[side] = a
-        self.export = QAction(_std_icon(window, "document-save-as", sp.SP_DialogSaveButton), "&Export view as PNG…", window)
+        self.export = QAction(_std_icon(window, "document-save-as", sp.SP_DialogSaveButton), "&Export view as PNG or SVG…", window)
         self.export.setShortcut(QKeySequence("Ctrl+E"))
-        self.export.setIconText("Export PNG…")
-        self.export.setToolTip("Save a picture of the current panel (Ctrl+E)")
-        self.export.triggered.connect(window.ask_export)
+        self.export.setIconText("Export…")
+        self.export.setToolTip("Save a picture of the current panel as PNG or SVG, chosen in the dialog (Ctrl+E)")
+        self.export.triggered.connect(window.exports.ask_export_view)
+        self.save_session = QAction("&Save session…", window)
+        self.save_session.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.save_session.setToolTip("Save the models, dataset, views, selection and panel settings as a JSON file (Ctrl+Shift+S)")
+        self.save_session.triggered.connect(window.session.ask_save)
+        self.open_session = QAction("Open sess&ion…", window)
+        self.open_session.setToolTip("Show a saved session again: the same models, views, selection and panel")
+        self.open_session.triggered.connect(window.session.ask_open)
         self.quit = QAction("&Quit", window)
         self.quit.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
@@ -102,7 +111,18 @@ class WindowActions(QObject):
         for a in self.open_actions.values():
             file_menu.addAction(a)
         file_menu.addSeparator()
+        file_menu.addAction(self.open_session)
+        file_menu.addAction(self.save_session)
+        file_menu.addSeparator()
         file_menu.addAction(self.export)
+        exports = window.exports
+        more = file_menu.addMenu("Export from E&xplore")
+        more.setToolTipsVisible(True)
+        for group in (exports.codes_actions.values(), exports.manifold_actions.values(),
+                      (exports.interpolation_gif_action, exports.sweep_gif_action)):
+            for a in group:
+                more.addAction(a)
+            more.addSeparator()
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
 

@@ -13,7 +13,6 @@ from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Sig
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QWidget,
@@ -23,7 +22,9 @@ from explorer.background.model_loader import ModelLoader
 from explorer.menus import WindowActions
 from explorer.panels.checkpoints import ExploreCheckpoints
 from explorer.panels.explore import ExplorePanel, model_name
+from explorer.panels.explore_exports import Exports
 from explorer.panels.registry import PanelRegistry
+from explorer.panels.session import Session
 from explorer.panels.workbench import Workbench
 from explorer.startup import (
     SIDES,
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
             self.loader.loaded.connect(self._models_arrived)
 
         self.status = ModelStatus(self.statusBar(), sides=SIDES, model_name=model_name)
+        self.exports, self.session = Exports(self, settings=settings), Session(self, settings=settings)
         self.window_actions = WindowActions(self, dataset=self.dataset, theme_choice=self._theme_choice)
         self.window_actions.build_menus(self)
         self.toolbar = self.window_actions.build_toolbar(self)
@@ -376,22 +378,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ export and messages
 
-    def export_png(self, path: str | Path) -> bool:
-        """Save a picture of the current panel; report failures like any other error."""
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
-        widget = self.tabs.currentWidget() or self
-        if not widget.grab().save(str(path), "PNG"):
-            self.show_error("Could not export the view", f"{path}: could not write the PNG (check the folder and its permissions)")
-            return False
-        self.statusBar().showMessage(f"Saved {path}", STATUS_MS)
-        return True
-
-    def ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", f"{self.current_panel_name()}.png", "PNG images (*.png)")
-        if path:
-            self.export_png(path)
+    def export_png(self, path: str | Path) -> bool:  # the exports live in panels/explore_exports.py, sessions in session.py
+        return self.exports.export_view(path)
 
     def show_error(self, title: str, message: str) -> None:
         """A non-blocking dialog and a status-bar message; the window stays usable."""

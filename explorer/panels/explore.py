@@ -205,12 +205,9 @@ class ExplorePanel(QWidget):
         self._encoder = ImageEncoder(dataset.images, code_cache)
         self.legend.set_class_names(self.class_names)
         self.interpolation.set_count(len(self.images) if self.images is not None else 1)
-        self._selected, self._probe, self._interp, self._sampled = None, None, None, False
+        self.clear_overlays()
         for side in SIDES:
             self.set_checkpoint(side, None, empty_message="No model for these images")
-        self.details.clear()
-        self.sampling.clear()
-        self.interpolation.clear()
         return True
 
     def demo(self) -> None:
@@ -362,6 +359,18 @@ class ExplorePanel(QWidget):
 
     def selected_image(self) -> int | None:
         return self._selected
+
+    def overlays(self) -> tuple[tuple[str, float, float] | None, tuple[int, int, int] | None, bool]:
+        """What is on screen: the probe (side, x, y), the path (a, b, steps), whether samples are drawn."""
+        return self._probe, self._interp, self._sampled
+
+    def clear_overlays(self) -> None:
+        """No probe, selection, samples or path (a new dataset, a session opening)."""
+        self._selected, self._probe, self._interp, self._sampled = None, None, None, False
+        for plot in self.plots.values():
+            plot.clear_overlays()
+        for box in (self.details, self.sampling, self.interpolation):
+            box.clear()
 
     # ------------------------------------------------------------ samples
 

@@ -68,7 +68,9 @@ class _ProbeViewBox(pg.ViewBox):
             p = self.mapSceneToView(ev.scenePos())
             self._plot._click(p.x(), p.y())
             return
-        ev.accept()  # no context menu: right-drag pans
+        ev.accept()  # right-drag pans; a right-click opens the plot's menu if it has one
+        if ev.button() == Qt.MouseButton.RightButton and self._plot.context_menu is not None:
+            self._plot.context_menu.popup(ev.screenPos().toPoint())
 
 
 def move_points(item: pg.ScatterPlotItem, x, y) -> None:
@@ -99,6 +101,7 @@ class LatentPlot(pg.PlotWidget):
     probe_changed = Signal(float, float)  # plane point under a left-drag
     dragging_changed = Signal(bool)  # a left-drag started (True) or ended (False)
     clicked = Signal(float, float, float)  # plane point and the click radius in plane units
+    context_menu = None  # a QMenu for right-clicks (explorer.widgets.export.add_context_action)
 
     def __init__(self, parent: QWidget | None = None, *, role: str, theme: Theme = LIGHT):
         self._vb = _ProbeViewBox(self)
