@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --screenshot: start a default training run, let it run this long, then take the picture")
     parser.add_argument("--mirror", metavar="URL", default=None,
                         help="a local dataset mirror tried before the public ones (default: $LATENT_EXPLORER_MIRROR)")
+    parser.add_argument("--lesson", action="store_true",
+                        help="open the guided lesson beside the panels, at the step last shown (Help › Lesson, F1)")
+    parser.add_argument("--lesson-step", type=int, default=None, metavar="N", help="open the lesson at step N (from 1)")
+    parser.add_argument("--lesson-file", type=Path, default=None, metavar="PATH",
+                        help="a lesson of your own (a copy of resources/lesson/lesson.json, edited or translated)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model and save a checkpoint", description="Train one model and save a checkpoint.")
@@ -269,6 +274,24 @@ def validate_app(args: argparse.Namespace) -> None:
     if args.screenshot is not None:
         _writable(args.screenshot, "--screenshot", what="the screenshot")
     _mirror_arg(args.mirror)
+    _lesson_args(args)
+
+
+def _lesson_args(args: argparse.Namespace) -> None:
+    """--lesson-step and --lesson-file open the lesson too; the file is read and checked here."""
+    args.lesson = args.lesson or args.lesson_step is not None or args.lesson_file is not None
+    if not args.lesson:
+        return
+    if args.panel is not None or args.train_for is not None:
+        raise CliError(f"the lesson opens each step's own panel; leave out {'--panel' if args.panel else '--train-for'}")
+    from explorer.lesson.steps import LessonError, load_lesson
+
+    try:
+        lesson = load_lesson(args.lesson_file)
+    except LessonError as exc:
+        raise CliError(f"--lesson-file: {exc}" if args.lesson_file is not None else f"the bundled lesson: {exc}") from exc
+    if args.lesson_step is not None and not 1 <= args.lesson_step <= len(lesson):
+        raise CliError(f"--lesson-step must be between 1 and {len(lesson)} (the lesson's steps), got {args.lesson_step}")
 
 
 def validate(args: argparse.Namespace) -> None:

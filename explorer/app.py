@@ -333,15 +333,21 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
         window.deleteLater()
         return 2
 
+    lesson = {"step": getattr(args, "lesson_step", None), "path": getattr(args, "lesson_file", None)}
     if screenshot is None:
         window.show()
+        if getattr(args, "lesson", False):
+            window.show_lesson(**lesson)
         if os.environ.get(STARTUP_PROBE_ENV):
             _report_first_paint(app, window)
         return app.exec()
 
     window.resize(1400, 900)
-    # What a user sees after a few clicks (every panel has a demo state, see Panel).
-    window.panel(panel or "explore").demo()
+    # What a user sees after a few clicks (every panel has a demo state, see Panel), or the lesson's step.
+    if getattr(args, "lesson", False):
+        window.show_lesson(**lesson)
+    else:
+        window.panel(panel or "explore").demo()
     window.show()
     result = {"code": 1}
 

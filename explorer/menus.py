@@ -31,6 +31,8 @@ class MenuWindow(Protocol):
 
     def show_about(self) -> None: ...
 
+    def show_lesson(self, *, toggle: bool = False) -> object: ...
+
     def set_dataset(self, name: str) -> bool: ...
 
     def apply_theme(self, choice: str) -> None: ...
@@ -79,6 +81,10 @@ class WindowActions(QObject):
         self.quit.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit.triggered.connect(window.close)
+        self.lesson = QAction("&Lesson…", window)
+        self.lesson.setShortcut(QKeySequence("F1"))
+        self.lesson.setToolTip("A guided lesson through the lecture, step by step beside the panels (F1 opens or closes it)")
+        self.lesson.triggered.connect(lambda: window.show_lesson(toggle=True))
         self.about = QAction("&About Latent Explorer", window)
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
         self.about.triggered.connect(window.show_about)
@@ -143,6 +149,9 @@ class WindowActions(QObject):
             theme.addAction(a)
 
         help_menu = mb.addMenu("&Help")
+        help_menu.setToolTipsVisible(True)
+        help_menu.addAction(self.lesson)
+        help_menu.addSeparator()
         help_menu.addAction(self.about)
 
     def build_toolbar(self, window: MenuWindow) -> QToolBar:

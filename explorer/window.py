@@ -389,6 +389,10 @@ class MainWindow(QMainWindow):
         self._open_box(QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self))
         self._message_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+    def show_lesson(self, **options) -> QWidget | None:
+        from explorer.lesson import open_lesson  # Help › Lesson; options: step, path, toggle
+        return open_lesson(self, self._settings, **options)
+
     def show_about(self) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}", ABOUT_TEXT, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.RichText)

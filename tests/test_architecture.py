@@ -21,6 +21,7 @@ ALLOWED = {
     "explorer.widgets": {"explorer.startup"},
     "explorer.panels": {"explorer.startup", "explorer.background", "explorer.widgets"},
     "explorer.lab": {"explorer.startup", "explorer.background", "explorer.widgets", "explorer.panels"},
+    "explorer.lesson": {"explorer.startup", "explorer.background", "explorer.widgets", "explorer.panels", "explorer.lab"},
 }
 
 
