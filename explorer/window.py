@@ -63,7 +63,8 @@ ABOUT_TEXT = (
     "decode to digits.</p>"
 )
 # The panels after Explore, built when first asked for: (name, tab title, module, class).
-HANDS_ON_PANELS = (("draw", "Draw", "DrawPanel"), ("denoise", "Denoise", "DenoisePanel"), ("inpaint", "Inpaint", "InpaintPanel"))
+HANDS_ON_PANELS = (("draw", "Draw", "DrawPanel"), ("denoise", "Denoise", "DenoisePanel"), ("inpaint", "Inpaint", "InpaintPanel"),
+                   ("computation", "Computation", "ComputationPanel"))
 
 
 class MainWindow(QMainWindow):
@@ -104,6 +105,8 @@ class MainWindow(QMainWindow):
         )
         self.workbench = Workbench(dataset=self.context, dae=startup.dae, dae_masking=startup.dae_masking, parent=self)
         self.explore.models_changed.connect(self._share_models)
+        self.explore.image_selected.connect(self.workbench.set_focus_image)  # what the Computation panel follows
+        self.explore.probed.connect(self.workbench.set_focus_code)
         self.registry.add_built("explore", "Explore", self.explore)
         # The other panels are built when first asked for (shown, or used through
         # their property), and otherwise one by one once the window has painted, so

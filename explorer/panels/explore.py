@@ -85,6 +85,8 @@ class ExplorePanel(QWidget):
 
     status_changed = Signal(str)  # a transient message for the status bar
     models_changed = Signal()  # a checkpoint was loaded or removed
+    image_selected = Signal(int)  # select_image(index) showed test image index
+    probed = Signal(str, float, float)  # probe(side, x, y) decoded that plane point
 
     def __init__(
         self,
@@ -305,6 +307,7 @@ class ExplorePanel(QWidget):
             if show and space is not None:
                 image = space.decode_plane(np.array([[x, y]]))[0]
                 self.probe_box.show_point(s, model_name(self._checkpoints[s], s), (x, y), image)
+        self.probed.emit(side, x, y)
 
     def _linked_toggled(self, on: bool) -> None:
         if self._probe is not None:
@@ -356,6 +359,7 @@ class ExplorePanel(QWidget):
                 lines.append(f"{name}: {LOADING}")
         label = self.class_names[self.labels[index]] if self.labels is not None else "?"
         self.details.show_image(index, self.images[index], label, lines)
+        self.image_selected.emit(index)
 
     def selected_image(self) -> int | None:
         return self._selected

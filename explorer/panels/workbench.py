@@ -22,6 +22,17 @@ if TYPE_CHECKING:  # torch-backed; the window is built before torch is imported
 
 
 @dataclass(frozen=True)
+class Focus:
+    """What the user looks at now (the Computation panel follows it): a test image
+    ('image', index), a point of an Explore plot ('code', side, xy) or the drawing."""
+
+    kind: str = "none"
+    index: int = 0
+    side: str = ""
+    xy: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
 class ModelSlot:
     """One model as the panels show it: a short name and its latent space."""
 
@@ -39,6 +50,7 @@ class Workbench(QObject):
     models_changed = Signal()
     drawing_changed = Signal()
     data_changed = Signal()  # another image set (another dataset)
+    focus_changed = Signal()  # another image or point is current (see Focus)
 
     def __init__(
         self,
@@ -52,6 +64,7 @@ class Workbench(QObject):
         self.ae: ModelSlot | None = None
         self.vae: ModelSlot | None = None
         self._drawing: np.ndarray | None = None
+        self.focus = Focus()
         self._set(dataset, dae, dae_masking)
 
     def _set(self, dataset: DatasetContext, dae: Checkpoint | None, dae_masking: Checkpoint | None) -> None:
@@ -63,6 +76,7 @@ class Workbench(QObject):
         self._mean_image: np.ndarray | None = None
         self.dae = dae
         self.dae_masking = dae_masking
+        self.focus = Focus()  # an index of the old images means nothing here
 
     def set_dataset(
         self, dataset: DatasetContext, *, dae: Checkpoint | None = None, dae_masking: Checkpoint | None = None
@@ -126,5 +140,24 @@ class Workbench(QObject):
         return None if self._drawing is None else self._drawing.copy()
 
     def set_drawing(self, image: np.ndarray | None) -> None:
+        old = self._drawing
         self._drawing = None if image is None else np.array(image, dtype=np.float32, copy=True)
+        # The Draw panel re-sends an unchanged drawing (new models): only a new stroke makes it current.
+        changed = (old is None) != (image is None) or (old is not None and not np.array_equal(old, self._drawing))
         self.drawing_changed.emit()
+        if changed:
+            self._set_focus(Focus("drawing"))
+
+    # ------------------------------------------------------------ what is current
+
+    def set_focus_image(self, index: int) -> None:
+        """Test image ``index`` is current (clicked in Explore)."""
+        self._set_focus(Focus("image", index=int(index)))
+
+    def set_focus_code(self, side: str, x: float, y: float) -> None:
+        """The point (x, y) of the plot on ``side`` is current (dragged or probed in Explore)."""
+        self._set_focus(Focus("code", side=side, xy=(float(x), float(y))))
+
+    def _set_focus(self, focus: Focus) -> None:
+        self.focus = focus
+        self.focus_changed.emit()
