@@ -57,3 +57,19 @@ def test_the_draw_panel_starts_with_that_brush_and_says_why(qtbot):
     qtbot.addWidget(panel)
     assert panel.size_slider.value() == MNIST_BRUSH_WIDTH == panel.canvas.brush_width
     assert "MNIST" in panel.size_slider.toolTip() and str(MNIST_BRUSH_WIDTH) in panel.size_slider.toolTip()
+
+
+def test_a_click_on_the_canvas_draws_a_dot_of_the_brush_width(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+
+    canvas = DrawingCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(280, 280)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPoint(140, 140))
+    ink = canvas.array() > 127
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    assert rows.size and cols.size, "the click drew nothing"
+    # A round dot as wide as the brush (in canvas pixels; the widget shows the canvas 1:1 here, less its border).
+    assert abs((rows[-1] - rows[0] + 1) - MNIST_BRUSH_WIDTH) <= 4 and abs((cols[-1] - cols[0] + 1) - MNIST_BRUSH_WIDTH) <= 4

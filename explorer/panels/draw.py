@@ -25,9 +25,11 @@ from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme
 from models.drawing import to_mnist
+from models.knn import CodeVotes, Verdict
 from models.latent_space import Reading
 
 NEAREST = 8
+K = 5  # the nearest test codes that vote on what a drawing is
 ROLES = ("ae", "vae")
 READOUT_LINES = 6
 
@@ -67,6 +69,8 @@ class DrawPanel(QWidget, PanelDefaults):
         self._theme = theme
         self._settings = settings
         self.readings: dict[str, Reading | None] = {r: None for r in ROLES}
+        self.verdicts: dict[str, Verdict | None] = {r: None for r in ROLES}
+        self._votes: dict[str, tuple[object, CodeVotes] | None] = {r: None for r in ROLES}
         self._plots_stale = True
         self._pending = QTimer(self, singleShot=True, interval=0)
         self._pending.timeout.connect(self.refresh)
@@ -154,6 +158,7 @@ class DrawPanel(QWidget, PanelDefaults):
             view.setMinimumWidth(wide)
 
         self.plots = {r: LatentPlot(role=r, theme=self._theme) for r in ROLES}
+        self.verdict_labels: dict[str, WrappingLabel] = {}
         self.nearest = {r: ImageStrip(label="", placeholder="Draw to see the nearest test images") for r in ROLES}
         grid = QGridLayout()
         plot_tools = QHBoxLayout()
@@ -174,6 +179,12 @@ class DrawPanel(QWidget, PanelDefaults):
             self.nearest[role].setMinimumHeight(70)
             self.nearest[role].setMaximumHeight(96)
             lay.addWidget(self.nearest[role])
+            self.verdict_labels[role] = verdict = WrappingLabel("")
+            verdict.setToolTip(
+                f"What the {role.upper()} thinks the drawing is: the vote of the {K} test images whose codes lie "
+                "nearest to its code, and whether that code lies unusually far from all of them"
+            )
+            lay.addWidget(verdict)
             box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
             grid.addWidget(box, 2, col)
         grid.setRowStretch(1, 1)
@@ -236,6 +247,8 @@ class DrawPanel(QWidget, PanelDefaults):
             reading = slot.space.read(img) if (slot is not None and img is not None) else None
             self.readings[role] = reading
             if reading is None:
+                self.verdicts[role] = None
+                self.verdict_labels[role].setText("")
                 self.recon_views[role].set_image(None)
                 self.plots[role].set_marker(None)
                 self.nearest[role].clear()
@@ -245,6 +258,7 @@ class DrawPanel(QWidget, PanelDefaults):
             self.plots[role].set_marker(reading.xy, ellipses)
             if self.follow_action.isChecked():
                 self._zoom(role, reading)
+            self._show_verdict(role, slot, reading)
             idx = slot.space.nearest_codes(reading.code, NEAREST)
             self.nearest[role].set_images(slot.space.images[idx].reshape(len(idx), *slot.model.config.image_shape).numpy(),
                                           [self.workbench.label_name(int(i)) for i in idx])
@@ -261,6 +275,36 @@ class DrawPanel(QWidget, PanelDefaults):
         else:
             self.readout.setText("<br>".join(lines) if lines else "No models loaded: open checkpoints in the Explore panel.")
         self.workbench.set_drawing(img)
+
+    def _show_verdict(self, role: str, slot: ModelSlot, reading: Reading) -> None:
+        """The nearest test codes' vote on what the drawing is, or that it is unlike them all."""
+        labels = self.workbench.labels
+        if labels is None or len(labels) <= K:
+            self.verdicts[role] = None
+            self.verdict_labels[role].setText("")
+            return
+        cached = self._votes[role]
+        if cached is None or cached[0] is not slot.space:
+            # Set up once per model: the bar comes from the test codes' own neighbour distances.
+            cached = self._votes[role] = (slot.space, CodeVotes(slot.space.codes, labels, errors=self._test_errors(slot)))
+        error = float(np.mean((np.asarray(reading.reconstruction) - np.asarray(self.preview.image())) ** 2))
+        verdict = self.verdicts[role] = cached[1].judge(reading.code, error)
+        guess = self.workbench.class_names[verdict.label]
+        if verdict.unusual:
+            why = ("it rebuilds it worse than 99 % of the test digits" if verdict.badly_rebuilt
+                   else "its code lies farther from the nearest test codes than 99 % of test digits do")
+            text = f"<b>Not like any digit</b> the {slot.name} knows: {why} (closest guess {guess})"
+        else:
+            text = f"Looks like a <b>{guess}</b> to the {slot.name}: {verdict.votes} of the {verdict.k} nearest test codes"
+        self.verdict_labels[role].setText(text)
+
+    def _test_errors(self, slot: ModelSlot) -> np.ndarray:
+        """The model's mean squared reconstruction error of every test image."""
+        space = slot.space
+        flat = space.images.reshape(len(space.images), -1).numpy()
+        rebuilt = np.concatenate([space.reconstruct(np.arange(i, min(i + 2000, len(flat)))).reshape(-1, flat.shape[1])
+                                  for i in range(0, len(flat), 2000)])
+        return ((rebuilt - flat) ** 2).mean(axis=1)
 
     def _zoom(self, role: str, reading: Reading) -> None:
         plot = self.plots[role]

@@ -111,8 +111,14 @@ class DrawingCanvas(QWidget):
         painter = QPainter(self._image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         colour = QColor(0, 0, 0) if self.eraser else QColor(255, 255, 255)
-        painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-        painter.drawLine(a, b)
+        if a == b:
+            # A click is a dot: Qt draws nothing for a line of length zero, round caps or not.
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawEllipse(a, width / 2, width / 2)
+        else:
+            painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+            painter.drawLine(a, b)
         painter.end()
         self.update()
 
