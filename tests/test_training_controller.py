@@ -73,10 +73,14 @@ def test_pause_really_pauses_and_resume_continues(controller, qtbot, tmp_path):
     controller.start(_job(tmp_path, epochs=200))
     qtbot.waitUntil(lambda: 0 in controller.latest, timeout=30000)
     controller.pause()
-    # Messages already in flight may still arrive; after them nothing moves.
+    # Messages already in flight may still arrive, and the run sends where it paused
+    # (one snapshot per model); after them nothing moves.
     qtbot.waitUntil(lambda: controller.state == "paused")
-    with qtbot.waitSignal(controller.snapshot_changed, timeout=2000, raising=False):
-        pass
+    for _ in range(20):
+        with qtbot.waitSignal(controller.snapshot_changed, timeout=600, raising=False) as blocker:
+            pass
+        if not blocker.signal_triggered:
+            break
     paused_step = controller.latest[0].step
     with qtbot.assertNotEmitted(controller.epoch_finished, wait=800):
         pass

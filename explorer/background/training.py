@@ -2,7 +2,9 @@
 
 The child trains at full speed on its own cores; the GUI thread only drains the
 queue on a timer and keeps the latest snapshot per model, so nothing here ever
-blocks the event loop for longer than unpickling one message.
+blocks the event loop for longer than unpickling one message. A run can also go
+step by step (``step`` while paused) or in slow motion (``set_rate``): the child
+reads both from shared memory before every batch (models.pacing).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from models.jobs import (
     ModelSnapshot,
     TrainJob,
 )
+from models.pacing import PaceControls
 from models.training_child import run_job_watched
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ class TrainingBusyError(RuntimeError):
 
 
 class TrainingController(QObject):
-    """Start, pause, resume and stop one background training run."""
+    """Start, pause, resume, step, pace and stop one background training run."""
 
     started = Signal(object)  # JobStarted
     snapshot_changed = Signal(object)  # ModelSnapshot (the latest for its model)
@@ -48,6 +51,8 @@ class TrainingController(QObject):
         self._queue = None
         self._stop = None
         self._pause = None
+        self._pace: PaceControls | None = None
+        self._rate: float | None = None
         self._state = "idle"
         self.latest: dict[int, ModelSnapshot] = {}
         self.job_info: JobStarted | None = None
@@ -73,8 +78,14 @@ class TrainingController(QObject):
             self._state = state
             self.state_changed.emit(state)
 
-    def start(self, job: TrainJob) -> None:
-        """Start a run; raises TrainingBusyError while another is going."""
+    @property
+    def rate(self) -> float | None:
+        """Slow motion's steps per second, or None at full speed (kept for the next run)."""
+        return self._rate
+
+    def start(self, job: TrainJob, *, step_mode: bool = False) -> None:
+        """Start a run (``step_mode``: paused before its first batch, for ``step``);
+        raises TrainingBusyError while another is going."""
         if self.is_active:
             raise TrainingBusyError("a training run is already going: stop it first")
         self.latest.clear()
@@ -82,10 +93,14 @@ class TrainingController(QObject):
         self._queue = self._ctx.Queue()
         self._stop = self._ctx.Event()
         self._pause = self._ctx.Event()
+        if step_mode:
+            self._pause.set()
+        self._pace = PaceControls.create(self._ctx)
+        self._pace.set_rate(self._rate)
         # The job goes pickled so that the child watches for this process's end before
         # unpickling it imports torch (see models.training_child).
         self._process = self._ctx.Process(
-            target=run_job_watched, args=(pickle.dumps(job), self._queue, self._stop, self._pause),
+            target=run_job_watched, args=(pickle.dumps(job), self._queue, self._stop, self._pause, self._pace),
             name="latent-explorer-training", daemon=True,
         )
         self._process.start()
@@ -95,18 +110,46 @@ class TrainingController(QObject):
     def pause(self) -> None:
         if self._state == "running" and self._pause is not None:
             self._pause.set()
+            self._nudge()
             self._set_state("paused")
 
     def resume(self) -> None:
         if self._state == "paused" and self._pause is not None:
+            if self._pace is not None:
+                self._pace.clear_steps()  # steps asked for and not taken mean nothing now
             self._pause.clear()
+            self._nudge()
             self._set_state("running")
+
+    def step(self, n: int = 1) -> bool:
+        """A paused run (or one started in step mode) takes ``n`` more batches of every
+        model and pauses again; False when the run is not paused."""
+        if self._state not in ("paused", "starting") or self._pause is None or not self._pause.is_set():
+            return False
+        if self._pace is not None:
+            self._pace.grant_steps(n)
+        return True
+
+    def set_rate(self, steps_per_second: float | None) -> None:
+        """Slow motion at ``steps_per_second``, or full speed (None); applies at once to
+        a run going on and to the runs started later."""
+        r = float(steps_per_second) if steps_per_second else None
+        if r is not None and r < 0:
+            raise ValueError(f"a rate is a number of steps per second >= 0, not {steps_per_second}")
+        self._rate = r
+        if self._pace is not None:
+            self._pace.set_rate(r)
+
+    def _nudge(self) -> None:
+        if self._pace is not None:
+            self._pace.nudge()
 
     def stop(self) -> None:
         """Ask the run to stop after its current batch; it still saves what it has."""
         if self.is_active and self._stop is not None:
             self._stop.set()
             self._pause.clear()
+            self._nudge()
             self._set_state("stopping")
 
     def _poll(self) -> None:
@@ -122,7 +165,8 @@ class TrainingController(QObject):
             if isinstance(msg, JobStarted):
                 self.job_info = msg
                 if self._state == "starting":
-                    self._set_state("running")
+                    paused = self._pause is not None and self._pause.is_set()
+                    self._set_state("paused" if paused else "running")
                 self.started.emit(msg)
             elif isinstance(msg, ModelSnapshot):
                 # Every snapshot carries its part of the loss curves; receivers
@@ -169,6 +213,7 @@ class TrainingController(QObject):
             self._stop.set()
         if self._pause is not None:
             self._pause.clear()
+        self._nudge()
         deadline = time.monotonic() + timeout
         # Drain while waiting so a child blocked on a full pipe can exit.
         while self._process.is_alive() and time.monotonic() < deadline:

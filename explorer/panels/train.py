@@ -4,12 +4,14 @@ Training runs in a child process (``TrainingController``); this panel only reads
 its messages. Snapshots are kept as they arrive and drawn by a timer at most ten
 times a second, so a burst of messages never turns into a burst of redraws.
 The pieces: the settings (TrainSettingsForm, train_form.py), the live latent plots
-(TrainLiveView, train_live.py) and the loss curves (LossCurves, widgets/loss_curves.py).
+(TrainLiveView, train_live.py), the loss curves (LossCurves, widgets/loss_curves.py),
+Step / Slow motion / Full speed and the trails (PaceBar and StepPacing, train_pace.py),
+what is kept of the run (RunHistory, train_history.py), the animation export
+(train_animation.py) and the words about the run (train_progress.py).
 """
 from __future__ import annotations
 
 import html
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,9 +32,14 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.background.training import TrainingBusyError, TrainingController
+from explorer.panels.train_animation import RunAnimation
 from explorer.panels.train_form import SettingsError, TrainSettingsForm
+from explorer.panels.train_history import RunHistory
 from explorer.panels.train_live import TrainLiveView
-from explorer.widgets.loss_curves import Line, LossCurves, Markers
+from explorer.panels.train_pace import PaceBar, StepPacing
+from explorer.panels.train_progress import RunProgress, loss_lines, loss_title, run_description
+from explorer.widgets.actions import set_actions_active
+from explorer.widgets.loss_curves import LossCurves
 from explorer.widgets.theme import LIGHT, Theme
 from models.jobs import (
     EpochReport,
@@ -42,8 +49,7 @@ from models.jobs import (
     ModelSnapshot,
     TrainJob,
 )
-from models.kinds import KIND_SHORT_NAMES, KIND_SIDES
-from models.nets import NetConfig
+from models.kinds import KIND_SIDES
 
 if TYPE_CHECKING:
     from explorer.startup import DatasetContext
@@ -52,8 +58,6 @@ REDRAW_MS = 100  # at most 10 Hz: a scatter redraw is the costliest thing the pa
 # Curves change slowly and cost the most to repaint (log transform, axis ticks): twice
 # a second is enough, and keeps the GUI's event loop prompt.
 CURVE_REDRAW_S = 0.5
-RECON_COLOUR = "#1f77b4"
-KL_COLOUR = "#d62728"
 WARNING_COLOURS = {"light": "#9a5b00", "dark": "#f0b429"}  # amber: a run that finished but went wrong
 ERROR_COLOURS = {"light": "#c62828", "dark": "#ff6b6b"}
 
@@ -68,23 +72,21 @@ class RunResult:
     warnings: tuple[str, ...] = ()  # a loss that exploded: JobFinished.warnings
 
 
-def loss_title(config: NetConfig | None, side: str) -> str:
-    """The title of a side's loss plot."""
-    if config is None:
-        return "AE loss" if side == "left" else "VAE loss"
-    if config.kind == "vae":
-        return f"VAE: −ELBO = reconstruction + {'β·' if config.beta != 1 else ''}KL (per image)"
-    return f"{KIND_SHORT_NAMES[config.kind]}: reconstruction loss ({config.loss.upper()})"
+def _text_label(text: str = "", *, visible: bool = True) -> QLabel:
+    """A wrapped line of the panel's text that can be selected and copied."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setVisible(visible)
+    return label
 
 
-def loss_lines(config: NetConfig) -> tuple[tuple[Line, ...], tuple[Markers, ...]]:
-    """What a model's loss plot shows: its training curves and its test figures."""
-    if config.kind == "vae":
-        return (
-            (Line("loss", "−ELBO (train)"), Line("recon", "reconstruction", RECON_COLOUR), Line("kl", "KL", KL_COLOUR)),
-            (Markers("nelbo", "−ELBO (test)"), Markers("recon", None, RECON_COLOUR), Markers("kl", None, KL_COLOUR)),
-        )
-    return (Line("loss", "train"),), (Markers("mse", "test (MSE)"),)
+def _button(text: str, keys: str, tip: str, slot) -> QPushButton:
+    b = QPushButton(text)
+    b.setShortcut(QKeySequence(keys))
+    b.setToolTip(f"{tip} ({keys})")
+    b.clicked.connect(slot)
+    return b
 
 
 class TrainPanel(QWidget):
@@ -98,6 +100,7 @@ class TrainPanel(QWidget):
     finished = Signal(object)  # RunResult: the run ended and saved its checkpoints
     failed = Signal(str, str)  # title, message: a run or a download could not do its job
     restore_bundled_requested = Signal()  # the user wants the bundled models back in every panel
+    animation_finished = Signal(str, str)  # "written", "cancelled" or "failed", and what to say
 
     def __init__(
         self,
@@ -121,9 +124,9 @@ class TrainPanel(QWidget):
         self._info: JobStarted | None = None
         self._dirty = False
         self._curves_drawn_at = 0.0
-        self._rate: tuple[float, int] | None = None  # (time, step) of the last rate sample
-        self._steps_per_s = 0.0
         self._run_summary = ""
+        self.history = RunHistory()
+        self.run_progress = RunProgress()
 
         self.form = TrainSettingsForm(settings=settings, data_dir=data_dir, runs_dir=runs_dir, mirrors=mirrors,
                                       job_defaults=job_defaults)
@@ -131,6 +134,13 @@ class TrainPanel(QWidget):
         self.form.failed.connect(self._report_error)
         self.live = TrainLiveView(theme=theme)
         self.losses = LossCurves(theme=theme, legend_columns={"right": 4})  # the VAE's four entries in a row
+        self.pace_bar = PaceBar(settings=settings)
+        self.pacing = StepPacing(self, self.controller, self.pace_bar, self.history, self.run_progress)
+        self.animation = RunAnimation(self)
+        self.animation.finished.connect(self.animation_finished)
+        self.animation.failed.connect(self._report_error)
+        self.animation.status_changed.connect(self.status_changed)
+        self.pace_bar.export_requested.connect(self.ask_export_animation)
         self._build_ui()
         if dataset is not None:
             self.form.set_dataset(dataset.name)
@@ -166,6 +176,7 @@ class TrainPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side_layout.addWidget(scroll, 1)
         side_layout.addLayout(self._build_buttons())
+        side_layout.addWidget(self.pace_bar)
         side.setFixedWidth(330)
         root.addWidget(side)
 
@@ -179,14 +190,9 @@ class TrainPanel(QWidget):
         self.progress.setFormat("Not started")
         self.progress.setToolTip("Epoch, step, training speed and the estimated time left")
         right.addWidget(self.progress)
-        self.run_label = QLabel("Press Start (Ctrl+R) to train with the settings on the left.")
-        self.run_label.setWordWrap(True)
-        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.run_label = _text_label("Press Start (Ctrl+R) to train with the settings on the left.")
         right.addWidget(self.run_label)
-        self.warning_label = QLabel()
-        self.warning_label.setWordWrap(True)
-        self.warning_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warning_label.setVisible(False)
+        self.warning_label = _text_label(visible=False)
         right.addWidget(self.warning_label)
         self.bundled_button = QPushButton("Back to the bundled models")
         self.bundled_button.setToolTip("Show the models bundled with the app again in every panel, instead of this run's")
@@ -196,11 +202,9 @@ class TrainPanel(QWidget):
         bundled_row.addWidget(self.bundled_button)
         bundled_row.addStretch(1)
         right.addLayout(bundled_row)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setVisible(False)
+        self.error_label = _text_label(visible=False)
         right.addWidget(self.error_label)
+        right.addWidget(self.pacing.caption)
         plots = QVBoxLayout()
         plots.setSpacing(8)
         plots.addWidget(self.live, 3)
@@ -210,27 +214,30 @@ class TrainPanel(QWidget):
 
     def _build_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.start_button = QPushButton("Start")
-        self.start_button.setShortcut(QKeySequence("Ctrl+R"))
-        self.start_button.setToolTip("Start training with these settings (Ctrl+R)")
-        self.start_button.clicked.connect(self.start)
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setShortcut(QKeySequence("Ctrl+P"))
-        self.pause_button.setToolTip("Pause or resume the run (Ctrl+P); a paused run uses no CPU")
-        self.pause_button.clicked.connect(self.toggle_pause)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setShortcut(QKeySequence("Ctrl+."))
-        self.stop_button.setToolTip("Stop after the current batch and keep what was learned (Ctrl+.)")
-        self.stop_button.clicked.connect(self.stop)
+        self.start_button = _button("Start", "Ctrl+R", "Start training with these settings", lambda: self.start())
+        self.pause_button = _button("Pause", "Ctrl+P", "Pause or resume the run; a paused run uses no CPU",
+                                    self.toggle_pause)
+        self.stop_button = _button("Stop", "Ctrl+.", "Stop after the current batch and keep what was learned", self.stop)
         for b in (self.start_button, self.pause_button, self.stop_button):
             row.addWidget(b)
         return row
 
+    @property
+    def job(self) -> TrainJob | None:
+        """The latest run's job (None before the first)."""
+        return self._job
+
+    @property
+    def theme(self) -> Theme:
+        return self._theme
+
     # ------------------------------------------------------------ the Panel protocol
 
     def set_active(self, on: bool) -> None:
-        """Out of sight the live view is not redrawn; back in front it shows the latest."""
+        """Out of sight the live view is not redrawn; back in front it shows the latest.
+        Step's single keys (S, Right) belong to this panel only while it is in front."""
         self._active = on
+        set_actions_active(self.pacing.actions, on)
         if not on:
             self._redraw_timer.stop()
         elif self.controller.is_active:
@@ -260,6 +267,7 @@ class TrainPanel(QWidget):
     def shutdown(self, timeout: float = 1.0) -> None:
         """Window closing: stop and join the run and any download; nothing keeps running."""
         self._redraw_timer.stop()
+        self.animation.shutdown(timeout)
         self.controller.shutdown(timeout)
         self.form.shutdown(timeout)
 
@@ -269,13 +277,15 @@ class TrainPanel(QWidget):
         self.losses.apply_theme(theme)
         for side in ("left", "right"):
             self.losses.set_title(side, loss_title(self.live.config(side), side))
+        self.pacing.apply_theme(theme)
         self.error_label.setStyleSheet(f"color: {ERROR_COLOURS[theme.name]};")
         self.warning_label.setStyleSheet(f"color: {WARNING_COLOURS[theme.name]};")
 
     # ------------------------------------------------------------ running
 
-    def start(self) -> bool:
-        """Start a run from the form; refuse (with a message) while one is going."""
+    def start(self, *, step_mode: bool = False) -> bool:
+        """Start a run from the form (``step_mode``: paused before its first batch, for
+        ``step``); refuse (with a message) while one is going."""
         if self.controller.is_active:
             self._report_error("Cannot start training", "A training run is already going: stop it before starting another.")
             return False
@@ -285,7 +295,7 @@ class TrainPanel(QWidget):
             self._report_error("Cannot start training", str(exc))
             return False
         try:
-            self.controller.start(job)
+            self.controller.start(job, step_mode=step_mode)
         except TrainingBusyError as exc:
             self._report_error("Cannot start training", str(exc))
             return False
@@ -314,10 +324,21 @@ class TrainPanel(QWidget):
     def stop(self) -> None:
         self.controller.stop()
 
+    def step(self) -> bool:
+        """Train exactly one batch of every model, then pause and show it: a paused run
+        takes it, a running one pauses, and with no run one starts in step mode and
+        takes its first batch. False when that cannot be done now (the run is stopping)."""
+        return self.pacing.step()
+
+    def set_rate(self, steps_per_second: float | None) -> None:
+        """Slow motion at ``steps_per_second`` (every step shown, its batch ringed), or
+        full speed for None; a paused run goes on at that pace, and later runs start at it."""
+        self.pacing.set_rate(steps_per_second)
+
     def _reset_live(self) -> None:
         self._info = None
-        self._rate = None
-        self._steps_per_s = 0.0
+        self.run_progress.reset()
+        self.history.clear()
         self.live.start_run(self._job.configs if self._job else ())
         for side in ("left", "right"):
             config = self.live.config(side)
@@ -330,19 +351,7 @@ class TrainPanel(QWidget):
     def _on_started(self, info: JobStarted) -> None:
         self._info = info
         self.live.set_probe_labels(info.probe_labels)
-        where = f"{info.dataset_title}, {info.train_count:,} training and {info.test_count:,} test images"
-        if len(info.probe_indices) < info.test_count:
-            where += f" (the test loss on {len(info.probe_indices):,} of them: the dots on the plots)"
-        held_out = ""
-        if info.is_subset:
-            where = (f"{info.dataset_title}: the {info.train_count:,} images bundled with the app, because the full "
-                     f"{info.dataset_title} set is not on disk (download it above, or start with --data-dir DIR)")
-            held_out = (" The test curve is not held out: the bundled images are the training images too, so the test "
-                        "figures are computed on images the model trained on.")
-        else:
-            where += f" ({info.dataset_source})"
-        self.run_label.setText(f"Training on {where}.{held_out} Device: {info.device}. "
-                               "Drag on a plot to decode with the latest weights.")
+        self.run_label.setText(run_description(info))
         self.status_changed.emit(f"Training started on {info.dataset_title}" + (" (bundled subset)" if info.is_subset else ""))
 
     def _side_of(self, index: int) -> str | None:
@@ -354,17 +363,12 @@ class TrainPanel(QWidget):
     def _on_snapshot(self, snap: ModelSnapshot) -> None:
         # Only collect here; drawing happens on the timer.
         self.live.take(snap)
+        self.history.take(snap)
         side = self._side_of(snap.index)
         if side is not None:
             self.losses.add_points(side, snap.curve_steps, snap.curve_losses)
         if snap.index == 0:
-            now = time.monotonic()
-            if self._rate is not None and self.controller.state == "running":
-                t0, s0 = self._rate
-                if now > t0 and snap.step > s0:
-                    rate = (snap.step - s0) / (now - t0)
-                    self._steps_per_s = rate if self._steps_per_s == 0 else 0.7 * self._steps_per_s + 0.3 * rate
-            self._rate = (now, snap.step)
+            self.run_progress.take(snap, running=self.controller.state == "running")
         self._dirty = True
 
     @Slot(object)
@@ -373,6 +377,7 @@ class TrainPanel(QWidget):
         if side is not None and self._info is not None:
             per_epoch = self._info.total_steps / max(1, report.epochs)
             self.losses.add_test(side, report.epoch * per_epoch, report.test)
+            self.history.add_test(report.index, report.epoch * per_epoch, report.test)
         self._dirty = True
 
     @Slot(str)
@@ -380,7 +385,7 @@ class TrainPanel(QWidget):
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         if state == "paused":
             self.progress.setFormat(self.progress.format().split(" · paused")[0] + " · paused")
-            self._rate = None  # the pause must not count as slow training
+        self.pacing.state_changed(state)
         self._update_enabled()
 
     @Slot(object)
@@ -437,6 +442,7 @@ class TrainPanel(QWidget):
         self.start_button.setEnabled(not active)
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.stop_button.setEnabled(state in ("starting", "running", "paused"))
+        self.pacing.update_enabled()
 
     # ------------------------------------------------------------ drawing
 
@@ -450,6 +456,7 @@ class TrainPanel(QWidget):
             return
         self._dirty = False
         self.live.draw()
+        self.pacing.draw()
         now = time.monotonic()
         if now - self._curves_drawn_at >= CURVE_REDRAW_S or not self.controller.is_active:
             self._curves_drawn_at = now
@@ -462,26 +469,18 @@ class TrainPanel(QWidget):
     def _draw_progress(self, latest: dict[int, ModelSnapshot]) -> None:
         if not latest:
             return
-        snaps = list(latest.values())
-        step = min(s.step for s in snaps)
-        total = max(1, snaps[0].total_steps)
-        epochs = self._job.train.epochs if self._job else 1
-        per_epoch = max(1, math.ceil(total / epochs))
-        epoch = min(epochs, step // per_epoch + 1)
-        self.progress.setValue(int(self.progress.maximum() * step / total))
-        # The trainer's own figure averages since the start, pauses included; the rate
-        # measured between snapshots follows the current speed.
-        batch = self._job.train.batch_size if self._job else 1
-        rate = self._steps_per_s * batch if self._steps_per_s > 0 else sum(s.samples_per_s for s in snaps) / len(snaps)
-        threads = max(s.threads for s in snaps)
-        speed = f"{rate:,.0f} samples/s" + (f" ({threads} thread{'s' if threads > 1 else ''})" if threads else "")
-        parts = [f"Epoch {epoch}/{epochs}", f"step {step:,}/{total:,}", speed]
-        if self._steps_per_s > 0:
-            left = (total - step) / self._steps_per_s
-            parts.append(f"{int(left // 60)}:{int(left % 60):02d} left")
-        text = " · ".join(parts)
-        if self.controller.state == "paused":
-            text += " · paused"
-        elif self.controller.state == "stopping":
-            text += " · stopping…"
+        done, text = self.run_progress.line(latest, self._job, self.controller.state, self.pacing.pace_text())
+        self.progress.setValue(int(self.progress.maximum() * done))
         self.progress.setFormat(text)
+
+    # ------------------------------------------------------------ the animation
+
+    def ask_export_animation(self) -> None:
+        """Export animation…: ask where, then write the kept snapshots as a GIF or MP4."""
+        self.animation.ask()
+
+    def export_animation(self, path: str | Path) -> bool:
+        """Write the kept snapshots to ``path`` (.gif, or .mp4 with imageio-ffmpeg), one
+        frame each, behind a progress dialog; ``animation_finished`` says how it ended.
+        False (with a message) when nothing can be written."""
+        return self.animation.export(path)

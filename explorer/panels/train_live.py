@@ -3,10 +3,13 @@ right), each with the image decoded under its crosshair.
 
 Snapshots are kept as they arrive (the latest per model) and drawn when the panel's
 timer calls ``draw``. Decoding under the mouse uses the snapshot's copy of the decoder
-weights (LiveSpace), never the model being trained."""
+weights (LiveSpace), never the model being trained. While the run is paced (slow motion,
+step by step) each plot also shows trails and the latest batch (``draw_steps``, a
+StepOverlay from widgets/trails.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
@@ -14,10 +17,14 @@ from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 from explorer.widgets.image_view import ImageView
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme
+from explorer.widgets.trails import StepOverlay
 from models.jobs import ModelSnapshot
 from models.kinds import KIND_SHORT_NAMES, KIND_SIDES
 from models.live_space import LiveSpace
 from models.nets import NetConfig
+
+if TYPE_CHECKING:
+    from explorer.panels.train_history import RunHistory
 
 SIDE_TITLES = {"left": "AE", "right": "VAE"}
 PLOT_MIN_SIZE = 200
@@ -34,6 +41,7 @@ class TrainLiveView(QWidget):
         self._drawn: dict[int, ModelSnapshot] = {}
         self._follow = {side: True for side in SIDE_TITLES}
         self.plots: dict[str, LatentPlot] = {}
+        self.overlays: dict[str, StepOverlay] = {}
         self.decoded: dict[str, ImageView] = {}
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -47,6 +55,7 @@ class TrainLiveView(QWidget):
             plot.probe_changed.connect(lambda x, y, s=side: self.probe(s, x, y))
             plot.getViewBox().sigRangeChangedManually.connect(lambda *a, s=side: self._stop_following(s))
             self.plots[side] = plot
+            self.overlays[side] = StepOverlay(plot, theme=theme)
             view = ImageView(caption=f"{title} decoded", placeholder="drag on the plot", minimum=80)
             view.setToolTip("The image the latest decoder weights produce at the crosshair")
             view.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
@@ -79,6 +88,7 @@ class TrainLiveView(QWidget):
             self.plots[side].set_space(None, title=self.plot_title(side), empty_message=msg)
             # The caption held the last run's crosshair coordinates: they mean nothing now.
             self.decoded[side].set_image(None, f"{SIDE_TITLES[side]} decoded")
+            self.overlays[side].clear()
 
     def set_probe_labels(self, labels: np.ndarray) -> None:
         """The classes of the probe images whose codes the snapshots carry (the run started)."""
@@ -126,6 +136,31 @@ class TrainLiveView(QWidget):
             # The image under a held crosshair evolves with the weights.
             self.probe(side, *crosshair)
 
+    def draw_steps(self, history: RunHistory | None, *, trail: int = 0, batch: bool = False) -> None:
+        """Trails through each probe point's last ``trail`` positions (0: none) and rings
+        at the codes of the latest step's batch (when its snapshot carries them), both
+        projected on the plane each plot shows now; None hides both."""
+        for index, config in enumerate(self._configs):
+            side = KIND_SIDES[config.kind]
+            overlay, space = self.overlays[side], self.plots[side].space
+            drawn = self._drawn.get(index)
+            if history is None or not isinstance(space, LiveSpace) or drawn is None or self._labels is None:
+                overlay.clear()
+                continue
+            paths = None
+            if trail > 1:
+                recent = [s for s in history.recent(index, trail) if s.step <= drawn.step]
+                if len(recent) >= 2 and all(len(s.probe_codes) == len(self._labels) for s in recent):
+                    paths = np.stack([space.codes_to_plane(s.probe_codes) for s in recent])
+            overlay.set_trails(paths, self._labels)
+            codes = drawn.batch_codes if batch else None
+            overlay.set_batch(None if codes is None else space.codes_to_plane(codes), drawn.batch_labels)
+
+    def show_decoded(self, on: bool) -> None:
+        """Show or hide the decoded-image boxes (an animation frame has no crosshair)."""
+        for view in self.decoded.values():
+            view.setVisible(on)
+
     def mark(self, state: str) -> None:
         """Retitle the plots once the run is over (they stop being live)."""
         if self._labels is None:
@@ -160,3 +195,5 @@ class TrainLiveView(QWidget):
     def apply_theme(self, theme: Theme) -> None:
         for plot in self.plots.values():
             plot.apply_theme(theme)
+        for overlay in self.overlays.values():
+            overlay.apply_theme(theme)
