@@ -231,7 +231,7 @@ def test_a_short_run_exports_one_gif_frame_per_kept_snapshot(make_panel, qtbot, 
     frames = read_frames(target)
     assert len(frames) == len(kept)
     assert frames[0].shape == (540, 960, 3)
-    for a, b in zip(frames, frames[1:]):
+    for a, b in zip(frames[:-1], frames[1:], strict=True):
         assert np.any(a != b)
     # The latent space forms: the first and last frames differ a lot, not by a caption.
     assert np.mean(np.any(frames[0] != frames[-1], axis=2)) > 0.02
