@@ -20,8 +20,8 @@ def test_only_explore_is_built_at_start_and_a_tab_click_builds_its_panel(qtbot, 
     w = MainWindow(startup=startup, settings=None)
     qtbot.addWidget(w)
     assert w.panel_built("explore")
-    assert not any(w.panel_built(n) for n in ("train", "draw", "denoise", "inpaint", "lab"))
-    assert w.panel_names() == ("explore", "train", "draw", "denoise", "inpaint", "lab")
+    assert not any(w.panel_built(n) for n in ("train", "draw", "denoise", "inpaint", "computation", "lab"))
+    assert w.panel_names() == ("explore", "train", "draw", "denoise", "inpaint", "computation", "lab")
     w.tabs.setCurrentIndex(w.panel_names().index("denoise"))  # what a click on the tab does
     assert w.panel_built("denoise") and w.current_panel_name() == "denoise"
     # Built late, it still has the Explore panel's models and a digit in it.
@@ -51,5 +51,5 @@ def test_closing_before_the_panels_are_built_builds_none_and_leaves_them_reachab
     w.show()
     w.close()
     w._build_next_panel()  # what the background timer would run after the close
-    assert not any(w.panel_built(n) for n in ("train", "draw", "denoise", "inpaint", "lab"))
+    assert not any(w.panel_built(n) for n in ("train", "draw", "denoise", "inpaint", "computation", "lab"))
     assert w.lab is not None and w.panel_built("lab")  # still there when asked for
