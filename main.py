@@ -3,6 +3,7 @@
     python main.py                      start the app
     python main.py train --model vae    train a model and save a checkpoint
     python main.py eval [CKPT ...]      evaluate checkpoints (default: the bundled ones)
+    python main.py codes CKPT --out F   the test images' codes under one model, as CSV
 """
 from __future__ import annotations
 
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--iwae-k", type=int, default=1000, metavar="K",
                    help="importance samples for the VAE's -log p(x) bound, vae.iwae_nll (default 1000, about 4 minutes "
                    "for 10,000 images on one CPU core; 0 skips it)")
+    c = sub.add_parser("codes", help="write the test images' codes under one model as CSV",
+                       description="Write the codes of a dataset's test images under one model as CSV: a header "
+                       "index,label,z1,z2,... and one row per image (a VAE's codes are its encoder's means).")
+    c.add_argument("checkpoint", type=Path, help="checkpoint file (.pt)")
+    _add_data_args(c)
+    c.add_argument("--bundled", action="store_true", help="use the 10,000 test images that ship with the app (no download)")
+    c.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="CSV file to write")
     b = sub.add_parser("bench", help="measure training, dragging, redrawing and start-up speed",
                        description="Measure speed as ratios against plain PyTorch in the same process.")
     b.add_argument("--json", action="store_true", help="print one JSON object (keys nested as name.p50)")
@@ -264,6 +272,27 @@ def validate_eval(args: argparse.Namespace) -> None:
     _folder_arg(args.data_dir, "--data-dir")
 
 
+def validate_codes(args: argparse.Namespace) -> None:
+    from models import data
+    from models.codes_csv import check_target
+    from models.manifold import ExportError
+
+    path = args.checkpoint
+    if not path.is_file():
+        raise CliError(f"{path}: {'is a folder, not a checkpoint file' if path.is_dir() else 'no such file'}")
+    if args.bundled:
+        if args.data_dir is not None:
+            raise CliError("--bundled uses the test images that ship with the app; leave out --data-dir")
+        if args.dataset is not None and args.dataset not in data.BUNDLED_DATASETS:
+            raise CliError(f"only {' and '.join(data.DATASETS[n].title for n in data.BUNDLED_DATASETS)} ship with the app; "
+                           f"{data.DATASETS[args.dataset].title} needs --data-dir")
+    _folder_arg(args.data_dir, "--data-dir")
+    try:
+        check_target(args.out)
+    except ExportError as exc:
+        raise CliError(f"--out: {exc}") from exc
+
+
 def validate_app(args: argparse.Namespace) -> None:
     _folder_arg(args.data_dir, "--data-dir", may_be_missing=True)
     if args.train_for is not None:
@@ -300,6 +329,8 @@ def validate(args: argparse.Namespace) -> None:
         validate_train(args)
     elif args.command == "eval":
         validate_eval(args)
+    elif args.command == "codes":
+        validate_codes(args)
     elif args.command == "bench":
         _folder_arg(args.data_dir, "--data-dir")
     elif args.command is None:
@@ -399,23 +430,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except checkpoint.CheckpointError as exc:
         raise CliError(str(exc)) from exc
     name = args.dataset or loaded[0].meta.get("dataset", "mnist")
-    if args.data_dir is None:
-        from models import data
-
-        try:
-            ds = data.load_dataset(name)
-        except data.DataError as exc:
-            if name not in data.BUNDLED_DATASETS:
-                if not isinstance(exc, data.DatasetNotFoundError):
-                    raise CliError(str(exc)) from exc
-                raise CliError(f"{name} is not on disk; pass --data-dir or train/eval with `--download` first") from None
-            ds = _load_data(name, None, bundled=True)
-            if not isinstance(exc, data.DatasetNotFoundError):
-                # A broken cache must not pass for the full set: the figures are the subset's.
-                print(f"warning: {data.unreadable_summary(name, data.default_data_dir(), exc)}; "
-                      f"evaluating on the {ds.source} instead", file=sys.stderr)
-    else:
-        ds = _load_data(name, args.data_dir)
+    ds = _test_data(name, args.data_dir)
     test_x = as_float_images(ds.test_images)
     train_x = None if ds.is_subset else as_float_images(ds.train_images)
     results: dict[str, float | str] = {}
@@ -429,6 +444,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in figs.items():
             results[f"{prefix}.{k}"] = round(float(v), 6)
         rows.append((prefix, ck.path, figs))
+    if name == "mnist" and test_x.shape[1] == 28 * 28:
+        # Handwriting: the nearest codes' vote on clean digits and on the stand-in for other writers.
+        coders = {prefix: ck.model for (prefix, _, _), ck in zip(rows, loaded, strict=True) if ck.config.pixels == test_x.shape[1]}
+        figs = report.handwriting_figures(coders, ds.test_images, ds.test_labels,
+                                          train_images=None if ds.is_subset else ds.train_images,
+                                          train_labels=None if ds.is_subset else ds.train_labels)
+        for k, v in figs.items():
+            results[k] = round(float(v), 6)
+        rows.append(("handwriting", "5-NN vote of the codes; robust: the stand-in for other writers (models/foreign.py)", figs))
     # The first checkpoint of each kind inpaints; the baseline is the training mean digit.
     by_kind: dict = {}
     for ck in loaded:
@@ -449,6 +473,55 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"\n{prefix}  ({path})")
         for k, v in figs.items():
             print(f"  {k:<26} {v:>10}" if isinstance(v, str) else f"  {k:<26} {v:10.4f}")
+    return 0
+
+
+def _test_data(name: str, data_dir: Path | None, *, what: str = "evaluating"):
+    """``name``'s dataset from ``data_dir``; without one, the full set on disk, else the
+    bundled test images (eval and codes)."""
+    if data_dir is not None:
+        return _load_data(name, data_dir)
+    from models import data
+
+    try:
+        return data.load_dataset(name)
+    except data.DataError as exc:
+        if name not in data.BUNDLED_DATASETS:
+            if not isinstance(exc, data.DatasetNotFoundError):
+                raise CliError(str(exc)) from exc
+            raise CliError(f"{name} is not on disk; pass --data-dir or train/eval with `--download` first") from None
+        ds = _load_data(name, None, bundled=True)
+        if not isinstance(exc, data.DatasetNotFoundError):
+            # A broken cache must not pass for the full set: the figures are the subset's.
+            print(f"warning: {data.unreadable_summary(name, data.default_data_dir(), exc)}; "
+                  f"{what} on the {ds.source} instead", file=sys.stderr)
+        return ds
+
+
+def cmd_codes(args: argparse.Namespace) -> int:
+    from models import checkpoint
+    from models.codes_csv import model_codes, write_codes_csv
+    from models.manifold import ExportError
+
+    try:
+        ck = checkpoint.load_checkpoint(args.checkpoint)
+    except checkpoint.CheckpointError as exc:
+        raise CliError(str(exc)) from exc
+    name = args.dataset or ck.meta.get("dataset") or "mnist"
+    if name not in DATASET_NAMES:
+        raise CliError(f"{ck.name} was trained on {name!r}, not one of {', '.join(DATASET_NAMES)}; pass --dataset")
+    ds = _load_data(name, None, bundled=True) if args.bundled else _test_data(name, args.data_dir, what="writing the codes")
+    h, w = ck.config.image_shape
+    if tuple(ds.test_images.shape[1:]) != (h, w):
+        shape = "x".join(str(v) for v in ds.test_images.shape[1:])
+        raise CliError(f"{ck.name}: the model takes {h}x{w} images, {ds.title}'s test images are {shape}")
+    codes = model_codes(ck.model, ds.test_images)
+    try:
+        rows = write_codes_csv(args.out, codes, ds.test_labels)
+    except ExportError as exc:
+        raise CliError(str(exc)) from exc
+    means = " (its encoder's means)" if ck.config.kind == "vae" else ""
+    print(f"wrote the {ck.config.kind.upper()}'s codes{means} of {rows} {ds.title} test images ({ds.source}) to {args.out}")
     return 0
 
 
@@ -495,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "lab":
             return cmd_lab(args)
+        if args.command == "codes":
+            return cmd_codes(args)
         if args.command == "bench":
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
             from explorer.bench import bench_main

@@ -86,10 +86,10 @@ def check_folder(path: str | os.PathLike, *, suffixes: tuple[str, ...]) -> Path:
     """``path`` as a Path if a file with one of ``suffixes`` can be written there, else
     ExportError saying why (before any work is done)."""
     path = Path(path)
-    if path.suffix.lower() not in suffixes:
-        raise ExportError(f"{path}: give a file name ending in {' or '.join(suffixes)}")
     if path.is_dir():
         raise ExportError(f"{path}: is a folder; give a file name inside it")
+    if path.suffix.lower() not in suffixes:
+        raise ExportError(f"{path}: give a file name ending in {' or '.join(suffixes)}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ExportError(f"{path}: the folder {folder} does not exist")

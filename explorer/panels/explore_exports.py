@@ -159,7 +159,7 @@ class Exports(QObject):
             add_context_action(explore.interpolation.strips[side], self.interpolation_gif_action)
             add_context_action(explore.sampling.strips[side], self.sweep_gif_action)
         self.interpolation_gif_button = self._button(explore.interpolation, "GIF…", self.interpolation_gif_action)
-        self.sweep_gif_button = self._button(explore.sampling, "GIF…", self.sweep_gif_action)
+        self.sweep_gif_button = self._button(explore.sampling, "Sweep GIF…", self.sweep_gif_action)
 
     def _action(self, text: str, slot, tip: str, widget: QWidget | None = None) -> QAction:
         a = QAction(text, self)

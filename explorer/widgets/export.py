@@ -1,7 +1,7 @@
 """Pictures of plots and widgets for slides: PNG or SVG, chosen by the file's suffix.
 
-A pyqtgraph plot is exported with pyqtgraph's own exporters (its SVG has one vector
-shape per point); any other widget (an image strip, a whole panel) is grabbed as a
+A pyqtgraph plot is drawn in pyqtgraph's export mode, in which every point is a
+vector shape (not a copy of a cached pixmap), into a PNG or an SVG; any other widget (an image strip, a whole panel) is grabbed as a
 PNG or rendered into an SVG with QSvgGenerator. Every file is written atomically.
 ``ExportActions`` gives a widget right-click entries "Export as PNG…" and "Export
 as SVG…"."""
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, QSettings, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QPoint, QRect, QRectF, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
@@ -57,17 +57,50 @@ def _target(path: str | os.PathLike) -> Path:
 def export_plot(plot: pg.PlotWidget | pg.PlotItem, path: str | os.PathLike, *, scale: float = PLOT_SCALE) -> Path:
     """Write a plot (title, axes, points, overlays) as PNG (``scale`` times its size on
     screen) or SVG (vector shapes); ExportError, with nothing written, if it cannot be."""
-    from pyqtgraph.exporters import ImageExporter, SVGExporter
+    from pyqtgraph.exporters import ImageExporter
 
     path = _target(path)
     item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
     if path.suffix.lower() == ".svg":
-        return _write(path, bytes(SVGExporter(item).export(toBytes=True)), "SVG")
+        return _write(path, plot_svg(item), "SVG")
     exporter = ImageExporter(item)
     width = max(1, round(item.sceneBoundingRect().width() * scale))
     exporter.parameters()["width"] = width  # the height follows, keeping the aspect ratio
     image = exporter.export(toBytes=True)
     return _write(path, png_bytes(image), "PNG")
+
+
+def plot_svg(item: pg.PlotItem) -> bytes:
+    """A plot drawn into an SVG in pyqtgraph's export mode: one vector shape per point.
+
+    pyqtgraph's own SVGExporter (0.14) fails on the path data Qt 6.9+ writes (a
+    closing "Z" it cannot parse; pyqtgraph issue 3485, fixed after 0.14), so the plot
+    is rendered into QSvgGenerator here, as pyqtgraph's ImageExporter renders it
+    into an image."""
+    from pyqtgraph.exporters import ImageExporter
+
+    helper = ImageExporter(item)  # for its source rectangle, background and export mode
+    source = helper.getSourceRect()
+    w, h = max(1, round(source.width())), max(1, round(source.height()))
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    gen = QSvgGenerator()
+    gen.setOutputDevice(buf)
+    gen.setSize(QSize(w, h))
+    gen.setViewBox(QRect(0, 0, w, h))
+    gen.setTitle("Latent Explorer plot")
+    painter = QPainter(gen)
+    background = helper.parameters()["background"]
+    try:
+        helper.setExportMode(True, {"antialias": True, "background": background, "painter": painter, "resolutionScale": 1.0})
+        painter.fillRect(QRectF(0, 0, w, h), background)
+        item.scene().render(painter, QRectF(0, 0, w, h), source)
+    finally:
+        helper.setExportMode(False)
+        painter.end()
+    buf.close()
+    return bytes(data.data())
 
 
 def widget_svg(widget: QWidget) -> bytes:
@@ -84,7 +117,7 @@ def widget_svg(widget: QWidget) -> bytes:
     gen.setDescription("Latent Explorer")
     painter = QPainter(gen)
     try:
-        widget.render(painter)
+        widget.render(painter, QPoint(0, 0))
     finally:
         painter.end()
     buf.close()
