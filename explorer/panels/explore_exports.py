@@ -73,8 +73,7 @@ class ManifoldDialog(QDialog):
         form = QFormLayout(self)
         self._tile = tile
         self.n = QSpinBox(minimum=MANIFOLD_N[0], maximum=MANIFOLD_N[1], value=choice.n)
-        self.n.setToolTip("Images along each side of the grid")
-        self.n.setSuffix(" x n")
+        self.n.setToolTip("Images along each side of the grid (n x n in all)")
         self.range = QComboBox()
         self.range.addItem("The plot's current view", True)
         self.range.addItem("±2σ of the codes", False)
@@ -84,7 +83,7 @@ class ManifoldDialog(QDialog):
         self.gutter.setChecked(choice.gutter)
         self.gutter.setToolTip("Separate the decoded images with thin white lines")
         self.size_label = QLabel()
-        form.addRow("Images a side", self.n)
+        form.addRow("Images a side (n)", self.n)
         form.addRow("Covers", self.range)
         form.addRow("", self.gutter)
         form.addRow("PNG size", self.size_label)
