@@ -189,6 +189,12 @@ def _check_setup(window: MainWindow, action) -> None:
         assert terms.index == image(a["image"]) and terms.terms is not None
     elif action.do == "beta":
         assert window.lab.experiment("elbo").beta_study.current_beta() == pytest.approx(a["beta"], rel=0.05)
+    elif action.do == "resample":
+        computation = window.panel("computation")
+        # The strips follow the image the step selected, with the ε the step drew.
+        assert computation.eps_seed == a["seed"]
+        focus = window.workbench.focus
+        assert (focus.kind, focus.index) == ("image", explore.selected_image())
     elif action.do != "reset_view":
         raise AssertionError(f"no check for {action.do!r}")
 
@@ -273,6 +279,19 @@ def test_closing_leaves_the_app_as_it_is_and_the_step_is_remembered(window, qtbo
     reopened = again.show_lesson()
     assert reopened.shown().index == 4 and again.current_panel_name() == "denoise"
     assert again.denoise.level_value() == pytest.approx(0.5)  # the step's own set-up
+    assert again.dockWidgetArea(reopened) == Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_the_dock_goes_back_where_the_learner_docked_it(window, qtbot, startup, tmp_path):
+    dock = window.show_lesson(step=2)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)  # what dragging it there does
+    window.close()
+    again = MainWindow(startup=startup, settings=_settings(tmp_path), theme_choice="light")
+    qtbot.addWidget(again)
+    again.show()
+    reopened = again.show_lesson()
+    assert again.dockWidgetArea(reopened) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert reopened.shown().index == 1 and reopened.next_button.isVisible()
 
 
 def test_the_help_menu_offers_the_lesson_with_a_shortcut(window):

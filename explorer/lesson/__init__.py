@@ -27,7 +27,7 @@ def open_lesson(window: Any, settings: QSettings | None = None, *, step: int | N
     from PySide6.QtCore import Qt
 
     from explorer.lesson.controller import LessonController
-    from explorer.lesson.dock import DOCK_WIDTH, LessonDock
+    from explorer.lesson.dock import MIN_WIDTH, LessonDock
     from explorer.lesson.steps import DEFAULT_LESSON, LAB_TABS, LessonError, load_lesson
 
     dock = window.findChild(LessonDock)
@@ -52,10 +52,17 @@ def open_lesson(window: Any, settings: QSettings | None = None, *, step: int | N
         return None
     controller = LessonController(window, lesson, settings=settings)
     dock = LessonDock(window, controller, theme=window.theme)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    # Where the learner last put it (the window's saved state), else at the right.
-    if not window.restoreDockWidget(dock):
-        window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
-    dock.show()
+    # Where the learner last put it, as wide as they left it, but in a small window no
+    # wider than the panels leave room for (the window grows only by what it must).
+    area, width = dock.remembered_place(settings)
+    if area == Qt.DockWidgetArea.BottomDockWidgetArea:
+        window.addDockWidget(area, dock)
+        dock.show()
+        window.resizeDocks([dock], [width], Qt.Orientation.Vertical)
+    else:
+        room = window.width() - window.centralWidget().minimumSizeHint().width() - 12
+        window.addDockWidget(area, dock)
+        dock.show()
+        window.resizeDocks([dock], [min(max(room, MIN_WIDTH), width)], Qt.Orientation.Horizontal)
     controller.go(step - 1 if step is not None else controller.remembered())
     return dock

@@ -47,7 +47,7 @@ class SetUp:
             "probe": self._probe, "backgrounds": self._backgrounds, "reset_view": self._reset_view,
             "denoise": self._denoise, "inpaint": self._inpaint, "loss_vectors": self._loss_vectors,
             "loss_digit": self._loss_digit, "linear_latent": self._linear_latent, "elbo_image": self._elbo_image,
-            "beta": self._beta,
+            "beta": self._beta, "resample": self._resample,
         }
         assert set(self._do) == set(ACTIONS), "every action of the lesson format is done here"
 
@@ -142,3 +142,8 @@ class SetUp:
 
     def _beta(self, beta: float) -> None:
         self._experiment("elbo").beta_study.set_beta(float(beta))
+
+    # ------------------------------------------------------------ Computation
+
+    def _resample(self, seed: int | None = None) -> None:
+        self.window.panel("computation").resample(seed)

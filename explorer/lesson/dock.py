@@ -2,7 +2,7 @@
 question to answer by trying something, Back / Next, a step counter and progress."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -23,8 +23,13 @@ from explorer.lesson.controller import LessonController, Shown
 from explorer.lesson.steps import to_html
 from explorer.widgets.theme import LIGHT, Theme
 
-DOCK_WIDTH = 320  # what the panels beside it can spare in a 1000-pixel window
+DOCK_WIDTH = 320
+DOCK_HEIGHT = 220  # docked at the bottom
 MIN_WIDTH = 240
+AREA_KEY = "lesson/area"
+SIZE_KEY = "lesson/size"
+AREAS = {"right": Qt.DockWidgetArea.RightDockWidgetArea, "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+         "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
 NEXT_KEYS = "Alt+Right"
 BACK_KEYS = "Alt+Left"
 
@@ -60,6 +65,8 @@ class LessonDock(QDockWidget):
         self.setAllowedAreas(Qt.DockWidgetArea.RightDockWidgetArea | Qt.DockWidgetArea.LeftDockWidgetArea
                              | Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setMinimumWidth(MIN_WIDTH)
+        self._settings: QSettings | None = None
+        self.dockLocationChanged.connect(self._moved)
         self.controller = controller
         controller.setParent(self)
         self._build_actions(window)
@@ -199,6 +206,29 @@ class LessonDock(QDockWidget):
         for i, a in enumerate(self.step_actions):
             a.setChecked(i == shown.index)
         self.scroll.verticalScrollBar().setValue(0)
+
+    # ------------------------------------------------------------ its place
+
+    def remembered_place(self, settings: QSettings | None) -> tuple[Qt.DockWidgetArea, int]:
+        """The side the learner last docked it at and its size across (else the right, DOCK_WIDTH)."""
+        self._settings = settings
+        area, size = Qt.DockWidgetArea.RightDockWidgetArea, DOCK_WIDTH
+        if settings is not None:
+            name = settings.value(AREA_KEY, "right", type=str)
+            area = AREAS.get(name, area)
+            size = settings.value(SIZE_KEY, DOCK_WIDTH if area != AREAS["bottom"] else DOCK_HEIGHT, type=int)
+        return area, max(size, MIN_WIDTH if area != AREAS["bottom"] else 120)
+
+    def _moved(self, area: Qt.DockWidgetArea) -> None:
+        name = next((k for k, v in AREAS.items() if v == area), None)
+        if self._settings is not None and name is not None:
+            self._settings.setValue(AREA_KEY, name)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if self._settings is not None and self.isVisible() and not self.isFloating():
+            bottom = self.parent() is not None and self.parent().dockWidgetArea(self) == AREAS["bottom"]
+            self._settings.setValue(SIZE_KEY, self.height() if bottom else self.width())
 
     def shown(self) -> Shown | None:
         return self.controller.current

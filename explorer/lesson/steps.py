@@ -92,6 +92,8 @@ ACTIONS: dict[str, ActionSpec] = {
                                 help="the linear AE's latent size"),
     "elbo_image": ActionSpec("lab", {"image": _IMAGE}, tab="elbo", help="the image the ELBO tab takes apart"),
     "beta": ActionSpec("lab", {"beta": Param("number", True, low=0.0)}, tab="elbo", help="the ELBO tab's β slider"),
+    "resample": ActionSpec("computation", {"seed": Param("int", low=0, high=99_999)},
+                           help="draw the Computation panel's ε again (from this seed)"),
 }
 
 
@@ -250,7 +252,9 @@ def _target(raw: Mapping[str, Any], where: str, panels: tuple[str, ...], tabs: t
     setup = raw.get("setup", [])
     if not isinstance(setup, list):
         raise LessonError(f"{where}: \"setup\" must be a list of actions like {{\"do\": \"select_image\", \"image\": 3}}")
-    actions = tuple(_action(a, f"{where}, set-up action {i}", panels) for i, a in enumerate(setup, start=1))
+    # A target that may be missing (it has a fallback) may use its own panel's actions.
+    usable = panels if strict else (*panels, panel)
+    actions = tuple(_action(a, f"{where}, set-up action {i}", usable) for i, a in enumerate(setup, start=1))
     for action in actions:
         # An action works on its own panel, which need not be in front, but a Lab
         # action needs its tab: the one the step opens.
