@@ -472,7 +472,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for prefix, path, figs in rows:
         print(f"\n{prefix}  ({path})")
         for k, v in figs.items():
-            print(f"  {k:<26} {v:>10}" if isinstance(v, str) else f"  {k:<26} {v:10.4f}")
+            print(f"  {k:<36} {v:>10}" if isinstance(v, str) else f"  {k:<36} {v:10.4f}")
     return 0
 
 

@@ -78,6 +78,10 @@ def write_animation(path: str | Path, frames: Iterable[np.ndarray], *, fps: floa
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes the file private (0600); an exported animation is an ordinary file.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
     count = 0
     try:
         if suffix == ".gif":

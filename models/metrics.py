@@ -169,3 +169,27 @@ def psnr_db(image: np.ndarray, clean: np.ndarray) -> float:
     a = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, -1)
     b = torch.as_tensor(np.asarray(clean, dtype=np.float32)).reshape(1, -1)
     return float(psnr(a, b)[0])
+
+
+def knn_votes(ref_codes: np.ndarray, ref_labels: np.ndarray, codes: np.ndarray, *, k: int = 5,
+              exclude: np.ndarray | None = None, chunk: int = 1000) -> np.ndarray:
+    """The label most of each code's ``k`` nearest reference codes carry (Euclidean,
+    in the full latent space; a tie goes to the smallest label). ``exclude[i]``: the
+    index of a reference code query ``i`` may not count (itself, when the reference
+    set holds the queries' own images)."""
+    ref = np.asarray(ref_codes, dtype=np.float64)
+    ref_labels = np.asarray(ref_labels, dtype=np.int64)
+    codes = np.asarray(codes, dtype=np.float64)
+    sq = (ref**2).sum(axis=1)
+    classes = int(ref_labels.max()) + 1
+    out = np.empty(len(codes), dtype=np.int64)
+    for start in range(0, len(codes), chunk):
+        q = codes[start : start + chunk]
+        d2 = sq[None, :] - 2.0 * q @ ref.T
+        if exclude is not None:
+            d2[np.arange(len(q)), exclude[start : start + chunk]] = np.inf
+        nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        votes = np.zeros((len(q), classes), dtype=np.int64)
+        np.add.at(votes, (np.repeat(np.arange(len(q)), k), ref_labels[nearest].ravel()), 1)
+        out[start : start + len(q)] = votes.argmax(axis=1)
+    return out

@@ -92,3 +92,44 @@ def inpainting_figures(
     out["masked_mse"] = errors[best]
     out["method"] = best
     return out
+
+
+# The stand-in for other people's handwriting (models/foreign.py) is made from every
+# fifth test digit: 2,000 digits, a few seconds, every class.
+ROBUST_EVERY = 5
+KNN_K = 5
+
+
+def handwriting_figures(
+    models_by_prefix: Mapping[str, Model],
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    train_images: np.ndarray | None = None,
+    train_labels: np.ndarray | None = None,
+) -> dict[str, float]:
+    """How often a 5-nearest-neighbour vote among the reference codes names a digit's
+    class: ``<prefix>.knn_accuracy`` for the clean test digits and
+    ``robust.<prefix>.knn_accuracy`` for the stand-in for foreign handwriting. The
+    reference codes are the training images' when given, else the test images' own
+    (each digit's own code, and for the stand-in its source digit's, left out)."""
+    from models.data import as_float_images
+    from models.foreign import foreign_digits
+
+    chosen = np.arange(0, len(test_images), ROBUST_EVERY)
+    foreign = torch.from_numpy(foreign_digits(test_images[chosen])).flatten(1)
+    test_x = as_float_images(test_images)
+    own = train_images is None
+    ref_x = test_x if train_images is None else as_float_images(train_images)
+    ref_y = np.asarray(test_labels if own else train_labels)
+    labels = np.asarray(test_labels)
+    out: dict[str, float] = {}
+    for prefix, model in models_by_prefix.items():
+        model = model.to("cpu").eval()
+        ref = metrics.embed(model, ref_x).numpy()
+        clean = ref if own else metrics.embed(model, test_x).numpy()
+        votes = metrics.knn_votes(ref, ref_y, clean, k=KNN_K, exclude=np.arange(len(clean)) if own else None)
+        out[f"{prefix}.knn_accuracy"] = float((votes == labels).mean())
+        votes = metrics.knn_votes(ref, ref_y, metrics.embed(model, foreign).numpy(), k=KNN_K, exclude=chosen if own else None)
+        out[f"robust.{prefix}.knn_accuracy"] = float((votes == labels[chosen]).mean())
+    return out

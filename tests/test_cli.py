@@ -126,3 +126,8 @@ def test_eval_of_bundled_models_on_bundled_data_has_every_key(tmp_path):
     # What the bundled models are for: the VAE beats a blank guess, the DAE denoises.
     assert figures["dae.psnr_gain_db"] > 5
     assert figures["ae.mse"] < 0.06
+    # Handwriting: the codes' 5-NN vote names most clean digits, and fewer of the stand-in
+    # for other writers' digits (issue #19 measures the bundled models' robustness by it).
+    for model in ("ae", "vae", "dae"):
+        clean, robust = figures[f"{model}.knn_accuracy"], figures[f"robust.{model}.knn_accuracy"]
+        assert 0.75 < clean <= 1.0 and 0.3 < robust < clean, (model, clean, robust)
