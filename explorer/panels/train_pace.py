@@ -18,13 +18,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
 )
 
 from explorer.panels.train_history import TRAIL_MAX, RunHistory
 from explorer.panels.train_progress import RunProgress
-from explorer.widgets.actions import panel_action
+from explorer.widgets.actions import ToolButton, panel_action
 from explorer.widgets.fitting import WrappingLabel
 from explorer.widgets.theme import Theme
 
@@ -49,6 +50,16 @@ def pace_caption(*, batch: int | None, step: int, trail: int) -> str:
     return " ".join(parts)
 
 
+def _choice(text: str, tip: str) -> ToolButton:
+    b = ToolButton()
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setCheckable(True)
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    return b
+
+
 class PaceBar(QGroupBox):
     """Controls for watching a run step by step; the panel does what they ask."""
 
@@ -70,14 +81,12 @@ class PaceBar(QGroupBox):
         self.step_button.setToolTip(f"Train exactly one batch, then pause and show where it moved the points ({keys}). "
                                     "Before a run, starts one that waits for your steps")
         self.step_button.clicked.connect(self.step_requested)
-        self.slow_button = QPushButton("Slow motion")
-        self.slow_button.setCheckable(True)
-        self.slow_button.setToolTip("Train at the number of steps per second set below, showing every step "
-                                    "with its batch ringed")
-        self.full_button = QPushButton("Full speed")
-        self.full_button.setCheckable(True)
+        # Tool buttons: they show which of the two is on in the theme's highlight colour.
+        self.slow_button = _choice("Slow motion", "Train at the number of steps per second set below, showing every "
+                                                  "step with its batch ringed")
+        self.full_button = _choice("Full speed", "Train as fast as the machine can (the plots then show about one "
+                                                 "snapshot a second)")
         self.full_button.setChecked(True)
-        self.full_button.setToolTip("Train as fast as the machine can (the plots then show about one snapshot a second)")
         group = QButtonGroup(self)
         group.setExclusive(True)
         for b in (self.slow_button, self.full_button):

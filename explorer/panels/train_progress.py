@@ -11,6 +11,7 @@ from models.jobs import JobStarted, ModelSnapshot, TrainJob
 from models.kinds import KIND_SHORT_NAMES
 from models.nets import NetConfig
 
+RATE_WINDOW_S = 0.5  # the shortest interval the speed is measured over
 RECON_COLOUR = "#1f77b4"
 KL_COLOUR = "#d62728"
 
@@ -51,7 +52,9 @@ class RunProgress:
         now = time.monotonic()
         if self._sample is not None and running:
             t0, s0 = self._sample
-            if now > t0 and snap.step > s0:
+            if now - t0 < RATE_WINDOW_S:
+                return  # snapshots of single steps can come two in one poll: a rate needs a longer look
+            if snap.step > s0:
                 rate = (snap.step - s0) / (now - t0)
                 self.steps_per_s = rate if self.steps_per_s == 0 else 0.7 * self.steps_per_s + 0.3 * rate
         self._sample = (now, snap.step)

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from explorer.widgets.theme import CLASS_COLORS, LIGHT, Theme
 
 TRAIL_ALPHA = 110
-RING_SIZE = 10  # probe points are 4 pixels across
+RING_SIZE = 8  # probe points are 4 pixels across
 TRAIL_Z = -5  # under the points, above the plot's backgrounds
 RING_Z = 15  # above the points, under the crosshair and overlays
 
@@ -95,4 +95,4 @@ class StepOverlay:
         return np.column_stack(self.rings.getData())
 
     def apply_theme(self, theme: Theme) -> None:
-        self.rings.setPen(pg.mkPen(theme.foreground, width=1.6))
+        self.rings.setPen(pg.mkPen(theme.foreground, width=1.3))
