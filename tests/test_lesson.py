@@ -315,6 +315,16 @@ def test_a_teachers_broken_file_is_said_in_the_window_not_raised(window, tmp_pat
     assert 'step 1 “An autoencoder and its bottleneck”: "text" is missing' in window.last_error
 
 
+def test_what_cannot_be_set_up_is_said_in_the_dock_and_the_rest_still_applies(window, tmp_path):
+    data = _broken(lambda d: d["steps"][8]["setup"].insert(0, {"do": "select_image", "image": 123_456}))
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    dock = window.show_lesson(path=path, step=9)
+    assert dock.problems.isVisible()
+    assert "there is no test image 123456: the test set has 10000" in dock.problems.text()
+    assert window.explore.sampling.values() == (16, 0)  # the actions after it were done
+
+
 def test_a_teachers_translated_file_is_shown(window, tmp_path):
     data = copy.deepcopy(BUNDLED)
     data["title"] = "Autoencoder"
