@@ -17,6 +17,7 @@ from explorer.widgets.image_view import ImageView
 from explorer.widgets.theme import DARK
 from explorer.window import MainWindow
 from models.computation import trace
+from models.files import bundled_models_dir
 from test_small_window import LARGE, SMALL, assert_apart, lay_out, page_size
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -155,8 +156,11 @@ def test_the_theme_recolours_the_strips(qtbot, window):
     assert DARK.muted in panel.strips["vae"].sentence_label.text()
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["1000x650", "1600x1000"])
-def test_the_panel_has_nothing_over_anything(qtbot, window, size):
+@pytest.mark.parametrize(("size", "latent"), [(SMALL, 2), (LARGE, 2), (SMALL, 8)], ids=["1000x650", "1600x1000", "8-D"])
+def test_the_panel_has_nothing_over_anything(qtbot, window, size, latent):
+    if latent != 2:  # the longest numbers: an 8-D code (two of its dimensions written out)
+        folder = bundled_models_dir("mnist")
+        assert window.open_checkpoint("left", folder / "ae8.pt") and window.open_checkpoint("right", folder / "vae8.pt")
     panel = ComputationPanel(workbench=window.workbench)
     lay_out(qtbot, panel, page_size(window, size))
     panel.demo()
@@ -170,7 +174,13 @@ def test_the_panel_has_nothing_over_anything(qtbot, window, size):
     for strip in panel.strips.values():
         widgets += [strip.title_label, strip.input_view, *strip.encoder_views, strip.code_box, *strip.decoder_views,
                     strip.output_view, strip.loss_label, *strip.gradient_views.values(), strip.code_gradient_label]
-    widgets.append(panel.strips["vae"].sentence_label)
+    vae = panel.strips["vae"]
+    widgets += [vae.sentence_label, vae.inset, vae.resample_button, vae.numbers_label]
+    widgets.remove(vae.code_box)  # its parts are checked instead
+    # The page is at least as large as the panel's minimum: nothing is squeezed below what it needs.
+    page = page_size(window, size)
+    hint = panel.minimumSizeHint()
+    assert hint.width() <= page.width() and hint.height() <= page.height(), hint.toTuple()
     views = [w for w in widgets if isinstance(w, ImageView)]
     assert_apart(panel, [w for w in widgets if w not in views])
     # The views' captions have two lines, each shown whole; no view overlaps another widget.
@@ -182,7 +192,7 @@ def test_the_panel_has_nothing_over_anything(qtbot, window, size):
         ra, rb = (QRect(w.mapTo(panel, QPoint(0, 0)), w.size()) for w in (a, b))
         assert not ra.intersects(rb), f"{a!r} {ra} overlaps {b!r} {rb}"
     # The numbers and the plot of the code sit side by side inside their column.
-    vae = panel.strips["vae"]
     assert vae.numbers_label.sizeHint().width() <= vae.numbers_label.width()
     assert vae.numbers_label.sizeHint().height() <= vae.numbers_label.height()
     assert vae.resample_button.isVisible()
+    assert vae.trace.z.size == latent and (latent == 2) == ("of 8" not in vae.numbers_label.text())

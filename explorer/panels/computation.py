@@ -18,8 +18,8 @@ from explorer.widgets.theme import LIGHT, Theme
 from models.computation import draw_eps, gradient_magnitudes, trace
 
 ROLES = ("ae", "vae")
-INTRO = ("Each layer's activations for the current image: click a test image in Explore, draw in Draw, or drag on "
-         "an Explore plot (then the strips start at z). Colours run from 0 to each layer's largest value.")
+INTRO = ("The current image through each model: click a test image in Explore, draw in Draw, or drag on an Explore "
+         "plot (then the strips start at z).")
 DEMO_CLASS = 3  # the demo's test image is a clear digit of this class
 DEMO_CANDIDATES = 20
 
@@ -70,7 +70,9 @@ class ComputationPanel(QWidget, PanelDefaults):
 
         root = QVBoxLayout(self)
         top = QHBoxLayout()
-        self.intro_label = WrappingLabel(INTRO, lines=2)
+        self.intro_label = WrappingLabel(INTRO)
+        self.intro_label.setToolTip("Each layer's units are coloured from 0 to that layer's largest value "
+                                    "(hover over a layer for its numbers)")
         top.addWidget(self.intro_label, 1)
         self.gradients_button = tool_button(self.gradients_action)
         top.addWidget(self.gradients_button)
@@ -202,7 +204,7 @@ class ComputationPanel(QWidget, PanelDefaults):
         return True
 
     def demo(self) -> None:
-        """A clear test digit, ε from seed 0."""
+        """A clear test digit, ε from seed 0, one step's gradients shown."""
         labels, wb = self.workbench.labels, self.workbench
         index = 0
         if labels is not None and (np.asarray(labels) == DEMO_CLASS).any():
@@ -216,6 +218,7 @@ class ComputationPanel(QWidget, PanelDefaults):
             index = int(candidates[int(np.argmin(ranks))])
         self.eps_seed, self._eps = 0, None
         self.workbench.set_focus_image(index)
+        self.gradients_action.setChecked(True)
         self.refresh()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)

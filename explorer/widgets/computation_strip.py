@@ -33,7 +33,7 @@ SUBSCRIPTS = "₁₂₃₄₅₆₇₈₉"
 SHOWN_DIMS = 2  # the arithmetic is written out for this many dimensions of z
 # The longest line of the code column: its width is the same in both strips, so their columns line up.
 WIDEST_LINE = "z₂ = −0.000 + 0.000 × (−0.000) = −0.000"
-INSET_SIZE = 112
+INSET_SIZE = 100
 STAGE_MINIMUM = 56
 
 
@@ -98,6 +98,8 @@ class ComputationStrip(QWidget):
         self.input_view = FittingImageView(caption="input x", placeholder="no input", minimum=STAGE_MINIMUM)
         self.output_view = FittingImageView(caption="output g(z)", placeholder="—", minimum=STAGE_MINIMUM)
         self.output_gradient = HeatMapView(minimum=STAGE_MINIMUM - 16)
+        self.input_view.setToolTip("The image the encoder reads (28 x 28, values in [0, 1])")
+        self.output_view.setToolTip("What the decoder makes of z: the sigmoid of its last layer")
         self.code_box = QWidget()
         self.code_box.setFixedWidth(code_width(self.fontMetrics()))
         box = QGridLayout(self.code_box)
@@ -109,6 +111,8 @@ class ComputationStrip(QWidget):
         self.numbers_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.inset = LatentInset(theme=theme)
         self.inset.setFixedSize(INSET_SIZE, INSET_SIZE)
+        self.inset.setToolTip("The code's first two dimensions among the test codes (grey); for the VAE, zoomed "
+                              "on the posterior q(z|x): μ (dot), its 1σ and 2σ ellipses, and z = μ + σ·ε (cross)")
         box.addWidget(self.numbers_label, 0, 0, 2, 1)
         box.addWidget(self.inset, 0, 1)
         self.resample_button = None
@@ -257,11 +261,12 @@ class ComputationStrip(QWidget):
         self.trace, self.gradients, self._focus, self._span = trace, gradients, focus, span
         self.focus_label.setText(f"<span style='color:{self._theme.muted}'>{focus}</span>")
         at_z = trace.starts_at_z
-        self.input_view.set_placeholder("not run")
-        self.input_view.set_image(None if at_z else trace.input)
+        self.input_view.set_placeholder("—")
+        self.input_view.set_image(None if at_z else trace.input, "no input" if at_z else "input x")
         for i, v in enumerate(self.encoder_views):
             if at_z or i >= len(trace.encoder):
-                v.set_values(None, "not run")
+                v.set_placeholder("—")
+                v.set_values(None, f"enc {i + 1}\nnot run")
                 continue
             name, a = trace.encoder[i]
             v.set_values(a, layer_caption(name, a))
@@ -289,20 +294,21 @@ class ComputationStrip(QWidget):
         muted = self._theme.muted
         dims = min(SHOWN_DIMS, t.z.size)
         head = "".join(f"<td align='right'>&nbsp;dim {i + 1}</td>" for i in range(dims))
-        more = f"<span style='color:{muted}'>dims 1–{dims} of {t.z.size}</span><br>" if t.z.size > dims else ""
+        if t.z.size > dims:
+            head += f"<td>&nbsp;<span style='color:{muted}'>of {t.z.size}</span></td>"
 
         def row(label: str, v: np.ndarray, digits: int = 3) -> str:
             cells = "".join(f"<td align='right'>&nbsp;{num(float(x), digits)}</td>" for x in v[:dims])
             return f"<tr><td>{label}</td>{cells}</tr>"
 
         if t.starts_at_z:
-            return (f"{more}<table cellspacing='0' cellpadding='0'><tr><td></td>{head}</tr>{row('z', t.z)}</table>"
+            return (f"<table cellspacing='0' cellpadding='0'><tr><td></td>{head}</tr>{row('z', t.z)}</table>"
                     f"<span style='color:{muted}'>Input, encoder and sampling are not run:<br>"
                     "the decoder reads this point alone.</span>")
         if not t.is_vae:
-            return (f"{more}<table cellspacing='0' cellpadding='0'><tr><td></td>{head}</tr>{row('z = f(x)', t.z)}</table>"
+            return (f"<table cellspacing='0' cellpadding='0'><tr><td></td>{head}</tr>{row('z = f(x)', t.z)}</table>"
                     f"<span style='color:{muted}'>Deterministic: the code is z itself (μ = z),<br>"
-                    "nothing is sampled and there is no KL term.<br>Plot: z (×) among the test codes.</span>")
+                    "nothing is sampled and there is no KL term.</span>")
         assert t.mu is not None and t.logvar is not None and t.sigma is not None and t.eps is not None
         table = (f"<table cellspacing='0' cellpadding='0'><tr><td></td>{head}</tr>{row('μ', t.mu)}"
                  f"{row('log σ²', t.logvar, 2)}{row('σ = exp(½ log σ²)', t.sigma)}{row('ε ~ N(0, I)', t.eps)}</table>")
@@ -311,8 +317,7 @@ class ComputationStrip(QWidget):
             f"= <b>{num(float(t.z[i]))}</b>"
             for i in range(dims)
         )
-        key = f"<span style='color:{muted}'>Plot: μ (•), 1σ and 2σ ellipses, z (×)</span>"
-        return f"{more}{table}{sums}<br>{key}"
+        return f"{table}{sums}"
 
     def _loss(self, t: Trace) -> str:
         if t.recon is None or t.total is None:
@@ -339,9 +344,10 @@ class ComputationStrip(QWidget):
             v.setToolTip(f"{name}: one step's gradient. Colours: |∂L/∂a| for each unit (0 to its largest).\n"
                          f"∂a: ‖∂L/∂a‖ = {layer.norm:.4g}; ∂W: mean |∂L/∂W| of the weights into it = {layer.weight:.4g}")
         muted = self._theme.muted
-        lines = [f"∂L/∂z = {vector(g.dz)}"]
+        lines = [f"∂L/∂z = {vector(g.dz, fmt=short)}"]
         if g.dmu is not None and g.dsigma is not None:
-            lines.append(f"∂L/∂μ = {vector(g.dmu)}, ∂L/∂σ = {vector(g.dsigma)}")
+            lines.append(f"∂L/∂μ = {vector(g.dmu, fmt=short)}")
+            lines.append(f"∂L/∂σ = {vector(g.dsigma, fmt=short)}")
             lines.append(f"<span style='color:{muted}'>ε gets none: a constant drawn outside the network</span>")
         self.code_gradient_label.setText("<br>".join(lines))
 

@@ -8,11 +8,11 @@ from functools import cache
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QWidget
 
 from explorer.widgets.fitting import FittingImageView
-from explorer.widgets.theme import LIGHT, Theme
+from explorer.widgets.theme import LIGHT, Theme, qt_palette
 
 ACTIVATION_MAP = "viridis"
 GRADIENT_MAP = "inferno"
@@ -55,7 +55,7 @@ class HeatMapView(FittingImageView):
 
     def __init__(self, parent: QWidget | None = None, *, caption: str = "", placeholder: str = "", minimum: int = 56):
         super().__init__(parent, caption=caption, placeholder=placeholder, minimum=minimum, caption_lines=2)
-        self._pad = LIGHT.background
+        self._pad = self.palette().color(QPalette.ColorRole.Window).name()
 
     def set_values(self, values: np.ndarray | None, caption: str, *, colour_map: str = ACTIVATION_MAP) -> None:
         """Show ``values`` (None: the placeholder) coloured from 0 to their largest."""
@@ -69,7 +69,8 @@ class HeatMapView(FittingImageView):
         self.update()
 
     def apply_theme(self, theme: Theme) -> None:
-        self._pad = theme.background
+        # The grid's spare cells take the window's colour: they are no units.
+        self._pad = qt_palette(theme).color(QPalette.ColorRole.Window).name()
         if self._image is not None:
             self.set_values(self._image, self._caption, colour_map=self._colour_map)
 
@@ -210,11 +211,11 @@ def paren(v: float, digits: int = 3) -> str:
     return f"({num(v, digits)})" if v < 0 else num(v, digits)
 
 
-def vector(v: np.ndarray | None, limit: int = 4, digits: int = 2) -> str:
-    """'(0.41, −1.20)' with at most ``limit`` numbers shown."""
+def vector(v: np.ndarray | None, limit: int = 4, digits: int = 2, fmt=None) -> str:
+    """'(0.41, −1.20)' with at most ``limit`` numbers shown (each by ``fmt`` if given)."""
     if v is None:
         return "—"
-    parts = [num(float(x), digits) for x in np.asarray(v).reshape(-1)[:limit]]
+    parts = [fmt(float(x)) if fmt else num(float(x), digits) for x in np.asarray(v).reshape(-1)[:limit]]
     more = ", …" if np.asarray(v).size > limit else ""
     return f"({', '.join(parts)}{more})"
 
