@@ -193,6 +193,7 @@ class ComputationPanel(QWidget, PanelDefaults):
     def set_active(self, on: bool) -> None:
         """R and G belong to this panel only while it is in front."""
         set_actions_active(self.panel_actions, on)
+        self.strips["vae"].sync_resample()
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme

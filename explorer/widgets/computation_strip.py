@@ -251,8 +251,7 @@ class ComputationStrip(QWidget):
         self.code_gradient_label.setText("")
         self.sentence_label.setText("")
         self.focus_label.setText("")
-        if self.resample_button is not None:
-            self.resample_button.setEnabled(False)
+        self.sync_resample()
 
     def show_trace(self, trace: Trace, *, focus: str, gradients: Gradients | None = None, span: float = 1.0) -> None:
         """Fill the strip with ``trace``'s numbers (and ``gradients``' row)."""
@@ -285,10 +284,16 @@ class ComputationStrip(QWidget):
             f"<span style='color:{self._theme.muted}'>{REPARAMETERISATION}</span>" if trace.is_vae else ""
         )
         self.sentence_label.setVisible(trace.is_vae)
-        if self.resample_button is not None:
-            self.resample_button.setEnabled(trace.is_vae and not at_z)
+        self.sync_resample()
         self._fill_gradients(trace, gradients)
         self._show_gradient_row()
+
+    def sync_resample(self) -> None:
+        """Resample works while its action does (the panel is in front) and there is an ε."""
+        b = self.resample_button
+        if b is not None:
+            t = self.trace
+            b.setEnabled(b.defaultAction().isEnabled() and t is not None and t.is_vae and not t.starts_at_z)
 
     def _numbers(self, t: Trace) -> str:
         muted = self._theme.muted
