@@ -145,3 +145,14 @@ def test_vae_gradients_reach_mu_and_sigma_through_z(bundled, image):
     dmu, dsigma = torch.autograd.grad(out["loss"], [mu, sigma])
     np.testing.assert_allclose(g.dmu, dmu[0].numpy(), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(g.dsigma, dsigma[0].numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_a_linear_ae_has_no_hidden_layers_and_an_unbounded_output(image):
+    linear = load_checkpoint(bundled_models_dir("mnist") / "linear.pt").model.eval()
+    t = trace(linear, image)
+    assert t.encoder == () and t.decoder == ()
+    x = torch.tensor(image).reshape(1, -1)
+    with torch.no_grad():
+        np.testing.assert_allclose(t.output.reshape(1, -1), linear(x).numpy(), rtol=1e-5, atol=1e-6)
+        assert t.total == pytest.approx(float(losses.model_loss(linear, x, x)["loss"]), rel=1e-6)
+    assert [g.name for g in gradient_magnitudes(linear, image).layers] == ["z", "output"]

@@ -255,8 +255,10 @@ class ComputationStrip(QWidget):
 
     def show_trace(self, trace: Trace, *, focus: str, gradients: Gradients | None = None, span: float = 1.0) -> None:
         """Fill the strip with ``trace``'s numbers (and ``gradients``' row)."""
-        if (len(trace.encoder) or len(self.encoder_views)) != len(self.encoder_views) or len(trace.decoder) != len(self.decoder_views):
-            self._layout_for(len(trace.encoder) or len(self.encoder_views), len(trace.decoder))
+        # A trace from z has no encoder layers to count: the strip keeps the ones it has.
+        n_enc = len(self.encoder_views) if trace.starts_at_z else len(trace.encoder)
+        if n_enc != len(self.encoder_views) or len(trace.decoder) != len(self.decoder_views):
+            self._layout_for(n_enc, len(trace.decoder))
         self.trace, self.gradients, self._focus, self._span = trace, gradients, focus, span
         self.focus_label.setText(f"<span style='color:{self._theme.muted}'>{focus}</span>")
         at_z = trace.starts_at_z
