@@ -722,6 +722,18 @@ def as_float_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     return t.to(torch.float32)
 
 
+def binarized(x: torch.Tensor, *, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Stochastically binarised pixels: each pixel is 1 with its grey level as the
+    probability (one Bernoulli draw), the standard protocol for likelihoods on MNIST
+    (dynamically binarised for training: a new draw every batch; the test set drawn
+    once with seed 0)."""
+    import torch
+
+    if generator is None:
+        generator = torch.Generator(device=x.device).manual_seed(0 if seed is None else seed)
+    return torch.bernoulli(x.clamp(0.0, 1.0), generator=generator)
+
+
 def _read_images(path: Path) -> np.ndarray:
     images = read_idx(path)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:

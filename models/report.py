@@ -133,3 +133,17 @@ def handwriting_figures(
         votes = metrics.knn_votes(ref, ref_y, metrics.embed(model, foreign).numpy(), k=KNN_K, exclude=chosen if own else None)
         out[f"robust.{prefix}.knn_accuracy"] = float((votes == labels[chosen]).mean())
     return out
+
+
+def binarized_figures(model: VAE, test_x: torch.Tensor, *, iwae_k: int = 0, seed: int = 0) -> dict[str, float]:
+    """A VAE's figures by the literature's protocol: on the test set stochastically
+    binarised once (seed 0), the negative ELBO and, with ``iwae_k``, the
+    importance-weighted bound on the negative log-likelihood, in nats per image."""
+    from models.data import binarized
+
+    model = model.to("cpu").eval()
+    x = binarized(test_x, seed=0)
+    out = {k: v for k, v in metrics.negative_elbo(model, x, samples=ELBO_SAMPLES, seed=seed).items() if k == "nelbo"}
+    if iwae_k:
+        out["iwae_nll"] = metrics.iwae_nll(model, x, k=iwae_k, seed=seed)
+    return out
