@@ -200,3 +200,16 @@ def test_the_window_reaches_1000_by_650_in_these_panels(qtbot, window):
     qtbot.waitUntil(lambda: window.width() == SMALL.width())
 
 
+
+
+def test_explore_plot_titles_fit_in_the_window_itself(qtbot, window):
+    """In the window (not a panel on its own), where the VAE plot's wider tick labels move
+    its plot area right: each title is drawn inside its plot at 1000 x 650."""
+    window.show()
+    window.resize(SMALL)
+    qtbot.waitUntil(lambda: window.width() == SMALL.width())
+    for _ in range(3):
+        qtbot.wait(0)
+    for plot in window.explore.plots.values():
+        drawn = plot.getPlotItem().titleLabel.item.sceneBoundingRect()
+        assert drawn.left() >= 0 and drawn.right() <= plot.width(), (plot.shown_title(), drawn, plot.width())

@@ -113,6 +113,7 @@ class LatentPlot(pg.PlotWidget):
         self._class_visible = [True] * len(CLASS_COLORS)
         self._title = ""
         self._shown_title = ("", TITLE_POINT_SIZES[0])
+        self._vb.sigResized.connect(self._refit_title)
         self._data_range: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
 
         pi = self.getPlotItem()
@@ -201,8 +202,9 @@ class LatentPlot(pg.PlotWidget):
         room for one): a smaller size first, then the model's short name ('VAE' for
         'Variational autoencoder'), then cut with '…'; the whole title is the plot's
         tooltip whenever it is shortened, so a small window never loses it."""
-        # The title is centred over the plot area, right of the left axis.
-        width = self.width() - self.getPlotItem().getAxis("left").width() - TITLE_MARGIN
+        # The title is centred over the plot area (right of the left axis, whose width follows the ticks).
+        centre = self.getPlotItem().vb.sceneBoundingRect().center().x()
+        width = 2 * min(centre, self.width() - centre) - TITLE_MARGIN
         for text in self.title_forms():
             for pt in TITLE_POINT_SIZES:
                 if self._title_width(text, pt) <= width:
@@ -245,6 +247,10 @@ class LatentPlot(pg.PlotWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
+        self._refit_title()
+
+    def _refit_title(self, *_) -> None:
+        # Also when only the plot area moved (the left axis widened for longer tick labels).
         # pyqtgraph's constructor resizes the view before this class's fields exist.
         if getattr(self, "_title", "") and self._fitted_title() != self._shown_title:
             self._set_title()
