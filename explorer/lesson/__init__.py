@@ -61,8 +61,33 @@ def open_lesson(window: Any, settings: QSettings | None = None, *, step: int | N
         window.resizeDocks([dock], [width], Qt.Orientation.Vertical)
     else:
         room = window.width() - window.centralWidget().minimumSizeHint().width() - 12
+        size = window.size()
         window.addDockWidget(area, dock)
-        dock.show()
-        window.resizeDocks([dock], [min(max(room, MIN_WIDTH), width)], Qt.Orientation.Horizontal)
+        if room < MIN_WIDTH and window.isVisible():
+            _float_beside(window, dock, width)
+            dock.show()
+            window.resize(size)  # docked for a moment, it had widened the window
+        else:
+            dock.show()
+            window.resizeDocks([dock], [min(max(room, MIN_WIDTH), width)], Qt.Orientation.Horizontal)
     controller.go(step - 1 if step is not None else controller.remembered())
     return dock
+
+
+def _float_beside(window: Any, dock: LessonDock, width: int) -> None:
+    """A window too narrow for the dock beside its panels (1000 x 650) would have to grow
+    past the screen: the lesson floats in its own small window instead, right of the main
+    window where the screen has room, else over its right edge. Double-clicking its title
+    docks it again."""
+    from PySide6.QtCore import QRect
+
+    dock.setFloating(True)
+    frame = window.frameGeometry()
+    screen = window.screen().availableGeometry()
+    w = max(dock.minimumWidth(), min(width, 340))
+    h = min(frame.height(), screen.height())
+    x = frame.right() + 1 if frame.right() + w <= screen.right() else screen.right() + 1 - w
+    dock.setGeometry(QRect(x, max(frame.top(), screen.top()), w, h))
+    window.statusBar().showMessage(
+        "The lesson opened in a window of its own: this window is too narrow to hold it beside the panels "
+        "(widen the window and double-click the lesson's title to dock it)", 12000)
