@@ -235,3 +235,11 @@ def test_a_short_run_exports_one_gif_frame_per_kept_snapshot(make_panel, qtbot, 
         assert np.any(a != b)
     # The latent space forms: the first and last frames differ a lot, not by a caption.
     assert np.mean(np.any(frames[0] != frames[-1], axis=2)) > 0.02
+    # The same run as an MP4 (imageio's ffmpeg plugin is part of the test extras).
+    video = tmp_path / "run.mp4"
+    with qtbot.waitSignal(panel.animation_finished, timeout=120000) as ended:
+        assert panel.export_animation(video)
+    assert ended.args[0] == "written", ended.args
+    movie = read_frames(video)
+    assert len(movie) == len(kept) and movie[0].shape == (540, 960, 3)
+    assert np.abs(movie[-1].astype(int) - frames[-1].astype(int)).mean() < 12  # the same picture, lossy
