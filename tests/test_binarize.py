@@ -37,3 +37,10 @@ def test_a_binarizing_trainer_feeds_the_model_a_new_draw_every_batch():
     assert all(set(b.unique().tolist()) <= {0.0, 1.0} for b in batches)
     assert not torch.equal(batches[0], batches[1])  # dynamic: the same images, drawn anew
     assert set(trainer.test_x.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_the_status_bar_says_a_binarised_models_figures_are_on_the_binarised_test_set():
+    from explorer.widgets.model_status import figures_text
+
+    assert figures_text({"test": {"nelbo": 134.6}, "train": {"binarize": True}}) == "binarised test −ELBO 134.6"
+    assert figures_text({"test": {"nelbo": 137.5}, "train": {"binarize": False}}) == "test −ELBO 137.5"

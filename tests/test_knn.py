@@ -28,7 +28,7 @@ def test_a_code_far_from_every_cluster_is_unusual():
     assert v.unusual and v.distance > v.limit
 
 
-def test_about_one_test_code_in_a_hundred_is_over_the_bar():
+def test_hardly_any_test_code_is_over_the_bar():
     codes, labels, _ = _clusters(3000)
     votes = CodeVotes(codes[:2000], labels[:2000])
     share = np.mean([votes.judge(c).unusual for c in codes[2000:]])  # codes the bar was not set on

@@ -37,7 +37,10 @@ def figures_text(meta: dict) -> str:
         value = test.get(key)
         if isinstance(value, (int, float)):
             parts.append(f"{label} {value:.4g}")
-    return ("test " + ", ".join(parts)) if parts else ""
+    train = meta.get("train")
+    # A model trained on binarised pixels was scored on the binarised test set.
+    binarised = isinstance(train, dict) and train.get("binarize") is True
+    return (("binarised test " if binarised else "test ") + ", ".join(parts)) if parts else ""
 
 
 def elide(text: str, metrics: QFontMetrics, width: int) -> str:
