@@ -33,6 +33,8 @@ class MenuWindow(Protocol):
 
     def show_lesson(self, *, toggle: bool = False) -> object: ...
 
+    def ask_export_training(self) -> None: ...
+
     def set_dataset(self, name: str) -> bool: ...
 
     def apply_theme(self, choice: str) -> None: ...
@@ -70,6 +72,10 @@ class WindowActions(QObject):
         self.export.setIconText("Export…")
         self.export.setToolTip("Save a picture of the current panel as PNG or SVG, chosen in the dialog (Ctrl+E)")
         self.export.triggered.connect(window.exports.ask_export_view)
+        self.export_training = QAction("Export training as GIF or MP4…", window)
+        self.export_training.setToolTip("The Train panel's last run, its latent spaces forming and its loss curves, "
+                                        "one frame per kept snapshot")
+        self.export_training.triggered.connect(window.ask_export_training)
         self.save_session = QAction("&Save session…", window)
         self.save_session.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.save_session.setToolTip("Save the models, dataset, views, selection and panel settings as a JSON file (Ctrl+Shift+S)")
@@ -129,6 +135,7 @@ class WindowActions(QObject):
             for a in group:
                 more.addAction(a)
             more.addSeparator()
+        file_menu.addAction(self.export_training)
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
 

@@ -392,6 +392,10 @@ class MainWindow(QMainWindow):
         self._open_box(QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self))
         self._message_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+    def ask_export_training(self) -> None:
+        self.show_panel("train")  # File › Export training…: the panel that keeps the run's snapshots
+        self.train_panel.ask_export_animation()
+
     def show_lesson(self, **options) -> QWidget | None:
         from explorer.lesson import open_lesson  # Help › Lesson; options: step, path, toggle
         return open_lesson(self, self._settings, **options)

@@ -243,3 +243,18 @@ def test_a_short_run_exports_one_gif_frame_per_kept_snapshot(make_panel, qtbot, 
     movie = read_frames(video)
     assert len(movie) == len(kept) and movie[0].shape == (540, 960, 3)
     assert np.abs(movie[-1].astype(int) - frames[-1].astype(int)).mean() < 12  # the same picture, lossy
+
+
+def test_the_file_menu_exports_the_training_run_from_the_train_panel(qtbot, tmp_path):
+    """File › Export training… brings the Train panel forward and asks it to export; with
+    no run yet it says why, as its button does."""
+    from explorer.startup import load_startup
+    from explorer.window import MainWindow
+
+    window = MainWindow(startup=load_startup(None, "mnist", preview=False))
+    qtbot.addWidget(window)
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    assert window.window_actions.export_training in file_menu.actions()
+    window.window_actions.export_training.trigger()
+    assert window.current_panel_name() == "train"
+    assert "no snapshots" in window.train_panel.last_error
