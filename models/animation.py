@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from models.files import ExportError, check_folder
+
 FORMATS = (".gif", ".mp4")
 
 
-class AnimationError(ValueError):
+class AnimationError(ExportError):
     """The animation cannot be written; the message says why and what to do."""
 
 
@@ -39,11 +41,10 @@ def check_target(path: str | Path) -> Path:
         raise AnimationError(f"{path}: an animation is written as .gif or .mp4, not {suffix or 'a file without a suffix'}")
     if suffix == ".mp4" and not mp4_available():
         raise AnimationError(f"{path}: MP4 needs imageio's ffmpeg plugin (pip install imageio-ffmpeg); GIF works without it")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise AnimationError(f"{path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise AnimationError(f"{path}: the folder {folder} is not writable")
+    try:
+        check_folder(path, suffixes=FORMATS)
+    except ExportError as exc:
+        raise AnimationError(str(exc)) from None
     return path
 
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.files import atomic_write_bytes
-from models.manifold import ExportError, check_folder
+from models.files import ExportError, atomic_write_bytes, check_folder
 
 if TYPE_CHECKING:
     from models.nets import Model

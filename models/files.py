@@ -92,3 +92,23 @@ def bundled_codes_dir() -> Path:
     that even the first start can plot them before torch is loaded (see CodeCache;
     scripts/make_bundled_codes.py writes them)."""
     return Path(__file__).resolve().parent.parent / "resources" / "codes"
+
+
+class ExportError(ValueError):
+    """A picture or table cannot be written; the message names the file and why."""
+
+
+def check_folder(path: str | os.PathLike, *, suffixes: tuple[str, ...]) -> Path:
+    """``path`` as a Path if a file with one of ``suffixes`` can be written there, else
+    ExportError saying why (before any work is done)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"{path}: is a folder; give a file name inside it")
+    if path.suffix.lower() not in suffixes:
+        raise ExportError(f"{path}: give a file name ending in {' or '.join(suffixes)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"{path}: the folder {folder} is not writable")
+    return path

@@ -11,15 +11,11 @@ from typing import Protocol
 
 import numpy as np
 
-from models.files import atomic_write_bytes
+from models.files import ExportError, atomic_write_bytes, check_folder
 
 MIN_CELLS = 2
 MAX_CELLS = 60
 GUTTER_VALUE = 255  # white lines between the tiles read as a grid on a slide
-
-
-class ExportError(ValueError):
-    """A picture or table cannot be written; the message names the file and why."""
 
 
 class Manifold(Protocol):
@@ -80,22 +76,6 @@ def spread_range(xy: np.ndarray, sigmas: float = 2.0) -> tuple[tuple[float, floa
     mean, std = xy.mean(axis=0), np.maximum(xy.std(axis=0), 1e-6)
     lo, hi = mean - sigmas * std, mean + sigmas * std
     return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
-
-
-def check_folder(path: str | os.PathLike, *, suffixes: tuple[str, ...]) -> Path:
-    """``path`` as a Path if a file with one of ``suffixes`` can be written there, else
-    ExportError saying why (before any work is done)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ExportError(f"{path}: is a folder; give a file name inside it")
-    if path.suffix.lower() not in suffixes:
-        raise ExportError(f"{path}: give a file name ending in {' or '.join(suffixes)}")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"{path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ExportError(f"{path}: the folder {folder} is not writable")
-    return path
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:

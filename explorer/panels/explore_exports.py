@@ -44,7 +44,7 @@ from explorer.widgets.export import (
     export_widget,
     save_dialog,
 )
-from models.manifold import ExportError
+from models.files import ExportError
 
 if TYPE_CHECKING:
     from models.latent_space import LatentSpace

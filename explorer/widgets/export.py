@@ -17,8 +17,7 @@ from PySide6.QtGui import QAction, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from models.files import atomic_write_bytes
-from models.manifold import ExportError, check_folder
+from models.files import ExportError, atomic_write_bytes, check_folder
 
 PICTURE_SUFFIXES = (".png", ".svg")
 PNG_FILTER = "PNG images (*.png)"
