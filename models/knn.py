@@ -11,19 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 
 K = 5
-# The bars are set where this share of the test images stay below: their distance to
-# their neighbours (times FAR_FACTOR) and their reconstruction error.
+# The bars are set where this share of the test images stay below: their remoteness
+# from their neighbours and their reconstruction error.
 UNUSUAL_QUANTILE = 0.99
 SAMPLE = 2000  # test codes whose neighbour distances set the bar (a seeded sample)
-# A code is far when it lies this many times farther from its neighbours than that: a
-# clearly drawn 2 sits at the fringe of the 2-D VAE's 2s, past the 99 % bar itself.
-FAR_FACTOR = 2.0
-
 
 @dataclass(frozen=True)
 class Verdict:
     """The vote for one code: the winning label, how many of the k nearest codes have
-    it, the mean distance to those k, and whether that distance is unusual."""
+    it, its remoteness (its mean distance to those k over their own mean distance to
+    their neighbours), and whether that, or its reconstruction error, is unusual."""
 
     label: int
     votes: int
@@ -61,13 +58,23 @@ class CodeVotes:
             raise ValueError(f"a {k}-nearest-neighbour vote needs more than {k} codes, got {len(self.codes)}")
         self.k = k
         self._sq = (self.codes**2).sum(axis=1)
+        # Each code's own reach: its mean distance to its k nearest others. A code's
+        # remoteness is its distance to its k nearest codes over their mean reach, so a
+        # code in the sparse fringe of a class (where test codes lie far apart too) is
+        # not called far for that (the local outlier factor's idea).
+        self._reach = np.empty(len(self.codes))
+        self._nearest = np.empty((len(self.codes), k), dtype=np.int64)
+        for start in range(0, len(self.codes), 1000):
+            d = self._distances(self.codes[start : start + 1000])
+            rows = np.arange(len(d))
+            d[rows, start + rows] = np.inf  # itself left out
+            idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+            self._nearest[start : start + len(d)] = idx
+            self._reach[start : start + len(d)] = np.sqrt(np.take_along_axis(d, idx, axis=1)).mean(axis=1)
         rng = np.random.default_rng(seed)
         chosen = rng.choice(len(self.codes), size=min(sample, len(self.codes)), replace=False)
-        # Each sampled test code's own distance to its k nearest others (itself left out).
-        d = self._distances(self.codes[chosen])
-        d[np.arange(len(chosen)), chosen] = np.inf
-        near = np.sort(np.partition(d, k, axis=1)[:, :k], axis=1)
-        self.limit = FAR_FACTOR * float(np.quantile(np.sqrt(near).mean(axis=1), quantile))
+        remoteness = self._reach[chosen] / np.maximum(self._reach[self._nearest[chosen]].mean(axis=1), 1e-12)
+        self.limit = float(np.quantile(remoteness, quantile))
         self.error_limit = None if errors is None else float(np.quantile(np.asarray(errors, dtype=np.float64), quantile))
 
     def _distances(self, points: np.ndarray) -> np.ndarray:
@@ -83,5 +90,6 @@ class CodeVotes:
         tied = np.flatnonzero(counts == counts.max())
         order = idx[np.argsort(d2[idx])]
         label = next(int(self.labels[i]) for i in order if self.labels[i] in tied)
-        return Verdict(label=label, votes=int(counts[label]), k=self.k, distance=float(np.sqrt(d2[idx]).mean()),
+        remoteness = float(np.sqrt(d2[idx]).mean() / max(self._reach[idx].mean(), 1e-12))
+        return Verdict(label=label, votes=int(counts[label]), k=self.k, distance=remoteness,
                        limit=self.limit, error=error, error_limit=self.error_limit)

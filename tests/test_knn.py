@@ -47,3 +47,13 @@ def test_an_image_rebuilt_worse_than_almost_every_test_image_is_unusual():
     assert not votes.judge(centres[0], error=0.03).unusual
     v = votes.judge(centres[0], error=0.2)
     assert v.unusual and v.badly_rebuilt and not v.far and v.label == 0
+
+
+def test_a_code_in_the_sparse_fringe_of_a_class_is_not_far():
+    # Where test codes lie far apart too (the edge of a cluster), distance alone would
+    # call a code there unusual; measured against its neighbours' own spacing it is not.
+    codes, labels, centres = _clusters(3000)
+    votes = CodeVotes(codes, labels)
+    fringe = centres[1] + np.array([1.4, 0.0])  # 2.8 sigma out, among the cluster's last codes
+    v = votes.judge(fringe)
+    assert v.label == 1 and not v.far

@@ -292,7 +292,8 @@ class DrawPanel(QWidget, PanelDefaults):
         guess = self.workbench.class_names[verdict.label]
         if verdict.unusual:
             why = ("it rebuilds it worse than 99 % of the test digits" if verdict.badly_rebuilt
-                   else "its code lies twice as far from the nearest test codes as 99 % of test digits do")
+                   else "its code lies farther from the nearest test codes, for how close they lie to each other, "
+                   "than 99 % of test digits do")
             text = f"<b>Not like any digit</b> the {slot.name} knows: {why} (closest guess {guess})"
         else:
             text = f"Looks like a <b>{guess}</b> to the {slot.name}: {verdict.votes} of the {verdict.k} nearest test codes"
