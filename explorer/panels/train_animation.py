@@ -74,6 +74,7 @@ class AnimationCanvas(QWidget):
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.caption)
         self.live = TrainLiveView(theme=theme)
+        self.live.state = "training"  # a replay, not the live run
         self.live.show_decoded(False)
         self.losses = LossCurves(theme=theme, legend_columns={"right": 4})
         layout.addWidget(self.live, 3)

@@ -98,7 +98,11 @@ class TrainLiveView(QWidget):
         """The config of the model shown on ``side`` in this run, if any."""
         return next((c for c in self._configs if KIND_SIDES[c.kind] == side), None)
 
-    def plot_title(self, side: str, state: str = "live") -> str:
+    # What the plot titles say while snapshots come in; an exported animation says "training".
+    state = "live"
+
+    def plot_title(self, side: str, state: str | None = None) -> str:
+        state = state or self.state
         config = self.config(side)
         if config is None:
             return f"{SIDE_TITLES[side]} latent space ({state})"
