@@ -149,6 +149,9 @@ class ModelSnapshot:
     # the codes and labels of that step's training batch under the updated weights.
     batch_codes: np.ndarray | None = None
     batch_labels: np.ndarray | None = None
+    # time.monotonic() in the child when the snapshot was made (one clock for every
+    # process on the machine): how fast steps came, whatever the queue's delay.
+    made_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,7 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
                         threads=torch.get_num_threads(),
                         batch_codes=batch_codes,
                         batch_labels=batch_labels,
+                        made_at=time.monotonic(),
                     )
                 )
 
