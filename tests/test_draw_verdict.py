@@ -32,6 +32,7 @@ def panel(qapp, models):
     p = DrawPanel(workbench=bench)
     p.resize(1200, 700)
     yield p
+    p.shutdown()
     p.deleteLater()
 
 
@@ -40,6 +41,7 @@ def _draw(panel: DrawPanel, strokes) -> None:
     for points in strokes:
         panel.canvas.stroke(points)
     panel.refresh()
+    panel.vote_board.wait()  # the votes are set up in the background the first time
 
 
 @pytest.mark.parametrize("digit", [0, 1, 2, 3, 7])
@@ -68,3 +70,21 @@ def test_an_empty_canvas_says_nothing(panel):
     panel.refresh()
     assert all(v is None for v in panel.verdicts.values())
     assert all(label.text() == "" for label in panel.verdict_labels.values())
+
+
+def test_the_first_stroke_does_not_wait_for_the_votes(qtbot, models):
+    # Setting up a model's votes takes a second or two: the first reading comes at once,
+    # says the votes are coming, and the verdict follows without another stroke.
+    data, slots = models
+    bench = Workbench(dataset=images_context(data.test_images, data.test_labels))
+    bench.set_models(slots)
+    p = DrawPanel(workbench=bench)
+    qtbot.addWidget(p)
+    for points in DIGIT_STROKES[7]:
+        p.canvas.stroke(points)
+    p.refresh()
+    assert p.readings["vae"] is not None and p.verdicts["vae"] is None
+    assert "Weighing" in p.verdict_labels["vae"].text()
+    qtbot.waitUntil(lambda: p.verdicts["vae"] is not None and p.verdicts["ae"] is not None, timeout=60000)
+    assert p.verdicts["vae"].label == 7 and "Looks like a 7" in p.verdict_labels["vae"].text().replace("<b>", "").replace("</b>", "")
+    p.shutdown()

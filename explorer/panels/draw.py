@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.panels.draw_votes import VoteBoard
 from explorer.panels.protocol import PanelDefaults
 from explorer.panels.workbench import ModelSlot, Workbench
 from explorer.startup import DatasetContext
@@ -25,7 +26,7 @@ from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.latent_plot import LatentPlot
 from explorer.widgets.theme import LIGHT, Theme
 from models.drawing import to_mnist
-from models.knn import CodeVotes, Verdict
+from models.knn import Verdict
 from models.latent_space import Reading
 
 NEAREST = 8
@@ -70,7 +71,8 @@ class DrawPanel(QWidget, PanelDefaults):
         self._settings = settings
         self.readings: dict[str, Reading | None] = {r: None for r in ROLES}
         self.verdicts: dict[str, Verdict | None] = {r: None for r in ROLES}
-        self._votes: dict[str, tuple[object, CodeVotes] | None] = {r: None for r in ROLES}
+        self.vote_board = VoteBoard(self)
+        self.vote_board.ready.connect(self.refresh)
         self._plots_stale = True
         self._pending = QTimer(self, singleShot=True, interval=0)
         self._pending.timeout.connect(self.refresh)
@@ -283,12 +285,13 @@ class DrawPanel(QWidget, PanelDefaults):
             self.verdicts[role] = None
             self.verdict_labels[role].setText("")
             return
-        cached = self._votes[role]
-        if cached is None or cached[0] is not slot.space:
-            # Set up once per model: the bar comes from the test codes' own neighbour distances.
-            cached = self._votes[role] = (slot.space, CodeVotes(slot.space.codes, labels, errors=self._test_errors(slot)))
+        votes = self.vote_board.votes(slot.space, labels)
+        if votes is None:  # set up in the background; refreshed when it is in
+            self.verdicts[role] = None
+            self.verdict_labels[role].setText(f"Weighing the {slot.name}'s nearest test codes…")
+            return
         error = float(np.mean((np.asarray(reading.reconstruction) - np.asarray(self.preview.image())) ** 2))
-        verdict = self.verdicts[role] = cached[1].judge(reading.code, error)
+        verdict = self.verdicts[role] = votes.judge(reading.code, error)
         guess = self.workbench.class_names[verdict.label]
         if verdict.unusual:
             why = ("it rebuilds it worse than 99 % of the test digits" if verdict.badly_rebuilt
@@ -298,14 +301,6 @@ class DrawPanel(QWidget, PanelDefaults):
         else:
             text = f"Looks like a <b>{guess}</b> to the {slot.name}: {verdict.votes} of the {verdict.k} nearest test codes"
         self.verdict_labels[role].setText(text)
-
-    def _test_errors(self, slot: ModelSlot) -> np.ndarray:
-        """The model's mean squared reconstruction error of every test image."""
-        space = slot.space
-        flat = space.images.reshape(len(space.images), -1).numpy()
-        rebuilt = np.concatenate([space.reconstruct(np.arange(i, min(i + 2000, len(flat)))).reshape(-1, flat.shape[1])
-                                  for i in range(0, len(flat), 2000)])
-        return ((rebuilt - flat) ** 2).mean(axis=1)
 
     def _zoom(self, role: str, reading: Reading) -> None:
         plot = self.plots[role]
@@ -346,6 +341,10 @@ class DrawPanel(QWidget, PanelDefaults):
         self.canvas.stroke(demo_digit_stroke(self.canvas.array().shape[0]))
         self.follow_action.setChecked(True)
         self.refresh()
+        self.vote_board.wait()  # the picture shows what the models think
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        self.vote_board.shutdown(timeout)
 
     def set_dataset(self, dataset: DatasetContext) -> bool:
         """The workbench brings the new dataset (its data_changed signal)."""
