@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     t.add_argument("--binarize", action="store_true",
                    help="dynamically binarised pixels (a new Bernoulli draw of every batch), the standard protocol for likelihoods")
+    t.add_argument("--augment", type=float, default=0.0, metavar="SHARE",
+                   help="writer augmentation (28 x 28 digits): this share of every batch is seen as another writer and "
+                   "scanner would have made it, the loss still asks for the original (default 0: off)")
+    t.add_argument("--augment-copies", type=int, default=2, metavar="N",
+                   help="with --augment: distorted copies of the training set made before the first step (default 2)")
     t.add_argument("--beta", type=float, default=1.0, help="VAE: weight of the KL term")
     t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="VAE decoder likelihood")
     t.add_argument("--loss", choices=("mse", "l1", "bce", "cosine"), default="mse", help="AE reconstruction loss")
@@ -241,6 +246,9 @@ def validate_train(args: argparse.Namespace) -> None:
             corrupt.corrupt(np.zeros((1, 784), dtype=np.float32), args.noise, args.noise_level, seed=0)
         except ValueError as exc:
             raise CliError(f"--noise-level: {exc}") from exc
+    if not (math.isfinite(args.augment) and 0 <= args.augment <= 1):
+        raise CliError(f"--augment is a share of each batch between 0 and 1, got {args.augment:g}")
+    _at_least(args.augment_copies, 1, "--augment-copies")
     if not 0 <= args.seed <= MAX_SEED:
         raise CliError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
     _at_least(args.threads, 1, "--threads")
@@ -369,7 +377,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         tconfig = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, schedule=args.schedule,
-            binarize=args.binarize,
+            binarize=args.binarize, augment=args.augment, augment_copies=args.augment_copies,
         )
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc
@@ -387,8 +395,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.clear()
         print(f"epoch {info.epoch}/{info.epochs} ({info.seconds:.1f} s)  train: {_fmt(info.train)}  test: {_fmt(info.test)}", flush=True)
 
+    def on_prepare(done: int, total: int) -> None:
+        if done == total:
+            print(f"made {args.augment_copies} distorted copies of the training set for writer augmentation", flush=True)
+
     try:
-        trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images, on_step=on_step, on_epoch=on_epoch)
+        trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images, on_step=on_step,
+                          on_epoch=on_epoch, on_prepare=on_prepare)
     except TrainingError as exc:
         raise CliError(str(exc)) from exc
     print(f"device: {trainer.device}")

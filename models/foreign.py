@@ -85,20 +85,27 @@ def _rescan(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return out.clamp(0, 1) ** gamma.view(-1, 1, 1, 1)
 
 
-def foreign_digits(images: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """The stand-in for ``images`` (N, 28, 28; uint8 or float in [0, 1]): float32
-    (N, 28, 28), each digit distorted once with the fixed seed and preprocessed by
-    ``to_mnist``. A digit the distortions left without ink stays as it was."""
+def distort_digits(images: np.ndarray, generator: torch.Generator) -> np.ndarray:
+    """Each digit of ``images`` (N, 28, 28; uint8 or float in [0, 1]) distorted once by
+    draws from ``generator`` and preprocessed by ``to_mnist``: float32 (N, 28, 28). A
+    digit the distortions left without ink stays as it was. The stand-in below and the
+    training augmentation (``models.augment``) both draw from this one family."""
     x = unit_floats(np.asarray(images))
     if x.ndim != 3:
         raise ValueError(f"need images (N, H, W), got shape {x.shape}")
-    g = torch.Generator().manual_seed(seed)
     out = np.empty(x.shape, dtype=np.float32)
     for start in range(0, len(x), BATCH):
         t = torch.from_numpy(np.ascontiguousarray(x[start : start + BATCH]))[:, None]
         large = F.interpolate(t, scale_factor=SCALE, mode="bilinear", align_corners=False)
-        scanned = _rescan(_stroke_width(_warp(large, g), g), g)[:, 0].numpy()
+        scanned = _rescan(_stroke_width(_warp(large, generator), generator), generator)[:, 0].numpy()
         for i, img in enumerate(scanned):
             made = to_mnist(img)
             out[start + i] = x[start + i] if made is None else made
     return out
+
+
+def foreign_digits(images: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """The stand-in for ``images`` (N, 28, 28; uint8 or float in [0, 1]): float32
+    (N, 28, 28), each digit distorted once with the fixed seed and preprocessed by
+    ``to_mnist``."""
+    return distort_digits(images, torch.Generator().manual_seed(seed))

@@ -81,6 +81,11 @@ class TrainConfig:
     # the test figures on the test set binarised once (seed 0); the standard protocol for
     # likelihoods on MNIST.
     binarize: bool = False
+    # Writer augmentation (models.augment): the expected share of each batch the encoder
+    # sees as another writer and scanner would have made it (0: off), drawn from this
+    # many distorted copies of the training set made before the first step.
+    augment: float = 0.0
+    augment_copies: int = 2
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -93,6 +98,10 @@ class TrainConfig:
             raise TrainingError(f"unknown schedule {self.schedule!r}; use cosine or constant")
         if isinstance(self.keep_every, bool) or not isinstance(self.keep_every, int) or self.keep_every < 1:
             raise TrainingError(f"keep_every must be a whole number of steps >= 1, got {self.keep_every!r}")
+        if not 0 <= self.augment <= 1:
+            raise TrainingError(f"the augmented share must be between 0 and 1, got {self.augment}")
+        if self.augment_copies < 1:
+            raise TrainingError(f"augmentation needs at least one distorted copy, got {self.augment_copies}")
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,7 @@ class Trainer:
         should_stop: Callable[[], bool] | None = None,
         eval_share: float | None = None,
         before_batch: Callable[[int], None] | None = None,
+        on_prepare: Callable[[int, int], None] | None = None,
     ):
         if eval_share is not None and not 0 < eval_share <= 1:
             raise TrainingError(f"eval_share must be in (0, 1], got {eval_share}")
@@ -195,6 +205,8 @@ class Trainer:
         self.on_epoch = on_epoch
         self.should_stop = should_stop
         self.before_batch = before_batch
+        # Progress of the work before the first step (the augmented copies): (done, total).
+        self.on_prepare = on_prepare
         self.last_batch: torch.Tensor | None = None
         self._stop_requested = False
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -246,6 +258,22 @@ class Trainer:
         denoising = model.kind == "dae"
         if denoising:
             from models import corrupt
+        augment = None
+        if c.augment > 0:
+            from models.augment import AugmentError, WriterAugment
+
+            try:
+                augment = WriterAugment(
+                    x, share=c.augment, copies=c.augment_copies, seed=c.seed,
+                    progress=self.on_prepare, should_stop=self._stopping,
+                )
+            except AugmentError as exc:
+                raise TrainingError(str(exc)) from None
+            except InterruptedError:
+                self.result = TrainResult(stopped=True)
+                self._stop_requested = False
+                return
+            aug_gen = torch.Generator().manual_seed(c.seed + 2)
         good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         result = self.result = TrainResult()
         step = samples = 0
@@ -272,9 +300,15 @@ class Trainer:
                     group["lr"] = lr
                 self.last_batch = order[i * c.batch_size : (i + 1) * c.batch_size]
                 batch = x[self.last_batch]
+                # With augmentation the encoder may see a distorted copy, while the loss
+                # always asks for the original image (models/augment.py says why).
+                x_in = batch if augment is None else augment.inputs(batch, self.last_batch, aug_gen)
                 if c.binarize:
+                    distorted = x_in is not batch
                     batch = data.binarized(batch, generator=noise_gen)
-                x_in = corrupt.corrupt(batch, model.config.noise, model.config.noise_level, generator=noise_gen) if denoising else batch
+                    x_in = data.binarized(x_in, generator=noise_gen) if distorted else batch
+                if denoising:
+                    x_in = corrupt.corrupt(x_in, model.config.noise, model.config.noise_level, generator=noise_gen)
                 out = losses.model_loss(model, x_in, batch, noise_gen)
                 loss = out["loss"]
                 values = {k: v.item() for k, v in out.items()}
@@ -367,7 +401,7 @@ def run_meta(
     meta = {
         "dataset": dataset,
         "dataset_source": source,
-        "train": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule", "binarize")},
+        "train": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies")},
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "torch": torch.__version__,
         **extra,
