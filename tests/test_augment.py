@@ -1,0 +1,104 @@
+"""Writer augmentation (models/augment.py, train --augment): what the encoder sees, what
+the loss asks for, and the arguments that refuse it (issue #19)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from models import losses
+from models.augment import AugmentError, WriterAugment
+from models.checkpoint import load_checkpoint
+from models.data import as_float_images, load_bundled
+from models.nets import NetConfig, build_model
+from models.train import TrainConfig, Trainer, TrainingError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def digits() -> torch.Tensor:
+    return as_float_images(load_bundled("mnist").test_images[:120])
+
+
+def test_a_share_of_each_batch_is_swapped_for_its_own_distorted_copy(digits):
+    aug = WriterAugment(digits, share=0.5, copies=2, seed=0)
+    assert aug.pool.shape == (2, 120, 784)
+    index = torch.arange(120)
+    seen = aug.inputs(digits, index, torch.Generator().manual_seed(3))
+    changed = (seen - digits).abs().amax(dim=1) > 0.05
+    assert 0.3 < changed.float().mean().item() < 0.7
+    # A swapped row is one of that very digit's copies, not another digit's.
+    for row in torch.nonzero(changed).flatten().tolist():
+        copies = aug.pool[:, row].float() / 255.0
+        assert (copies - seen[row]).abs().amax(dim=1).min().item() < 1e-6
+    # The clean batch itself is left as it was (the loss's target).
+    assert torch.equal(digits, as_float_images(load_bundled("mnist").test_images[:120]))
+
+
+def test_the_copies_are_fixed_by_the_seed_and_differ_between_seeds(digits):
+    a = WriterAugment(digits[:20], share=1.0, copies=1, seed=0).pool
+    assert torch.equal(a, WriterAugment(digits[:20], share=1.0, copies=1, seed=0).pool)
+    assert not torch.equal(a, WriterAugment(digits[:20], share=1.0, copies=1, seed=1).pool)
+
+
+def test_augmentation_refuses_images_that_are_not_mnist_digits():
+    with pytest.raises(AugmentError, match="28 x 28"):
+        WriterAugment(torch.rand(4, 3 * 32 * 32), share=0.5, copies=1, seed=0)
+    with pytest.raises(TrainingError, match="between 0 and 1"):
+        TrainConfig(augment=1.5)
+
+
+def test_the_loss_asks_for_the_original_while_the_encoder_sees_the_copy(digits, monkeypatch):
+    model = build_model(NetConfig(kind="ae", latent=2, hidden=(32,)), data_mean=digits.mean(0), seed=0)
+    calls = []
+    real = losses.model_loss
+
+    def spy(m, x_in, target, gen=None):
+        calls.append((x_in.detach().clone(), target.detach().clone()))
+        return real(m, x_in, target, gen)
+
+    monkeypatch.setattr(losses, "model_loss", spy)
+    trainer = Trainer(model, config=TrainConfig(epochs=1, batch_size=60, augment=1.0, augment_copies=1), train_x=digits)
+    trainer.fit()
+    assert len(calls) == 2
+    x_in, target = calls[0]
+    # Every input is distorted (share 1), every target is a clean training digit.
+    assert ((x_in - target).abs().amax(dim=1) > 0.05).all()
+    clean = {tuple(r) for r in (digits * 255).round().int().tolist()}
+    assert all(tuple(r) in clean for r in (target * 255).round().int().tolist())
+
+
+def test_train_augment_records_the_share_in_the_checkpoint(tmp_path):
+    out = tmp_path / "aug.pt"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "train", "--model", "ae", "--bundled", "--epochs", "1", "--hidden", "32",
+         "--augment", "0.3", "--augment-copies", "1", "--threads", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "distorted copies" in run.stdout
+    train = load_checkpoint(out).meta["train"]
+    assert train["augment"] == 0.3 and train["augment_copies"] == 1
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--augment", "1.5"], "--augment"),
+    (["--augment", "nan"], "--augment"),
+    (["--augment", "0.5", "--augment-copies", "0"], "--augment-copies"),
+])
+def test_a_bad_augment_argument_is_one_error_line(args, says, tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "train", "--model", "ae", "--bundled", *args, "--out", str(tmp_path / "o.pt")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 2
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and says in errors[0]
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "o.pt").exists()
+
