@@ -674,6 +674,9 @@ class Dataset:
     test_labels: np.ndarray = field(repr=False)
     source: str
     is_subset: bool = False
+    # False for images a user brings without classes (a flat folder, an .npy): every
+    # label is 0 and class_names has one entry, so class features can be hidden.
+    labelled: bool = True
 
     @property
     def num_classes(self) -> int:
