@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -677,6 +677,9 @@ class Dataset:
     # False for images a user brings without classes (a flat folder, an .npy): every
     # label is 0 and class_names has one entry, so class features can be hidden.
     labelled: bool = True
+    # What the images are (name, size, colour, classes, source, ...), JSON-serialisable,
+    # for a checkpoint's metadata: set by models.sources; None for the registered sets.
+    description: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property
     def num_classes(self) -> int:
