@@ -688,7 +688,9 @@ class Dataset:
 
 # ---------------------------------------------------------------- pixel values
 # The one place that knows how stored pixels (uint8 0-255) become the [0, 1] floats
-# the models take; floats are taken to be in [0, 1] already and only cast.
+# the models take; floats are taken to be in [0, 1] already and only cast. Stored
+# colour images are channels-last (N, H, W, 3), as decoders and the GUI hold them;
+# model rows are channels-first (all of R, then G, then B), as convolutions read them.
 
 _UINT8_SCALE = 255.0
 
@@ -708,24 +710,57 @@ def _pixels(shape: tuple[int, ...]) -> int:
     return math.prod(shape[1:])
 
 
+def is_colour_batch(shape: tuple[int, ...]) -> bool:
+    """Whether a batch of this shape holds channels-last colour images (N, H, W, 3)."""
+    return len(shape) == 4 and shape[-1] == 3
+
+
+def image_channels(shape: tuple[int, ...]) -> int:
+    """Colour planes of stored images of this shape: (N, H, W) grey 1, (N, H, W, 3) 3."""
+    return 3 if is_colour_batch(tuple(shape)) else 1
+
+
 def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 or float images (N, H, W) -> float32 rows (N, H*W) in [0, 1]: the NumPy
-    twin of ``as_float_images`` for callers that want no tensor."""
+    """uint8 or float images, (N, H, W) grey or (N, H, W, 3) colour, -> float32 rows
+    (N, C*H*W) in [0, 1], channels-first: the NumPy twin of ``as_float_images`` for
+    callers that want no tensor."""
     images = np.asarray(images)
+    if is_colour_batch(images.shape):
+        images = images.transpose(0, 3, 1, 2)
     return unit_floats(images.reshape(images.shape[0], _pixels(images.shape)))
 
 
 def as_float_images(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) or float arrays or tensors -> float32 tensor (N, pixels) in [0, 1]."""
+    """uint8 (N, 28, 28) or float arrays or tensors -> float32 tensor (N, pixels) in [0, 1];
+    colour (N, H, W, 3) becomes channels-first rows, (N, 3*H*W)."""
     # Imported here: the window imports this module before torch is loaded.
     import torch
 
     if isinstance(x, np.ndarray):
         return torch.from_numpy(to_float(x))
+    if is_colour_batch(tuple(x.shape)):
+        x = x.permute(0, 3, 1, 2)
     t = x.reshape(x.shape[0], _pixels(tuple(x.shape)))
     if t.dtype == torch.uint8:
         return t.to(torch.float32).div_(_UINT8_SCALE)
     return t.to(torch.float32)
+
+
+def to_display(rows: np.ndarray | torch.Tensor, image_shape: tuple[int, int], channels: int = 1) -> np.ndarray:
+    """Model rows back to pictures: (N, C*H*W) channels-first -> float32 (N, H, W) grey
+    or (N, H, W, 3) colour; one row (C*H*W,) gives one picture. Values are kept as they
+    are (clip them for a linear AE's unbounded outputs)."""
+    a = rows if isinstance(rows, np.ndarray) else rows.detach().cpu().numpy()
+    h, w = (int(v) for v in image_shape)
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    single = a.ndim == 1
+    per = channels * h * w
+    if a.size % per != 0 or (single and a.size != per):
+        raise ValueError(f"rows of shape {a.shape} do not hold {channels} x {h} x {w} images")
+    a = a.reshape(-1, channels, h, w).astype(np.float32, copy=False)
+    out = a[:, 0] if channels == 1 else a.transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(out[0] if single else out)
 
 
 def binarized(x: torch.Tensor, *, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:

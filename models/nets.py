@@ -2,9 +2,10 @@
 
 Contract shared by every model (inputs are float tensors in [0, 1]):
 
-- ``encode(x)``: ``x`` of shape (B, 784) or (B, 1, 28, 28) (any image shape
-  matching the config). The AE family returns codes ``z`` (B, latent); the VAE
-  returns ``(mu, logvar)``, each (B, latent).
+- ``encode(x)``: ``x`` of shape (B, pixels), (B, H, W) (grey) or (B, C, H, W),
+  where pixels = C * H * W and flat rows are channels-first (models.data makes
+  them from stored images). The AE family returns codes ``z`` (B, latent); the
+  VAE returns ``(mu, logvar)``, each (B, latent).
 - ``embed(x)``: the deterministic code used for plotting, (B, latent): ``z``
   for the AE family, the posterior mean ``mu`` for the VAE.
 - ``decode(z)``: images (B, pixels). Sigmoid outputs in [0, 1] except the
@@ -12,6 +13,11 @@ Contract shared by every model (inputs are float tensors in [0, 1]):
 - ``forward(x)``: AE family: the reconstruction ``x_hat`` (B, pixels);
   VAE: ``VAEOutput(logits, mu, logvar, z)`` with one reparameterised sample.
 - ``reconstruct(x)``: ``decode(embed(x))`` for every kind.
+
+``NetConfig.arch`` picks the layers: "mlp" (linear layers over the flat image, any
+size) or "conv" (models/conv.py's strided convolutions, square 32 or 64 pixel
+images; ``hidden`` then lists the conv layers' channel widths). Both give the same
+contract, and a conv VAE is a ``VAE``, a conv AE an ``AE``.
 """
 from __future__ import annotations
 
@@ -26,10 +32,13 @@ from typing import Any, NamedTuple, TypeVar
 import torch
 from torch import nn
 
+from models import conv
 from models.kinds import KIND_TITLES, KINDS
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 RECON_LOSSES = ("mse", "l1", "bce", "cosine")
+ARCHS = ("mlp", "conv")
+CHANNELS = (1, 3)
 
 
 class ConfigError(ValueError):
@@ -53,6 +62,10 @@ class NetConfig:
     noise: str = "gaussian"
     noise_level: float = 0.5
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # Colour planes per pixel: 1 grey, 3 colour (RGB, channels-first in flat rows).
+    channels: int = 1
+    # "mlp" or "conv" (square 32 or 64 pixel images; hidden = conv channel widths).
+    arch: str = "mlp"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", tuple(int(v) for v in self.image_shape))
@@ -75,10 +88,33 @@ class NetConfig:
             raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(RECON_LOSSES)}")
         if not self.beta >= 0:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        if isinstance(self.channels, bool) or self.channels not in CHANNELS:
+            raise ConfigError(f"channels must be 1 (grey) or 3 (colour), got {self.channels!r}")
+        object.__setattr__(self, "channels", int(self.channels))
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown architecture {self.arch!r}; choose {' or '.join(ARCHS)}")
+        if self.arch == "conv":
+            self._check_conv()
+
+    def _check_conv(self) -> None:
+        h, w = self.image_shape
+        if self.kind == "linear":
+            raise ConfigError("a linear autoencoder has no convolutional form; use arch 'mlp' for it")
+        if h != w or h not in conv.CONV_SIDES:
+            sides = " or ".join(f"{s} x {s}" for s in conv.CONV_SIDES)
+            raise ConfigError(f"convolutional models need square {sides} pixel images, got {h} x {w}; use arch 'mlp' for other sizes")
+        problem = conv.check_widths(h, self.hidden)
+        if problem:
+            raise ConfigError(f"{problem}; got hidden {list(self.hidden)}")
 
     @property
     def pixels(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
+        """Numbers per image: channels * height * width."""
+        return self.channels * self.image_shape[0] * self.image_shape[1]
+
+    @property
+    def colour(self) -> bool:
+        return self.channels == 3
 
     @property
     def title(self) -> str:
@@ -88,6 +124,11 @@ class NetConfig:
         d = asdict(self)
         d["image_shape"] = list(self.image_shape)
         d["hidden"] = list(self.hidden)
+        # A grey MLP's dict stays as it was before colour and conv existed, so its
+        # checkpoints still open in versions that do not know these fields.
+        for name in ("channels", "arch"):
+            if d[name] == self.__dataclass_fields__[name].default:
+                del d[name]
         return d
 
     @classmethod
@@ -109,6 +150,20 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def default_hidden(arch: str, image_shape: tuple[int, int] = (28, 28)) -> tuple[int, ...]:
+    """The hidden sizes a caller with no preference should use: the MLP's (512, 256),
+    or a conv model's channel widths for its image side."""
+    if arch == "conv":
+        side = int(image_shape[0])
+        if side not in conv.DEFAULT_WIDTHS:
+            sides = " or ".join(str(s) for s in conv.CONV_SIDES)
+            raise ConfigError(f"convolutional models need square {sides} pixel images, got {image_shape[0]} x {image_shape[1]}")
+        return conv.DEFAULT_WIDTHS[side]
+    if arch not in ARCHS:
+        raise ConfigError(f"unknown architecture {arch!r}; choose {' or '.join(ARCHS)}")
+    return NetConfig().hidden
+
+
 class _Base(nn.Module):
     config: NetConfig
 
@@ -120,19 +175,30 @@ class _Base(nn.Module):
         raise NotImplementedError
 
     def flatten(self, x: torch.Tensor) -> torch.Tensor:
-        """Accept (B, pixels), (B, H, W) or (B, 1, H, W) and return (B, pixels)."""
-        # Everything after the batch axis must hold one image, so (B, 3, 28, 28)
-        # is refused here instead of failing inside reshape.
-        if (
-            x.dim() >= 2
-            and x.shape[-1] * (x.shape[-2] if x.dim() >= 3 else 1) == self.config.pixels
-            and math.prod(x.shape[1:]) == self.config.pixels
-        ):
-            return x.reshape(x.shape[0], self.config.pixels)
-        raise ValueError(
-            f"expected images with {self.config.pixels} pixels "
-            f"({self.config.image_shape[0]}x{self.config.image_shape[1]}), got shape {tuple(x.shape)}"
-        )
+        """Accept (B, pixels), (B, H, W) or (B, 1, H, W) (grey), (B, C, H, W) and
+        return (B, pixels), channels-first."""
+        c = self.config
+        h, w = c.image_shape
+        if c.channels == 1:
+            # Everything after the batch axis must hold one image, so (B, 3, 28, 28)
+            # is refused here instead of failing inside reshape.
+            ok = (
+                x.dim() >= 2
+                and x.shape[-1] * (x.shape[-2] if x.dim() >= 3 else 1) == c.pixels
+                and math.prod(x.shape[1:]) == c.pixels
+            )
+        else:
+            # Only the layouts that say where the channels are: a channels-last
+            # (B, H, W, 3) batch has the right size but would be read scrambled.
+            ok = tuple(x.shape[1:]) in ((c.pixels,), (c.channels, h, w))
+        if ok:
+            return x.reshape(x.shape[0], c.pixels)
+        what = f"{c.pixels} pixels ({h}x{w})" if c.channels == 1 else f"{c.pixels} values ({c.channels} x {h}x{w}, channels first)"
+        raise ValueError(f"expected images with {what}, got shape {tuple(x.shape)}")
+
+    def images(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as (B, C, H, W), what a convolution reads."""
+        return self.flatten(x).reshape(x.shape[0], self.config.channels, *self.config.image_shape)
 
     @property
     def kind(self) -> str:
@@ -247,16 +313,74 @@ class VAE(_Base):
         return VAEOutput(self.decode_logits(z), mu, logvar, z)
 
 
+class ConvAE(AE):
+    """Convolutional autoencoder: strided convolutions and a linear layer to z, the
+    mirror image back (models/conv.py), x_hat = sigmoid(decoder(z))."""
+
+    encoder: nn.Sequential
+    decoder: nn.Sequential
+
+    def __init__(self, config: NetConfig):
+        _Base.__init__(self)
+        self.config = config
+        side, widths = config.image_shape[0], config.hidden
+        self.encoder = nn.Sequential(
+            *conv.conv_encoder(config.channels, side, widths), nn.Linear(conv.feature_size(side, widths), config.latent)
+        )
+        self.decoder = conv.conv_decoder(config.latent, config.channels, side, widths)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.images(x))
+
+
+class ConvDenoisingAE(ConvAE):
+    """A conv AE whose trainer corrupts the inputs (config.noise) and targets the clean
+    image; with noise "grey" it is the colorizing autoencoder."""
+
+
+class ConvVAE(VAE):
+    """VAE with a strided-conv encoder (two linear heads for mu and logvar) and the
+    mirrored transposed-conv decoder."""
+
+    def __init__(self, config: NetConfig):
+        _Base.__init__(self)
+        self.config = config
+        side, widths = config.image_shape[0], config.hidden
+        self.encoder = conv.conv_encoder(config.channels, side, widths)
+        features = conv.feature_size(side, widths)
+        self.mu_head = nn.Linear(features, config.latent)
+        self.logvar_head = nn.Linear(features, config.latent)
+        self.decoder = conv.conv_decoder(config.latent, config.channels, side, widths)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(self.images(x))
+        return self.mu_head(h), self.logvar_head(h)
+
+
 Model = AE | LinearAE | VAE
 
-_CLASSES: dict[str, Callable[[NetConfig], Model]] = {"ae": AE, "dae": DenoisingAE, "linear": LinearAE, "vae": VAE}
+_CLASSES: dict[tuple[str, str], Callable[[NetConfig], Model]] = {
+    ("mlp", "ae"): AE, ("mlp", "dae"): DenoisingAE, ("mlp", "linear"): LinearAE, ("mlp", "vae"): VAE,
+    ("conv", "ae"): ConvAE, ("conv", "dae"): ConvDenoisingAE, ("conv", "vae"): ConvVAE,
+}
 
 
-def _output_layer(model: Model) -> nn.Linear:
-    layer = model.decoder if isinstance(model.decoder, nn.Linear) else model.decoder[-1]
-    if not isinstance(layer, nn.Linear):
-        raise TypeError(f"the decoder of a {model.kind} model does not end in a linear layer")
-    return layer
+def model_class(config: NetConfig) -> Callable[[NetConfig], Model]:
+    """The class that builds ``config``'s network."""
+    return _CLASSES[config.arch, config.kind]
+
+
+def _output_bias(model: Model) -> torch.Tensor:
+    """The parameter that sets the decoder's output with no input: an MLP's last bias,
+    a conv decoder's BiasMap."""
+    if isinstance(model.decoder, nn.Linear):
+        return model.decoder.bias
+    for layer in reversed(model.decoder):
+        if isinstance(layer, (nn.Linear, conv.BiasMap)):
+            return layer.bias
+        if not isinstance(layer, nn.Flatten):
+            break
+    raise TypeError(f"the decoder of a {model.kind} model ends in neither a linear layer nor a bias map")
 
 
 @torch.no_grad()
@@ -270,20 +394,29 @@ def init_output_bias(model: Model, mean_image: torch.Tensor) -> None:
     mean = mean_image.reshape(-1).to(torch.float32)
     if model.kind != "linear":
         mean = torch.logit(mean.clamp(1e-3, 1 - 1e-3))
-    _output_layer(model).bias.copy_(mean)
+    bias = _output_bias(model)
+    if mean.numel() != bias.numel():
+        raise ValueError(f"the mean image has {mean.numel()} values, the model's output {bias.numel()}")
+    bias.copy_(mean.reshape(bias.shape))
 
 
 @torch.no_grad()
 def init_weights(model: nn.Module, generator: torch.Generator) -> None:
-    """Draw every linear layer's weights and bias from ``generator`` exactly as
-    ``nn.Linear`` does from the global RNG (uniform in +-1/sqrt(fan_in)), so a
-    generator seeded with s gives the weights ``torch.manual_seed(s)`` would."""
+    """Draw every linear and conv layer's weights and bias from ``generator`` exactly
+    as torch's layers do from the global RNG (uniform in +-1/sqrt(fan_in)), so a
+    generator seeded with s gives the weights ``torch.manual_seed(s)`` would; a
+    conv decoder's bias map starts at zero, as it is built."""
     for module in model.modules():
-        if isinstance(module, nn.Linear):
-            bound = 1.0 / math.sqrt(module.in_features) if module.in_features > 0 else 0.0
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            # torch's fan_in: weight.size(1) times the kernel's area (a transposed
+            # convolution's weight is (in, out, k, k), so it counts outputs).
+            fan_in = module.weight.shape[1] * math.prod(module.weight.shape[2:])
+            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             module.weight.uniform_(-bound, bound, generator=generator)
             if module.bias is not None:
                 module.bias.uniform_(-bound, bound, generator=generator)
+        elif isinstance(module, conv.BiasMap):
+            module.bias.zero_()
 
 
 _M = TypeVar("_M", bound=nn.Module)
@@ -319,7 +452,7 @@ def build_model(
     """Build an untrained network for ``config``; with ``data_mean`` (the training
     set's mean image) its output starts at that mean. ``seed`` or ``generator`` make
     the weights reproducible without touching the global RNG (see make_network)."""
-    model = make_network(_CLASSES[config.kind], config, seed=seed, generator=generator)
+    model = make_network(model_class(config), config, seed=seed, generator=generator)
     if data_mean is not None:
         init_output_bias(model, data_mean)
     return model
