@@ -5,13 +5,15 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from models import data, losses, metrics
+from models.distributed import Group
 from models.nets import VAE, Model
 
 log = logging.getLogger(__name__)
@@ -173,6 +175,11 @@ class Trainer:
     as keeps them under that share of the run's time: short epochs (the bundled
     10,000 images) then skip some, whose EpochInfo.test is empty. The first and the
     last epoch are always evaluated.
+
+    With a ``group`` (models/distributed.py, under torchrun) each epoch trains on this
+    rank's shard of the permutation, the loss runs through DistributedDataParallel so
+    gradients are averaged over the ranks, and the reported losses are the ranks' mean;
+    ``self.model`` stays the plain module (what a checkpoint saves).
     """
 
     def __init__(
@@ -188,6 +195,7 @@ class Trainer:
         eval_share: float | None = None,
         before_batch: Callable[[int], None] | None = None,
         on_prepare: Callable[[int, int], None] | None = None,
+        group: Group | None = None,
     ):
         if eval_share is not None and not 0 < eval_share <= 1:
             raise TrainingError(f"eval_share must be in (0, 1], got {eval_share}")
@@ -211,7 +219,15 @@ class Trainer:
         self._stop_requested = False
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.result = TrainResult()
-        self.total_steps = math.ceil(self.train_x.shape[0] / config.batch_size) * config.epochs
+        self.group = group
+        # What the loss calls: the model itself, or its view through DDP.
+        self._net = self.model if group is None else group.wrap(self.model)
+        self.total_steps = math.ceil(self._local_count() / config.batch_size) * config.epochs
+
+    def _local_count(self) -> int:
+        """How many training images this process sees an epoch (its shard under torchrun)."""
+        n = self.train_x.shape[0]
+        return n if self.group is None else self.group.shard_size(n)
 
     def _evaluation_due(self, epoch: int, trained_s: float, last_eval_s: float) -> bool:
         """Evaluate after this epoch? Always without a budget, and for the first and
@@ -248,13 +264,15 @@ class Trainer:
         c = self.config
         model, x = self.model, self.train_x
         n = x.shape[0]
-        steps_per_epoch = math.ceil(n / c.batch_size)
+        steps_per_epoch = math.ceil(self._local_count() / c.batch_size)
         total = steps_per_epoch * c.epochs
         self.total_steps = total
         # The run's own generators, never the global RNG: trainers run side by side in
         # the GUI's threads, and one must not reseed (or be reseeded by) another.
-        gen = torch.Generator().manual_seed(c.seed)  # batch order
-        noise_gen = torch.Generator(device=self.device).manual_seed(c.seed + 1)  # DAE corruption, VAE epsilon
+        gen = torch.Generator().manual_seed(c.seed)  # batch order: the same permutation on every rank
+        # Each rank its own noise (its images differ, their noise should not repeat); rank 0 a plain run's.
+        rank_offset = 0 if self.group is None else self.group.rank << 32
+        noise_gen = torch.Generator(device=self.device).manual_seed(c.seed + 1 + rank_offset)  # DAE corruption, VAE epsilon
         denoising = model.kind == "dae"
         if denoising:
             from models import corrupt
@@ -273,7 +291,7 @@ class Trainer:
                 self.result = TrainResult(stopped=True)
                 self._stop_requested = False
                 return
-            aug_gen = torch.Generator().manual_seed(c.seed + 2)
+            aug_gen = torch.Generator().manual_seed(c.seed + 2 + rank_offset)
         good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         result = self.result = TrainResult()
         step = samples = 0
@@ -285,7 +303,10 @@ class Trainer:
             t_epoch = time.perf_counter()
             sums: dict[str, float] = {}
             count = 0
-            order = torch.randperm(n, generator=gen).to(self.device)
+            order = torch.randperm(n, generator=gen)
+            if self.group is not None:
+                order = self.group.shard(order)
+            order = order.to(self.device)
             for i in range(steps_per_epoch):
                 if self.before_batch is not None and not self._stopping():
                     self.before_batch(step + 1)
@@ -309,9 +330,13 @@ class Trainer:
                     x_in = data.binarized(x_in, generator=noise_gen) if distorted else batch
                 if denoising:
                     x_in = corrupt.corrupt(x_in, model.config.noise, model.config.noise_level, generator=noise_gen)
-                out = losses.model_loss(model, x_in, batch, noise_gen)
+                out = losses.model_loss(self._net, x_in, batch, noise_gen)
                 loss = out["loss"]
-                values = {k: v.item() for k, v in out.items()}
+                if self.group is None:
+                    values = {k: v.item() for k, v in out.items()}
+                else:
+                    means = self.group.mean(torch.stack([v.detach() for v in out.values()]))
+                    values = {k: float(v) for k, v in zip(out, means, strict=True)}
                 if not all(math.isfinite(v) for v in values.values()):
                     model.load_state_dict(good)
                     model.eval()
@@ -395,12 +420,15 @@ def divergence_warning(result: TrainResult, *, lr: float) -> str | None:
 
 
 def run_meta(
-    *, dataset: str, source: str, config: TrainConfig, result: TrainResult | None = None, status: str = "", **extra
+    *, dataset: str, source: str, config: TrainConfig, result: TrainResult | None = None, status: str = "",
+    description: Mapping[str, Any] | None = None, **extra
 ) -> dict:
-    """What a checkpoint records about the run that made it: data, settings, outcome."""
+    """What a checkpoint records about the run that made it: data (``description``: what
+    the images are, models.sources.describe), settings, outcome."""
     meta = {
         "dataset": dataset,
         "dataset_source": source,
+        **({"dataset_description": dict(description)} if description is not None else {}),
         "train": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies")},
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "torch": torch.__version__,
