@@ -4,6 +4,8 @@
     python main.py train --model vae    train a model and save a checkpoint
     python main.py eval [CKPT ...]      evaluate checkpoints (default: the bundled ones)
     python main.py codes CKPT --out F   the test images' codes under one model, as CSV
+    python main.py --images DIR|FILE    open the app on images you bring (train / eval take it too)
+    torchrun --nproc_per_node N main.py train ...   train on N GPUs (DistributedDataParallel)
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-DATASET_NAMES = ("mnist", "fashion-mnist", "kmnist")
+# models.sources.REGISTERED, spelled out so the parser does not import numpy and Pillow.
+DATASET_NAMES = ("mnist", "fashion-mnist", "kmnist", "cifar10")
+FITS = ("pad", "crop")
 
 
 class CliError(Exception):
@@ -45,6 +49,24 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_image_args(p: argparse.ArgumentParser, *, options: bool = True) -> None:
+    p.add_argument("--images", type=Path, default=None, metavar="DIR|FILE",
+                   help="images you bring instead of --dataset: a folder (one sub-folder per class, or flat), "
+                   "a label,pixel0,... CSV, or a .npz (x, y) / .npy file")
+    if not options:
+        return
+    p.add_argument("--size", type=int, default=None, metavar="N",
+                   help="pixels square: a folder's images are converted to 28 (default), 32 or 64; "
+                   "a registered dataset is padded to it (e.g. 32 for --arch conv)")
+    colour = p.add_mutually_exclusive_group()
+    colour.add_argument("--colour", "--color", dest="colour", action="store_const", const=True, default=None,
+                        help="keep the images' colour (default for a folder of colour images)")
+    colour.add_argument("--grey", "--gray", dest="colour", action="store_const", const=False,
+                        help="turn the images to grey (luminance)")
+    p.add_argument("--fit", choices=FITS, default=None,
+                   help="how a folder's images become square: pad (default, the whole image) or crop (the centre)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="latent-explorer",
@@ -57,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", choices=DATASET_NAMES, default=None,
                         help="dataset to show in every panel (default: the last one shown, else mnist)")
     parser.add_argument("--data-dir", type=Path, default=None, help="dataset folder (see the README)")
+    _add_image_args(parser)
     parser.add_argument("--train-for", type=float, default=None, metavar="SECONDS",
                         help="with --screenshot: start a default training run, let it run this long, then take the picture")
     parser.add_argument("--mirror", metavar="URL", default=None,
@@ -70,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save a checkpoint", description="Train one model and save a checkpoint.")
     t.add_argument("--model", choices=("ae", "vae", "dae", "linear"), required=True, help="model kind")
+    t.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
+                   help="mlp (default) or conv: convolutional, for 32 or 64 pixel images (grey or colour)")
     _add_data_args(t)
+    _add_image_args(t)
     t.add_argument("--latent", type=int, default=2, help="latent size (default 2)")
     t.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes (default 512 256)")
     t.add_argument("--epochs", type=int, default=20)
@@ -87,8 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=float, default=1.0, help="VAE: weight of the KL term")
     t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="VAE decoder likelihood")
     t.add_argument("--loss", choices=("mse", "l1", "bce", "cosine"), default="mse", help="AE reconstruction loss")
-    t.add_argument("--noise", default="gaussian", choices=("gaussian", "salt_and_pepper", "masking", "blur", "downsample"),
-                   help="DAE: the corruption applied to training inputs")
+    # Checked against models.corrupt.CORRUPTIONS in validate_train: listing them here
+    # would import torch for every command, the app's start included.
+    t.add_argument("--noise", default="gaussian", metavar="KIND",
+                   help="DAE: the corruption applied to training inputs, one of models.corrupt.CORRUPTIONS "
+                   "(gaussian, salt_and_pepper, masking, blur, downsample, ...; a wrong name lists them all)")
     t.add_argument("--noise-level", type=float, default=None,
                    help="DAE: corruption level (sigma, fraction or factor; default: the corruption's own default)")
     t.add_argument("--seed", type=int, default=0)
@@ -104,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate checkpoints on a test set", description="Evaluate checkpoints (default: the bundled ones).")
     e.add_argument("checkpoints", nargs="*", type=Path, help="checkpoint files (default: the bundled MNIST models)")
     _add_data_args(e)
+    _add_image_args(e, options=False)
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--iwae-k", type=int, default=1000, metavar="K",
                    help="importance samples for the VAE's -log p(x) bound, vae.iwae_nll (default 1000, about 4 minutes "
@@ -113,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "index,label,z1,z2,... and one row per image (a VAE's codes are its encoder's means).")
     c.add_argument("checkpoint", type=Path, help="checkpoint file (.pt)")
     _add_data_args(c)
+    _add_image_args(c, options=False)
     c.add_argument("--bundled", action="store_true", help="use the 10,000 test images that ship with the app (no download)")
     c.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="CSV file to write")
     b = sub.add_parser("bench", help="measure training, dragging, redrawing and start-up speed",
@@ -159,15 +190,25 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
-def _load_data(name: str, data_dir: Path | None, *, download: bool = False, bundled: bool = False, mirror: str | None = None):
+def _title(name: str) -> str:
     from models import data
 
+    return data.DATASETS[name].title if name in data.DATASETS else {"cifar10": "CIFAR-10"}.get(name, name)
+
+
+def _load_data(name: str, data_dir: Path | None, *, download: bool = False, bundled: bool = False, mirror: str | None = None,
+               size: int | None = None):
+    """A registered dataset (models.sources.load_registered), padded to ``size`` pixels."""
+    from models import data, sources
+
     try:
-        if bundled:
-            return data.load_bundled(name)
-        return data.load_dataset(name, data_dir=data_dir, download=download, progress=_download_progress, mirror=mirror)
+        ds = sources.load_registered(name, data_dir=data_dir, download=download, bundled=bundled, mirror=mirror,
+                                     progress=_download_progress)
+        return sources.resized(ds, size)
+    except sources.SourceError as exc:
+        raise CliError(str(exc)) from exc
     except data.DatasetNotFoundError as exc:
-        hint = (f" Or pass --bundled to use the bundled 10,000 {data.DATASETS[name].title} test images."
+        hint = (f" Or pass --bundled to use the bundled 10,000 {_title(name)} test images."
                 if name in data.BUNDLED_DATASETS else "")
         raise CliError(f"{exc}{hint}") from exc
     except data.DataError as exc:
@@ -226,6 +267,45 @@ def _writable(path: Path, flag: str, *, what: str) -> None:
         raise CliError(f"{flag}: {exc}") from exc
 
 
+def _images_arg(args: argparse.Namespace, *, options: bool = True) -> None:
+    """Check --images cheaply (models.sources.inspect_images) and settle its options:
+    ``args.source`` is the ImageSource, or None without --images. --images and a
+    registered dataset's own flags exclude each other."""
+    from models import sources
+
+    args.source = None
+    if args.images is None:
+        if options and args.fit is not None:
+            raise CliError("--fit is how an --images folder's images become square; add --images DIR")
+        return
+    if args.dataset is not None:
+        raise CliError("--images and --dataset each name the images; give one of them")
+    for flag, value in (("--bundled", getattr(args, "bundled", False)), ("--download", getattr(args, "download", False)),
+                        ("--data-dir", args.data_dir), ("--mirror", getattr(args, "mirror", None) if args.command else None)):
+        if value:
+            raise CliError(f"--images reads the images you bring; leave out {flag}")
+    if not options:
+        return  # eval and codes read them the way the checkpoint's images were read
+    try:
+        args.source = sources.inspect_images(args.images, size=args.size, colour=args.colour, fit=args.fit)
+    except sources.SourceError as exc:
+        raise CliError(f"--images {exc}") from exc
+
+
+def _registered_size(args: argparse.Namespace, name: str) -> tuple[int, bool]:
+    """(side, colour) of a registered dataset as --size and --colour / --grey ask for it."""
+    from models import sources
+
+    colour = name == "cifar10"
+    side = 32 if colour else 28
+    if args.size is not None and (args.size < side or args.size not in sources.SIZES):
+        raise CliError(f"--size: {name}'s {side} x {side} images can be padded to "
+                       f"{' or '.join(str(v) for v in sources.SIZES if v > side)} pixels, not {args.size}")
+    if args.colour and not colour:
+        raise CliError(f"--colour: {name}'s images are grey")
+    return args.size or side, colour if args.colour is None else args.colour
+
+
 def validate_train(args: argparse.Namespace) -> None:
     import re
 
@@ -233,6 +313,12 @@ def validate_train(args: argparse.Namespace) -> None:
 
     from models import corrupt, data
 
+    _images_arg(args)
+    name = args.dataset or "mnist"
+    side, colour = (args.source.size, args.source.colour) if args.source is not None else _registered_size(args, name)
+    _architecture(args.arch, side, colour)
+    if args.noise not in corrupt.CORRUPTIONS:
+        raise CliError(f"unknown --noise {args.noise!r}: choose one of {', '.join(corrupt.CORRUPTIONS)}")
     _at_least(args.latent, 1, "--latent")
     for size in args.hidden or ():
         _at_least(size, 1, "--hidden sizes")
@@ -260,13 +346,12 @@ def validate_train(args: argparse.Namespace) -> None:
         select_device(args.device)
     except TrainingError as exc:
         raise CliError(str(exc)) from exc
-    name = args.dataset or "mnist"
     if args.bundled:
         if args.data_dir is not None or args.download:
             raise CliError("--bundled trains on the images that ship with the app; leave out --data-dir and --download")
         if name not in data.BUNDLED_DATASETS:
             raise CliError(f"only {' and '.join(data.DATASETS[n].title for n in data.BUNDLED_DATASETS)} ship with the app; "
-                           f"{data.DATASETS[name].title} needs --download or --data-dir")
+                           f"{_title(name)} needs --download or --data-dir")
     _folder_arg(args.data_dir, "--data-dir", may_be_missing=args.download)
     if args.mirror is not None and not args.download:
         raise CliError("--mirror is where --download fetches from; add --download")
@@ -274,7 +359,22 @@ def validate_train(args: argparse.Namespace) -> None:
     _writable(args.out, "--out", what="the checkpoint")
 
 
+def _architecture(arch: str, side: int, colour: bool) -> None:
+    """--arch and the images' size and colour: what this version's models can take."""
+    from models.nets import NetConfig
+
+    fields = NetConfig.__dataclass_fields__
+    if arch == "conv":
+        if "arch" not in fields:
+            raise CliError("--arch conv: this version has no convolutional models yet; leave out --arch")
+        if side not in (32, 64):
+            raise CliError(f"--arch conv takes 32 or 64 pixel images, these are {side} x {side}; add --size 32 or --size 64")
+    if colour and "channels" not in fields:
+        raise CliError("colour images need colour models, which this version lacks; add --grey")
+
+
 def validate_eval(args: argparse.Namespace) -> None:
+    _images_arg(args, options=False)
     _at_least(args.iwae_k, 0, "--iwae-k")
     for path in args.checkpoints:
         if not path.is_file():
@@ -290,12 +390,13 @@ def validate_codes(args: argparse.Namespace) -> None:
     path = args.checkpoint
     if not path.is_file():
         raise CliError(f"{path}: {'is a folder, not a checkpoint file' if path.is_dir() else 'no such file'}")
+    _images_arg(args, options=False)
     if args.bundled:
         if args.data_dir is not None:
             raise CliError("--bundled uses the test images that ship with the app; leave out --data-dir")
         if args.dataset is not None and args.dataset not in data.BUNDLED_DATASETS:
             raise CliError(f"only {' and '.join(data.DATASETS[n].title for n in data.BUNDLED_DATASETS)} ship with the app; "
-                           f"{data.DATASETS[args.dataset].title} needs --data-dir")
+                           f"{_title(args.dataset)} needs --data-dir")
     _folder_arg(args.data_dir, "--data-dir")
     try:
         check_target(args.out)
@@ -304,6 +405,15 @@ def validate_codes(args: argparse.Namespace) -> None:
 
 
 def validate_app(args: argparse.Namespace) -> None:
+    """Check the app's arguments before any window. With --images the app receives, on
+    ``args`` (explorer/app.py's ``run_app(args)``): ``images`` the path (a Path, ``~``
+    expanded), ``size`` (int, pixels square), ``colour`` (bool), ``fit`` ("pad" or
+    "crop"; a folder's, else "pad") all settled, and ``source`` the same as a
+    models.sources.ImageSource, for ``models.sources.read_images(args.source, ...)``.
+    Without --images, ``images`` and ``source`` are None and the others untouched."""
+    _images_arg(args)
+    if args.source is not None:
+        args.images, args.size, args.colour, args.fit = args.source.path, args.source.size, args.source.colour, args.source.fit
     _folder_arg(args.data_dir, "--data-dir", may_be_missing=True)
     if args.train_for is not None:
         if args.screenshot is None:
@@ -350,69 +460,148 @@ def validate(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- commands
 
 
+def _read_user_images(source, *, quiet: bool = False):
+    """The images ``source`` names as a Dataset; a folder's conversion shows a progress
+    line on a terminal, and skipped files are summed up in one warning."""
+    from models import sources
+    from models.user_images import UserImagesError
+
+    bar = _ProgressBar(source.files, enabled=sys.stderr.isatty() and source.format == "folder" and not quiet)
+    try:
+        opened = sources.read_images(source, progress=lambda done, total: bar.update(done, "images converted"))
+    except UserImagesError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        bar.clear()
+    if opened.summary and not quiet:
+        print(f"warning: {source.path}: {opened.summary}", file=sys.stderr)
+    return opened.dataset
+
+
+def _training_data(args: argparse.Namespace, *, quiet: bool = False):
+    if args.source is not None:
+        return _read_user_images(args.source, quiet=quiet)
+    return _load_data(args.dataset or "mnist", args.data_dir, download=args.download, bundled=args.bundled,
+                      mirror=args.mirror, size=args.size)
+
+
+def _net_config(args: argparse.Namespace, ds, noise_level: float):
+    """The NetConfig for ``args`` and the data's size and colour; the new fields only
+    when they differ from their defaults, so older models.nets versions build too."""
+    from models.nets import NetConfig
+
+    side = int(ds.train_images.shape[1])
+    options: dict = {}
+    if args.hidden is not None:
+        options["hidden"] = tuple(args.hidden)
+    if ds.train_images.ndim == 4:
+        options["channels"] = int(ds.train_images.shape[3])
+    if args.arch != "mlp":
+        options["arch"] = args.arch
+    return NetConfig(kind=args.model, image_shape=(side, side), latent=args.latent, likelihood=args.likelihood,
+                     beta=args.beta, loss=args.loss, noise=args.noise, noise_level=noise_level, **options)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from models import checkpoint
-    from models.nets import ConfigError, NetConfig, build_model
-    from models.train import NonFiniteLossError, TrainConfig, Trainer, TrainingError, divergence_warning, run_meta
+    from models import distributed
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    name = args.dataset or "mnist"
-    from models import corrupt
+    group = None
+    if distributed.requested():
+        from models.train import select_device
 
-    noise_level = corrupt.CORRUPTIONS[args.noise].default_level if args.noise_level is None else args.noise_level
-    ds = _load_data(name, args.data_dir, download=args.download, bundled=args.bundled, mirror=args.mirror)
+        try:
+            group = distributed.start_group(select_device(args.device))
+        except distributed.DistributedError as exc:
+            raise CliError(str(exc)) from exc
     try:
-        config = NetConfig(
-            kind=args.model,
-            latent=args.latent,
-            hidden=tuple(args.hidden) if args.hidden is not None else (512, 256),
-            likelihood=args.likelihood,
-            beta=args.beta,
-            loss=args.loss,
-            noise=args.noise,
-            noise_level=noise_level,
-        )
+        return _train(args, group)
+    except RuntimeError as exc:
+        if group is None or not distributed.lost_peer(exc):
+            raise
+        # Exit at once rather than wait in a collective the others will never join.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: rank {group.rank} of {group.world_size} stopped: another process failed or stopped "
+              f"answering ({reason}); see its own output", file=sys.stderr)
+        return 1
+    finally:
+        if group is not None:
+            group.close()
+
+
+def _train(args: argparse.Namespace, group) -> int:
+    from models import checkpoint, corrupt, distributed, sources
+    from models.data import as_float_images
+    from models.nets import ConfigError, build_model
+    from models.train import NonFiniteLossError, TrainConfig, Trainer, TrainingError, divergence_warning, run_meta
+
+    main_rank = group is None or group.is_main
+    say = print if main_rank else (lambda *a, **k: None)
+    if group is not None and not main_rank:
+        group.barrier()  # rank 0 downloads or converts first; the others then read its cache
+    ds = _training_data(args, quiet=not main_rank)
+    if group is not None and main_rank:
+        group.barrier()
+    noise_level = corrupt.CORRUPTIONS[args.noise].default_level if args.noise_level is None else args.noise_level
+    try:
+        config = _net_config(args, ds, noise_level)
         tconfig = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, schedule=args.schedule,
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            device=args.device if group is None else str(group.device), schedule=args.schedule,
             binarize=args.binarize, augment=args.augment, augment_copies=args.augment_copies,
         )
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc
-    from models.data import as_float_images
-
     model = build_model(config, data_mean=as_float_images(ds.train_images).mean(dim=0), seed=args.seed)
-    print(f"training {config.title.lower()} (latent {config.latent}, hidden {list(config.hidden)}) "
-          f"on {ds.title}: {len(ds.train_images)} training images, {len(ds.test_images)} test images ({ds.source})")
-    bar = _ProgressBar(math.ceil(len(ds.train_images) / args.batch_size) * args.epochs, enabled=sys.stderr.isatty())
+    description = sources.describe(ds)
+    colour = "colour" if description["colour"] else "grey"
+    say(f"training {config.title.lower()} (latent {config.latent}, hidden {list(config.hidden)}) "
+        f"on {ds.title} ({description['size']} x {description['size']} {colour}): {len(ds.train_images)} training images, "
+        f"{len(ds.test_images)} test images ({ds.source})")
+    if group is not None:
+        say(f"{group.world_size} processes ({group.backend}), each on its own 1/{group.world_size} of every epoch, "
+            f"{args.batch_size} images a batch each")
+    steps = math.ceil(len(ds.train_images) / (args.batch_size * (1 if group is None else group.world_size)))
+    bar = _ProgressBar(steps * args.epochs, enabled=sys.stderr.isatty() and main_rank)
+    trace_dir = os.environ.get(distributed.TRACE_ENV, "").strip()
+    trained: list = []
+    seen = [0]
 
     def on_step(info) -> None:
+        seen[0] = info.samples
+        if trace_dir and trainer.last_batch is not None:
+            trained.append(trainer.last_batch.cpu())
         bar.update(info.step, f"epoch {info.epoch + 1}  loss {info.losses['loss']:.4g}  {info.samples_per_s:,.0f} samples/s")
 
     def on_epoch(info) -> None:
         bar.clear()
-        print(f"epoch {info.epoch}/{info.epochs} ({info.seconds:.1f} s)  train: {_fmt(info.train)}  test: {_fmt(info.test)}", flush=True)
+        say(f"epoch {info.epoch}/{info.epochs} ({info.seconds:.1f} s)  train: {_fmt(info.train)}  test: {_fmt(info.test)}", flush=True)
 
     def on_prepare(done: int, total: int) -> None:
         if done == total:
-            print(f"made {args.augment_copies} distorted copies of the training set for writer augmentation", flush=True)
+            say(f"made {args.augment_copies} distorted copies of the training set for writer augmentation", flush=True)
 
     try:
-        trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images, on_step=on_step,
-                          on_epoch=on_epoch, on_prepare=on_prepare)
+        # Only rank 0 reports, so only it spends time on the test figures.
+        trainer = Trainer(model, config=tconfig, train_x=ds.train_images, test_x=ds.test_images if main_rank else None,
+                          on_step=on_step, on_epoch=on_epoch, on_prepare=on_prepare, group=group)
     except TrainingError as exc:
         raise CliError(str(exc)) from exc
-    print(f"device: {trainer.device}")
-    meta = run_meta(dataset=name, source=ds.source, config=tconfig, command="main.py " + " ".join(sys.argv[1:]))
+    say(f"device: {trainer.device}")
+    common = dict(dataset=ds.name, source=ds.source, config=tconfig, description=description,
+                  command="main.py " + " ".join(sys.argv[1:]))
     try:
         result = trainer.fit()
     except NonFiniteLossError as exc:
         bar.clear()
+        if not main_rank:
+            raise CliError(str(exc)) from exc
         partial = args.out.with_name(args.out.stem + ".last-good" + args.out.suffix)
         try:
-            checkpoint.save_checkpoint(partial, trainer.model.cpu(), meta={**meta, "status": "stopped: non-finite loss"})
+            checkpoint.save_checkpoint(partial, trainer.model.cpu(), meta={**run_meta(**common), "status": "stopped: non-finite loss"})
         except checkpoint.CheckpointError as save_exc:
             raise CliError(f"{exc} Saving them failed, so nothing was saved: {save_exc}") from exc
         raise CliError(f"{exc} Last good weights saved to {partial}.") from exc
@@ -420,7 +609,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.clear()
         print("interrupted; nothing saved", file=sys.stderr)
         return 130
-    meta = run_meta(dataset=name, source=ds.source, config=tconfig, result=result, command=meta["command"])
+    extra: dict = {}
+    if group is not None:
+        extra["distributed"] = {**group.meta(), "batch_size_per_rank": args.batch_size,
+                                "samples_per_rank": group.gather(seen[0])}
+    if trace_dir:
+        distributed.write_trace(trace_dir, 0 if group is None else group.rank, trained)
+    if not main_rank:
+        return 0
+    meta = run_meta(result=result, **common, **extra)
     try:
         checkpoint.save_checkpoint(args.out, trainer.model.cpu(), meta=meta)
     except checkpoint.CheckpointError as exc:
@@ -435,7 +632,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from models import checkpoint, report
+    from models import checkpoint, report, sources
     from models.data import as_float_images
 
     paths = args.checkpoints or checkpoint.bundled_checkpoints("mnist")
@@ -445,8 +642,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         loaded = [checkpoint.load_checkpoint(p) for p in paths]
     except checkpoint.CheckpointError as exc:
         raise CliError(str(exc)) from exc
-    name = args.dataset or loaded[0].meta.get("dataset", "mnist")
-    ds = _test_data(name, args.data_dir)
+    ds = _eval_data(args, loaded[0])
+    for ck in loaded:
+        _check_fits(ck, ds)
+    name = ds.name
     test_x = as_float_images(ds.test_images)
     train_x = None if ds.is_subset else as_float_images(ds.train_images)
     results: dict[str, float | str] = {}
@@ -457,6 +656,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         prefix = ck.config.kind if ck.config.kind not in seen else f"{ck.config.kind}.{ck.path.stem}"
         seen.add(ck.config.kind)
         figs = report.model_figures(ck.model, test_x, train_x=train_x, iwae_k=args.iwae_k)
+        if "nelbo" in figs:
+            figs["bits_per_dim"] = _bits_per_dim(figs["nelbo"], test_x.shape[1])
         for k, v in figs.items():
             results[f"{prefix}.{k}"] = round(float(v), 6)
         if ck.config.kind == "vae" and ck.config.likelihood == "bernoulli":
@@ -479,7 +680,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     by_kind: dict = {}
     for ck in loaded:
         kind = "dae_masking" if ck.config.kind == "dae" and ck.config.noise == "masking" else ck.config.kind
-        if kind in ("ae", "vae", "dae", "dae_masking") and ck.config.pixels == test_x.shape[1]:
+        # The benchmark's 12 x 12 hole is a 28 x 28 grey digit's.
+        if kind in ("ae", "vae", "dae", "dae_masking") and ds.test_images.shape[1:] == (28, 28):
             by_kind.setdefault(kind, ck.model)
     if by_kind:
         mean_image = (test_x if train_x is None else train_x).mean(dim=0)
@@ -488,7 +690,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             results[f"inpaint.{k}"] = v if isinstance(v, str) else round(float(v), 6)
         rows.append(("inpaint", "12x12 centre hole, masked pixels only", figs))
     if args.json:
-        print(json.dumps({**results, "dataset": name, "dataset_source": ds.source}, indent=2))
+        print(json.dumps({**results, "dataset": name, "dataset_source": ds.source,
+                          "dataset_description": sources.describe(ds)}, indent=2))
         return 0
     print(f"test set: {ds.title}, {len(ds.test_images)} images ({ds.source})")
     for prefix, path, figs in rows:
@@ -496,6 +699,63 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in figs.items():
             print(f"  {k:<36} {v:>10}" if isinstance(v, str) else f"  {k:<36} {v:10.4f}")
     return 0
+
+
+def _bits_per_dim(nelbo: float, dims: int) -> float:
+    """Nats per image as bits per pixel value (the convention for colour images too)."""
+    from models import metrics
+
+    convert = getattr(metrics, "bits_per_dim", None)
+    return convert(nelbo, dims) if convert is not None else nelbo / (math.log(2) * dims)
+
+
+def _described(description: dict) -> str:
+    colour = "colour" if description.get("colour") else "grey"
+    return f"{description.get('source')} ({description.get('format')}, {description.get('size')} px {colour})"
+
+
+def _eval_data(args: argparse.Namespace, ck, *, what: str = "evaluating"):
+    """The test images for ``ck`` (eval, codes): --images read the way the checkpoint's
+    images were (its description's size, colour and fit), else the dataset it names."""
+    from models import sources
+
+    description = ck.meta.get("dataset_description")
+    if args.images is not None:
+        h, _ = ck.config.image_shape
+        basis = description if sources.needs_images(description) else {
+            "size": h, "colour": getattr(ck.config, "channels", 1) == 3}
+        try:
+            source = sources.source_for(basis, args.images)
+        except sources.SourceError as exc:
+            raise CliError(f"--images {exc}") from exc
+        return _read_user_images(source)
+    if args.dataset is None and sources.needs_images(description):
+        raise CliError(f"{ck.name} was trained on images you brought, {_described(description)}; "
+                       f"add --images {description.get('source')}")
+    name = args.dataset or ck.meta.get("dataset") or "mnist"
+    if name not in DATASET_NAMES:
+        raise CliError(f"{ck.name} was trained on {name!r}, not one of {', '.join(DATASET_NAMES)}; pass --dataset or --images")
+    if args.command == "codes" and args.bundled:
+        ds = _load_data(name, None, bundled=True)
+    else:
+        ds = _test_data(name, args.data_dir, what=what)
+    side = ck.config.image_shape[0]
+    if side != ds.test_images.shape[1] and side in sources.SIZES and side > ds.test_images.shape[1]:
+        ds = sources.resized(ds, side)  # trained on the dataset padded (e.g. 28 -> 32 for a conv net)
+    return ds
+
+
+def _check_fits(ck, ds) -> None:
+    """Refuse a model whose input is not the test images' size and colour."""
+    h, w = ck.config.image_shape
+    channels = getattr(ck.config, "channels", 1)
+    shape = tuple(ds.test_images.shape[1:])
+    if shape != ((h, w) if channels == 1 else (h, w, channels)):
+        def text(dims: tuple) -> str:
+            return f"{dims[0]}x{dims[1]} {'colour' if len(dims) == 3 else 'grey'}"
+
+        wanted = (h, w) if channels == 1 else (h, w, channels)
+        raise CliError(f"{ck.name}: the model takes {text(wanted)} images, {ds.title}'s test images are {text(shape)}")
 
 
 def _test_data(name: str, data_dir: Path | None, *, what: str = "evaluating"):
@@ -529,17 +789,11 @@ def cmd_codes(args: argparse.Namespace) -> int:
         ck = checkpoint.load_checkpoint(args.checkpoint)
     except checkpoint.CheckpointError as exc:
         raise CliError(str(exc)) from exc
-    name = args.dataset or ck.meta.get("dataset") or "mnist"
-    if name not in DATASET_NAMES:
-        raise CliError(f"{ck.name} was trained on {name!r}, not one of {', '.join(DATASET_NAMES)}; pass --dataset")
-    ds = _load_data(name, None, bundled=True) if args.bundled else _test_data(name, args.data_dir, what="writing the codes")
-    h, w = ck.config.image_shape
-    if tuple(ds.test_images.shape[1:]) != (h, w):
-        shape = "x".join(str(v) for v in ds.test_images.shape[1:])
-        raise CliError(f"{ck.name}: the model takes {h}x{w} images, {ds.title}'s test images are {shape}")
+    ds = _eval_data(args, ck, what="writing the codes")
+    _check_fits(ck, ds)
     codes = model_codes(ck.model, ds.test_images)
     try:
-        rows = write_codes_csv(args.out, codes, ds.test_labels)
+        rows = write_codes_csv(args.out, codes, ds.test_labels if ds.labelled else None)
     except ExportError as exc:
         raise CliError(str(exc)) from exc
     means = " (its encoder's means)" if ck.config.kind == "vae" else ""

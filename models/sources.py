@@ -57,12 +57,15 @@ class ImageSource:
 
 @dataclass(frozen=True)
 class Opened:
-    """A read dataset, its description for checkpoints, and one line about skipped files
-    (empty when nothing was skipped)."""
+    """A read dataset (its ``description`` set) and one line about skipped files (empty
+    when nothing was skipped)."""
 
     dataset: data.Dataset
-    description: dict[str, Any]
     summary: str = ""
+
+    @property
+    def description(self) -> dict[str, Any]:
+        return describe(self.dataset)
 
 
 # ---------------------------------------------------------------- cheap inspection
@@ -233,7 +236,7 @@ def read_images(source: ImageSource, *, cache_dir: str | os.PathLike | None = No
     }
     if source.format == "folder":
         description["fit"] = source.fit
-    return Opened(ds, description, images.summary() if images.skipped else "")
+    return Opened(replace(ds, description=description), images.summary() if images.skipped else "")
 
 
 def load_registered(name: str, *, data_dir: str | os.PathLike | None = None, download: bool = False,
@@ -268,8 +271,7 @@ def load_source(what: str | os.PathLike, *, size: int | None = None, colour: boo
         ds = load_registered(what, **options)
         if fit == "crop":
             raise SourceError(f"{what}: its images are padded to a larger size, never cropped; leave out --fit")
-        ds = resized(ds, size)
-        return Opened(ds, describe_registered(ds))
+        return Opened(resized(ds, size))
     return read_images(inspect_images(what, size=size, colour=colour, fit=fit), **options)
 
 
@@ -288,8 +290,11 @@ def resized(ds: data.Dataset, size: int | None) -> data.Dataset:
                    source=f"{ds.source}, padded to {size} x {size}")
 
 
-def describe_registered(ds: data.Dataset) -> dict[str, Any]:
-    """A registered dataset's description, shaped like ``read_images``'."""
+def describe(ds: data.Dataset) -> dict[str, Any]:
+    """What ``ds`` is, for a checkpoint's metadata: the description ``read_images`` gave
+    it, else (a registered dataset) one of the same shape."""
+    if ds.description is not None:
+        return dict(ds.description)
     return {
         "name": ds.name,
         "title": ds.title,
