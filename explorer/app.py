@@ -283,6 +283,26 @@ def run_app(args) -> int:
     return code if closer.exit_code is None else closer.exit_code
 
 
+def _startup_on_images(args, data_dir):
+    """(StartupData, None) for --images (A2's settled ``args.source``, else the path
+    inspected here) or CIFAR-10, or (None, the one-line problem)."""
+    from explorer.startup import startup_on
+    from models import sources
+    from models.data import DataError
+
+    try:
+        if getattr(args, "images", None) is None:
+            from models import cifar
+
+            return startup_on(cifar.load_cifar10(data_dir=data_dir)), None
+        source = getattr(args, "source", None) or sources.inspect_images(
+            args.images, size=getattr(args, "size", None), colour=getattr(args, "colour", None),
+            fit=getattr(args, "fit", None))
+        return startup_on(sources.read_images(source).dataset), None
+    except (ValueError, DataError) as exc:  # SourceError and UserImagesError are ValueErrors
+        return None, str(exc)
+
+
 def _run_window(app, args, *, screenshot: Path | None, panel: str | None, preview: bool, closer: CloseOnSignal) -> int:
     from PySide6.QtCore import QSettings, QTimer
 
@@ -300,12 +320,18 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
     from models.data import DATASETS
 
     dataset = getattr(args, "dataset", None) or (settings.value("dataset", "mnist", type=str) if settings is not None else "mnist")
-    if dataset not in DATASETS:
+    if dataset not in (*DATASETS, "cifar10"):
         dataset = "mnist"
     data_dir = getattr(args, "data_dir", None)
     last_panel = settings.value("window/panel", "", type=str) if settings is not None else ""
     preview = preview and last_panel in ("", "explore")
-    startup = load_startup(data_dir, dataset, preview=preview)
+    if getattr(args, "images", None) is not None or dataset == "cifar10":
+        startup, problem = _startup_on_images(args, data_dir)
+        if startup is None:
+            sys.stderr.write(f"error: {problem}\n")
+            return 2
+    else:
+        startup = load_startup(data_dir, dataset, preview=preview)
     if startup.dataset.images is None and dataset != "mnist":
         # The dataset last shown is gone (a cache cleared): start on MNIST rather than empty.
         startup = load_startup(data_dir, "mnist", preview=preview)
@@ -363,7 +389,15 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
             sys.stderr.write(f"error: could not write {path}\n")
         app.quit()
 
-    if train_for is not None:
+    if window.datasets.quick.is_running and train_for is None:
+        # Images with no models: the picture waits for the first AE and VAE (QuickModels).
+        def demo_then_grab() -> None:
+            window.panel(panel or "explore").demo()  # the demo state again, now with models to decode
+            QTimer.singleShot(0, grab)
+
+        window.datasets.quick_ready.connect(demo_then_grab)
+        window.datasets.quick.failed.connect(lambda _error: QTimer.singleShot(0, grab))
+    elif train_for is not None:
         # The run goes on in its child process while the event loop draws it; the
         # picture is taken at the deadline, before the run is stopped.
         if not window.train_panel.start():

@@ -12,6 +12,7 @@ from explorer.widgets.theme import THEME_CHOICES
 from models.data import BUNDLED_DATASETS, DATASETS
 
 if TYPE_CHECKING:
+    from explorer.panels.datasets import DatasetSwitch
     from explorer.panels.explore import ExplorePanel
     from explorer.panels.explore_exports import Exports
     from explorer.panels.session import Session
@@ -36,6 +37,10 @@ class MenuWindow(Protocol):
     def ask_export_training(self) -> None: ...
 
     def set_dataset(self, name: str) -> bool: ...
+
+    def ask_open_images(self) -> None: ...
+
+    datasets: DatasetSwitch
 
     def apply_theme(self, choice: str) -> None: ...
 
@@ -95,13 +100,21 @@ class WindowActions(QObject):
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
         self.about.triggered.connect(window.show_about)
 
+        self.open_images = QAction("Open &images…", window)
+        self.open_images.setShortcut(QKeySequence("Ctrl+I"))
+        self.open_images.setToolTip("Explore your own images: a folder (one sub-folder per class, or flat), "
+                                    "a label,pixel... CSV or a .npz / .npy file (Ctrl+I)")
+        self.open_images.triggered.connect(window.ask_open_images)
         self.dataset_actions: dict[str, QAction] = {}
         datasets = QActionGroup(window)
-        for name, spec in DATASETS.items():
-            a = QAction(spec.title, window, checkable=True)
+        # With a user's images shown, no registered dataset is checked.
+        datasets.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        titles = {**{name: spec.title for name, spec in DATASETS.items()}, "cifar10": "CIFAR-10"}
+        for name, title in titles.items():
+            a = QAction(title, window, checkable=True)
             a.setChecked(name == dataset)
             a.setToolTip(
-                f"Explore {spec.title} in every panel"
+                f"Explore {title} in every panel"
                 + (" (ships with the app)" if name in BUNDLED_DATASETS else " (download it in the Train panel first)")
             )
             a.triggered.connect(lambda _=False, name=name: window.set_dataset(name))
@@ -116,12 +129,33 @@ class WindowActions(QObject):
             themes.addAction(a)
             self.theme_actions[choice] = a
 
+    def fill_dataset_menu(self) -> None:
+        """The registered datasets, then the images opened before (most recent first;
+        one whose path is gone is shown disabled), then Open images…."""
+        menu, window = self.dataset_menu, self._window
+        menu.clear()
+        for a in self.dataset_actions.values():
+            menu.addAction(a)
+        recent = window.datasets.recent()
+        if recent:
+            menu.addSection("Opened before")
+        self.recent_actions = []
+        for item in recent:
+            a = menu.addAction(item.title)
+            a.setToolTip(item.path if item.exists else f"{item.path} is no longer there")
+            a.setEnabled(item.exists)
+            a.triggered.connect(lambda _=False, item=item: window.datasets.open_recent(item))
+            self.recent_actions.append(a)
+        menu.addSeparator()
+        menu.addAction(self.open_images)
+
     def build_menus(self, window: MenuWindow) -> None:
         explore = window.explore
         mb = window.menuBar()
         file_menu = mb.addMenu("&File")
         for a in self.open_actions.values():
             file_menu.addAction(a)
+        file_menu.addAction(self.open_images)
         file_menu.addSeparator()
         file_menu.addAction(self.open_session)
         file_menu.addAction(self.save_session)
@@ -140,9 +174,11 @@ class WindowActions(QObject):
         file_menu.addAction(self.quit)
 
         view = mb.addMenu("&View")
-        dataset_menu = view.addMenu("&Dataset")
-        for a in self.dataset_actions.values():
-            dataset_menu.addAction(a)
+        self.dataset_menu = dataset_menu = view.addMenu("&Dataset")
+        dataset_menu.setToolTipsVisible(True)
+        self._window = window
+        dataset_menu.aboutToShow.connect(self.fill_dataset_menu)
+        self.fill_dataset_menu()
         view.addSeparator()
         view.addAction(explore.reset_action)
         view.addSeparator()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.data import BUNDLED_DATASETS, DATASETS
+from models.data import BUNDLED_DATASETS, DATASETS, Dataset
 from models.files import bundled_codes_dir, bundled_models_dir, default_cache_dir
 from models.kinds import KIND_TITLES
 from models.plane import CodeCache, CodePlane
@@ -45,6 +45,10 @@ class DatasetContext:
     labels: np.ndarray | None = field(default=None, repr=False)  # int64 (N,)
     source: str = "no images loaded"  # for the status bar: where the images came from
     is_subset: bool = False  # the bundled test set rather than the whole dataset on disk
+    # Images a user brought (or CIFAR-10): the whole Dataset, which the Train panel and
+    # the first quick models train on; None for the registered grey sets, read by name.
+    data: Dataset | None = field(default=None, repr=False)
+    labelled: bool = True  # False: a flat folder's images, one class; class features are hidden
 
     @property
     def models_folder(self) -> Path:
@@ -63,9 +67,20 @@ class DatasetContext:
     def has_images(self) -> bool:
         return self.images is not None
 
+    @property
+    def drawable(self) -> bool:
+        """Whether the Draw panel works here: it turns a drawing into a grey 28 x 28 digit."""
+        return self.image_shape == (28, 28)
+
+    @property
+    def shape_text(self) -> str:
+        """'32 x 32 colour' or '28 x 28 grey': what the status bar and messages say."""
+        h, w = self.image_shape[:2]
+        return f"{h} x {w} {'colour' if self.colour else 'grey'}"
+
 
 def dataset_title(name: str) -> str:
-    return DATASETS[name].title if name in DATASETS else name
+    return DATASETS[name].title if name in DATASETS else {"cifar10": "CIFAR-10"}.get(name, name)
 
 
 def empty_context(name: str = "mnist", source: str = "no images loaded") -> DatasetContext:
@@ -144,6 +159,21 @@ def load_dataset_context(data_dir: Path | None, dataset: str) -> tuple[DatasetCo
         source=source, is_subset=ds.is_subset,
     )
     return context, ()
+
+
+def dataset_context(ds: Dataset) -> DatasetContext:
+    """The context of a Dataset read whole (a user's images, CIFAR-10): its test images
+    are what the plots show, and the whole set travels along for training."""
+    source = f"{ds.title}: {len(ds.train_images):,} training and {len(ds.test_images):,} test images ({ds.source})"
+    return DatasetContext(name=ds.name, title=ds.title, class_names=tuple(ds.class_names), images=ds.test_images,
+                          labels=ds.test_labels, source=source, is_subset=ds.is_subset, data=ds, labelled=ds.labelled)
+
+
+def startup_on(ds: Dataset) -> StartupData:
+    """What the window starts with on images that have no bundled models: their codes
+    come from the quick models the window trains first (see background/quick_models.py)."""
+    context = dataset_context(ds)
+    return StartupData(dataset=context, code_cache=code_cache(context.images))
 
 
 def load_models(dataset: str = "mnist", *, have_images: bool = True) -> LoadedModels:

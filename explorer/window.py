@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from explorer.background.model_loader import ModelLoader
 from explorer.menus import WindowActions
 from explorer.panels.checkpoints import ExploreCheckpoints
+from explorer.panels.datasets import DatasetSwitch
 from explorer.panels.explore import ExplorePanel, model_name
 from explorer.panels.explore_exports import Exports
 from explorer.panels.registry import PanelRegistry
@@ -32,12 +33,10 @@ from explorer.startup import (
     LoadedModels,
     StartupData,
     configure_torch,
-    load_startup,
 )
 from explorer.widgets.model_status import ModelStatus
 from explorer.widgets.tabs import SteadyTabWidget
 from explorer.widgets.theme import THEME_CHOICES, Theme, qt_palette, resolve_theme
-from models.data import DATASETS
 from models.files import bundled_models_dir
 
 # Nothing here imports torch: the window can paint before torch is loaded (see
@@ -125,6 +124,7 @@ class MainWindow(QMainWindow):
 
         self.status = ModelStatus(self.statusBar(), sides=SIDES, model_name=model_name)
         self.exports, self.session = Exports(self, settings=settings), Session(self, settings=settings)
+        self.datasets = DatasetSwitch(self, settings=settings)
         self.window_actions = WindowActions(self, dataset=self.dataset, theme_choice=self._theme_choice)
         self.window_actions.build_menus(self)
         self.toolbar = self.window_actions.build_toolbar(self)
@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         if self.loader is not None:
             for side, preview in startup.previews.items():
                 self.explore.set_preview(side, *preview)
+        elif self.datasets.wants_quick(startup):
+            errors += self.datasets.show(startup)
         else:
             errors += self.checkpoints.show(startup.checkpoints)
         self._update_status()
@@ -240,7 +242,12 @@ class MainWindow(QMainWindow):
         panel.status_changed.connect(lambda text: self.statusBar().showMessage(text, STATUS_MS))
 
     def _make_hands_on_panel(self, module: str, cls: str) -> QWidget:
-        """A Draw, Denoise or Inpaint panel on the shared workbench."""
+        """A Draw, Denoise or Inpaint panel on the shared workbench (the Draw panel's
+        'unavailable' page on images it cannot draw for)."""
+        if module == "draw" and not self.context.drawable:
+            from explorer.panels.unavailable import UnavailablePanel, draw_unavailable_text
+
+            return UnavailablePanel(dataset=self.context, message=draw_unavailable_text, works_on=lambda c: c.drawable)
         panel_class = getattr(importlib.import_module(f"explorer.panels.{module}"), cls)
         return panel_class(workbench=self.workbench, theme=self.theme, settings=self._settings)
 
@@ -254,7 +261,11 @@ class MainWindow(QMainWindow):
         panel.failed.connect(self.show_error)
         return panel
 
-    def _make_lab_panel(self) -> LabPanel:
+    def _make_lab_panel(self) -> QWidget:
+        if not self.context.drawable:  # the Lab's experiments are built on 28 x 28 grey digits
+            from explorer.panels.unavailable import UnavailablePanel, lab_unavailable_text
+
+            return UnavailablePanel(dataset=self.context, message=lab_unavailable_text, works_on=lambda c: c.drawable)
         from explorer.lab.panel import LabPanel
 
         return LabPanel(dataset=self.context, theme=self.theme, settings=self._settings)
@@ -312,38 +323,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ datasets
 
     def set_dataset(self, name: str) -> bool:
-        """Show another dataset's test images and bundled models in every panel; on
-        failure (not on disk, unreadable) say why and keep the current one."""
-        if name not in DATASETS:
-            raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-        if name == self.dataset:
-            return True
-        self.wait_for_models()  # else start-up's models would land on the new dataset
-        title = DATASETS[name].title
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            startup = load_startup(self.data_dir, name)
-            if startup.dataset.images is None:
-                self.dataset_actions[self.dataset].setChecked(True)
-                self.show_error(f"Cannot show {title}", "\n\n".join(startup.errors))
-                return False
-            self.context = ctx = startup.dataset
-            self.dataset_actions[name].setChecked(True)
-            # The Explore panel takes the code cache start-up made for these images.
-            self.explore.set_dataset(ctx, code_cache=startup.code_cache)
-            self.workbench.set_dataset(ctx, dae=startup.dae, dae_masking=startup.dae_masking)
-            errors = list(startup.errors)
-            errors += self.checkpoints.show(startup.checkpoints, empty_message=f"No {title} model\nTrain one in the Train panel")
-            self.registry.set_dataset(ctx, skip=("explore",))
-        finally:
-            QApplication.restoreOverrideCursor()
-        self._update_status()
-        if self._settings is not None:
-            self._settings.setValue("dataset", name)
-        self.statusBar().showMessage(f"Now showing {title} in every panel", STATUS_MS)
-        if errors:
-            self.show_error(f"{title}: not everything could be loaded", "\n\n".join(errors))
-        return True
+        """Show another registered dataset in every panel; on failure say why and keep
+        the current one (see DatasetSwitch.switch)."""
+        return self.datasets.switch(name)
+
+    def ask_open_images(self) -> None:
+        self.datasets.ask_open()  # File › Open images…
 
     def _share_models(self) -> None:
         """The Explore panel's models are the Draw, Denoise and Inpaint panels' models too."""
@@ -460,5 +445,6 @@ class MainWindow(QMainWindow):
             self.hide()
             self.loader.shutdown()
         self.registry.shutdown(1.0, first="train")
+        self.datasets.shutdown(1.0)
         self.save_settings()
         super().closeEvent(event)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from models import metrics
-from models.data import as_float_images
+from models.data import as_float_images, to_display
 from models.nets import VAE, Model
 from models.plane import CodeCache, CodePlane
 
@@ -92,12 +92,16 @@ class LatentSpace(CodePlane):
     def model(self) -> Model:
         return self._model
 
+    def _shown(self, rows: torch.Tensor) -> np.ndarray:
+        """Model output rows -> images as every view shows them, (N, H, W) or (N, H, W, 3)."""
+        c = self.model.config
+        return to_display(rows.reshape(len(rows), -1), c.image_shape, c.channels)
+
     @torch.inference_mode()
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
-        """Latent codes (N, latent) -> images (N, H, W) float32 clipped to [0, 1]."""
+        """Latent codes (N, latent) -> images (N, H, W) or (N, H, W, 3) float32 clipped to [0, 1]."""
         z = torch.as_tensor(np.asarray(codes, dtype=np.float32).reshape(-1, self.latent))
-        out = self.model.decode(z).clamp_(0.0, 1.0)
-        return out.reshape(-1, *self.model.config.image_shape).numpy()
+        return self._shown(self.model.decode(z).clamp_(0.0, 1.0))
 
     def decode_plane(self, xy: np.ndarray) -> np.ndarray:
         """Plane points (N, 2) -> decoded images (N, H, W) in [0, 1]."""
@@ -109,7 +113,7 @@ class LatentSpace(CodePlane):
         if self.images is None:
             raise ValueError("this latent space holds codes only, no images to reconstruct")
         x = self.images[torch.as_tensor(np.asarray(indices, dtype=np.int64))]
-        return self.model.reconstruct(x).clamp_(0.0, 1.0).reshape(-1, *self.model.config.image_shape).numpy()
+        return self._shown(self.model.reconstruct(x).clamp_(0.0, 1.0))
 
     @torch.inference_mode()
     def read(self, image: np.ndarray | torch.Tensor) -> Reading:
@@ -147,7 +151,7 @@ class LatentSpace(CodePlane):
         self, *, x_range: tuple[float, float], y_range: tuple[float, float], n: int | tuple[int, int] = 15
     ) -> np.ndarray:
         """Images decoded on a lattice of the plane (n x n, or nx x ny for n=(nx, ny)) from
-        the first to the last value of each range, tiled into one (ny*H, nx*W) array;
+        the first to the last value of each range, tiled into one (ny*H, nx*W) array ((ny*H, nx*W, 3) in colour);
         row 0 of the result is the top (largest y)."""
         nx, ny = (n, n) if isinstance(n, int) else (int(n[0]), int(n[1]))
         if nx < 1 or ny < 1:
@@ -156,8 +160,10 @@ class LatentSpace(CodePlane):
         xs = np.linspace(x_range[0], x_range[1], nx)
         ys = np.linspace(y_range[1], y_range[0], ny)
         gx, gy = np.meshgrid(xs, ys)
-        imgs = self.decode_plane(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(ny, nx, h, w)
-        return imgs.transpose(0, 2, 1, 3).reshape(ny * h, nx * w)
+        imgs = self.decode_plane(np.stack([gx.ravel(), gy.ravel()], axis=1))
+        rest = imgs.shape[3:]  # () grey, (3,) colour
+        imgs = imgs.reshape(ny, nx, h, w, *rest)
+        return imgs.transpose(0, 2, 1, 3, *range(4, imgs.ndim)).reshape(ny * h, nx * w, *rest)
 
 
 def interpolate(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:

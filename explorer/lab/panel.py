@@ -113,6 +113,8 @@ class LabPanel(QWidget):
     def set_dataset(self, dataset: DatasetContext) -> bool:
         """Experiments that can take another dataset get it; the others are made again
         from their factories (now, if shown; else when shown)."""
+        if not dataset.drawable:
+            return False  # the window shows why the Lab does not work on these images
         self.dataset = dataset
         self.registry.set_dataset(dataset)
         return True

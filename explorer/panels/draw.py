@@ -347,5 +347,6 @@ class DrawPanel(QWidget, PanelDefaults):
         self.vote_board.shutdown(timeout)
 
     def set_dataset(self, dataset: DatasetContext) -> bool:
-        """The workbench brings the new dataset (its data_changed signal)."""
-        return True
+        """The workbench brings the new dataset (its data_changed signal); on one the
+        panel cannot draw for, the window builds the 'unavailable' page instead."""
+        return dataset.drawable

@@ -67,11 +67,12 @@ class ImageEncoder:
         if self.images is None:
             raise CheckpointError("no test images are loaded, so there is nothing to encode")
         shape = tuple(self.images.shape[1:])
-        if tuple(ckpt.config.image_shape) != shape:
+        channels = getattr(ckpt.config, "channels", 1)
+        if (*ckpt.config.image_shape, *((3,) if channels == 3 else ())) != shape:
             h, w = ckpt.config.image_shape
-            raise CheckpointError(
-                f"{ckpt.name}: the model was trained on {h}x{w} images, the loaded images are {shape[0]}x{shape[1]}"
-            )
+            kind, here = ("colour" if channels == 3 else "grey"), ("colour" if len(shape) == 3 else "grey")
+            raise CheckpointError(f"{ckpt.name}: the model was trained on {h}x{w} {kind} images, "
+                                  f"the loaded images are {shape[0]}x{shape[1]} {here}")
         if self._float is None:
             self._float = as_float_images(self.images)
         try:

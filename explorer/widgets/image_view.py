@@ -1,4 +1,4 @@
-"""Widgets that show small greyscale images (28x28 digits) large, with crisp pixels."""
+"""Widgets that show small images (28 x 28 grey digits, 32 x 32 colour photos) large, with crisp pixels."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,17 +10,18 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
 def to_qimage(image: np.ndarray) -> QImage:
-    """A float image (H, W) in [0, 1] -> a grey QImage (8 bits a pixel, stored as
+    """A float image in [0, 1], grey (H, W) or colour (H, W, 3), -> a QImage (stored as
     premultiplied ARGB) that owns its pixels."""
     arr = np.asarray(image, dtype=np.float32)
-    if arr.ndim != 2:
-        raise ValueError(f"expected one greyscale image (H, W), got shape {arr.shape}")
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+        raise ValueError(f"expected one grey (H, W) or colour (H, W, 3) image, got shape {arr.shape}")
     buf = np.ascontiguousarray(np.clip(np.nan_to_num(arr), 0.0, 1.0) * 255.0 + 0.5, dtype=np.float32).astype(np.uint8)
-    h, w = buf.shape
+    h, w = buf.shape[:2]
     # QImage only borrows the numpy buffer; the conversion makes it own its pixels.
-    # Premultiplied ARGB is what the raster painter draws natively: a greyscale image
+    # Premultiplied ARGB is what the raster painter draws natively: a grey or RGB image
     # would be converted again on every drawImage.
-    return QImage(buf.data, w, h, w, QImage.Format.Format_Grayscale8).convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    fmt, stride = (QImage.Format.Format_Grayscale8, w) if buf.ndim == 2 else (QImage.Format.Format_RGB888, 3 * w)
+    return QImage(buf.data, w, h, stride, fmt).convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
 
 def _fit(image_size: QSize, box: QRectF) -> QRectF:
@@ -58,7 +59,7 @@ def _begin_paint(widget: QWidget, event) -> QPainter:
 
 
 class ImageView(QWidget):
-    """One greyscale image scaled up with nearest-neighbour pixels, keeping its aspect
+    """One image (grey or colour) scaled up with nearest-neighbour pixels, keeping its aspect
     ratio, with a caption underneath."""
 
     def __init__(self, parent: QWidget | None = None, *, caption: str = "", placeholder: str = "", minimum: int = 84,
@@ -98,7 +99,7 @@ class ImageView(QWidget):
         return width + self._caption_height()
 
     def set_image(self, image: np.ndarray | None, caption: str | None = None) -> None:
-        """Show image (H, W) in [0, 1], or nothing for None."""
+        """Show image (H, W) or (H, W, 3) in [0, 1], or nothing for None."""
         if image is None:
             self._image, self._qimage = None, None
         else:
@@ -187,7 +188,7 @@ class ImageStrip(QWidget):
         return self.fontMetrics().horizontalAdvance(self._label) + 12 if self._label else 0
 
     def set_images(self, images: Sequence[np.ndarray] | np.ndarray, captions: Sequence[str] | None = None) -> None:
-        """Show the images (N, H, W) in [0, 1] left to right."""
+        """Show the images (N, H, W) or (N, H, W, 3) in [0, 1] left to right."""
         self._images = [np.array(im, dtype=np.float32, copy=True) for im in images]
         self._qimages = [to_qimage(im) for im in self._images]
         self._captions = list(captions) if captions is not None else []
