@@ -1,11 +1,18 @@
-"""Noise and damage for digit images: the inputs of denoising, inpainting,
-deblurring and super-resolution.
+"""Noise and damage for images: the inputs of denoising, inpainting, deblurring,
+super-resolution, colorization and old-photo restoration.
 
 Conventions shared by every function here:
 
 - Images are float tensors in [0, 1], batched as (B, H*W), (B, H, W) or
-  (B, 1, H, W). Flat rows are taken to be square images (784 -> 28x28) unless
-  ``shape=(H, W)`` is given. Anything else raises ``ValueError``.
+  (B, 1, H, W) grey, (B, 3*H*W) or (B, 3, H, W) colour (flat rows channels-first,
+  as models.data makes them). Flat rows are taken to be square images (784 ->
+  28x28 grey, 3072 -> 32x32 colour: no count is both s*s and 3*s*s) unless
+  ``shape=(H, W)`` is given, which also tells grey rows (H*W values) from colour
+  ones (3*H*W). ``corrupt`` also takes channels-last colour (B, H, W, 3) and
+  returns that layout. Anything else raises ``ValueError``.
+- On colour images, noise that hits a pixel (salt and pepper, masking, a mask)
+  hits its three channels together; Gaussian noise is drawn per channel; blur and
+  low resolution act on each channel alike.
 - The result has the input's shape, dtype and device, is clamped to [0, 1],
   and is a new tensor: inputs are never modified in place.
 - Random functions take ``seed`` or ``generator`` (keyword-only, not both).
@@ -31,16 +38,20 @@ import torch.nn.functional as F
 
 __all__ = [
     "CORRUPTIONS",
+    "LUMA_WEIGHTS",
     "PRESET_MASKS",
     "CorruptionSpec",
     "apply_mask",
     "brush_mask",
     "center_square_mask",
     "corrupt",
+    "corruptions_for",
     "downsample_upsample",
     "gaussian_blur",
     "gaussian_noise",
+    "greyscale",
     "masking_noise",
+    "old_photo",
     "preset_mask",
     "random_pixel_mask",
     "rect_mask",
@@ -59,14 +70,37 @@ def _check_tensor(x: object) -> torch.Tensor:
 
 
 def _batch_rows(x: torch.Tensor) -> torch.Tensor:
-    """(B, pixels) view for the per-pixel corruptions, which need no spatial layout."""
+    """(B, values) view for the per-value corruptions, which need no spatial layout."""
     _check_tensor(x)
-    if x.dim() not in (2, 3, 4) or (x.dim() == 4 and x.shape[1] != 1):
+    if x.dim() not in (2, 3, 4) or (x.dim() == 4 and x.shape[1] not in (1, 3)):
         raise ValueError(
             f"cannot interpret an input of shape {tuple(x.shape)}: expected a batch of images "
-            "(B, H*W), (B, H, W) or (B, 1, H, W); for one image use x[None]"
+            "(B, H*W), (B, H, W) or (B, 1, H, W), or of colour images (B, 3*H*W) or (B, 3, H, W); "
+            "for one image use x[None]"
         )
     return x.reshape(x.shape[0], -1)
+
+
+def _is_square(n: int) -> bool:
+    return math.isqrt(n) ** 2 == n
+
+
+def _flat_channels(n: int) -> int:
+    """Channels of a flat row of n values read as a square image: 3 when n is three
+    times a square and not itself one (no n is both), else 1."""
+    return 3 if not _is_square(n) and n % 3 == 0 and _is_square(n // 3) else 1
+
+
+def _channels(x: torch.Tensor, shape: tuple[int, int] | None = None) -> int:
+    rows = _batch_rows(x)
+    if x.dim() == 4:
+        return x.shape[1]
+    if x.dim() == 3:
+        return 1
+    if shape is not None:
+        h, w = (operator.index(s) for s in shape)
+        return 3 if rows.shape[1] == 3 * h * w else 1
+    return _flat_channels(rows.shape[1])
 
 
 def _side(n: int) -> int:
@@ -77,21 +111,34 @@ def _side(n: int) -> int:
 
 
 def _images(x: torch.Tensor, shape: tuple[int, int] | None = None) -> torch.Tensor:
-    """(B, 1, H, W) view of a batch in any of the accepted layouts."""
+    """(B, C, H, W) view of a batch in any of the accepted layouts."""
     rows = _batch_rows(x)
+    c = _channels(x, shape)
     if x.dim() == 2:
         if shape is None:
-            side = _side(rows.shape[1])
+            side = _side(rows.shape[1] // c)
             h, w = side, side
         else:
             h, w = (operator.index(s) for s in shape)
-            if h * w != rows.shape[1]:
-                raise ValueError(f"shape={tuple(shape)} has {h * w} pixels but each input row has {rows.shape[1]}")
+            if c * h * w != rows.shape[1]:
+                raise ValueError(
+                    f"shape={tuple(shape)} has {h * w} pixels ({3 * h * w} values in colour) "
+                    f"but each input row has {rows.shape[1]}"
+                )
     else:
         h, w = x.shape[-2], x.shape[-1]
         if shape is not None and tuple(shape) != (h, w):
             raise ValueError(f"shape={tuple(shape)} does not match the input's images of {h}x{w}")
-    return x.reshape(x.shape[0], 1, h, w)
+    return x.reshape(x.shape[0], c, h, w)
+
+
+def _planes(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, pixels) view: the per-pixel corruptions hit a pixel's channels together.
+    Flat rows have the channels ``_flat_channels`` reads in them (any length that is
+    not three times a square is one grey plane)."""
+    rows = _batch_rows(x)
+    c = _channels(x)
+    return rows.reshape(rows.shape[0], c, rows.shape[1] // c)
 
 
 def _image_shape(image_shape: Sequence[int]) -> tuple[int, int]:
@@ -171,24 +218,27 @@ def gaussian_noise(
 def salt_and_pepper(
     x: torch.Tensor, fraction: float, *, seed: int | None = None, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """That fraction of each image's pixels set to 0 or 1 (a fair coin per pixel)."""
-    rows = _batch_rows(x)
+    """That fraction of each image's pixels set to 0 or 1 (a fair coin per pixel; all
+    of a colour pixel's channels alike, so it turns black or white)."""
+    planes = _planes(x)
+    b, _, n = planes.shape
     fraction = _fraction(fraction)
     g = _generator(seed, generator, x.device)
-    hit = _exact_mask(rows.shape[0], rows.shape[1], fraction, g, x.device)
-    salt = (_rand(rows.shape, g, x.device) < 0.5).to(x.dtype)
-    return torch.where(hit, salt, rows).clamp_(0.0, 1.0).reshape(x.shape)
+    hit = _exact_mask(b, n, fraction, g, x.device)[:, None]
+    salt = (_rand((b, n), g, x.device) < 0.5).to(x.dtype)[:, None]
+    return torch.where(hit, salt, planes).clamp_(0.0, 1.0).reshape(x.shape)
 
 
 def masking_noise(
     x: torch.Tensor, fraction: float, *, seed: int | None = None, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """That fraction of each image's pixels set to 0 (the denoising-AE masking noise)."""
-    rows = _batch_rows(x)
+    planes = _planes(x)
+    b, _, n = planes.shape
     fraction = _fraction(fraction)
     g = _generator(seed, generator, x.device)
-    hit = _exact_mask(rows.shape[0], rows.shape[1], fraction, g, x.device)
-    return rows.masked_fill(hit, 0.0).clamp_(0.0, 1.0).reshape(x.shape)
+    hit = _exact_mask(b, n, fraction, g, x.device)[:, None]
+    return planes.masked_fill(hit, 0.0).clamp_(0.0, 1.0).reshape(x.shape)
 
 
 # --------------------------------------------------------------------------- masks
@@ -365,10 +415,11 @@ def apply_mask(
 
     ``mask`` is (H, W) for every image, (B, H, W), (B, 1, H, W) or x's own
     shape. ``fill`` is a number or an image such as the mean digit, (H, W) or
-    flat (H*W,), or one per example (B, H, W).
+    flat (H*W,), or one per example (B, H, W); for colour images also one colour
+    image (3*H*W values, channels-first) or one per example.
     """
     images = _images(x, shape)
-    b, _, h, w = images.shape
+    b, c, h, w = images.shape
     m = _as_mask(mask).to(x.device)
     if tuple(m.shape) == tuple(x.shape):
         m = m.reshape(images.shape)
@@ -383,12 +434,18 @@ def apply_mask(
         )
     if isinstance(fill, torch.Tensor) or isinstance(fill, np.ndarray):
         f = torch.as_tensor(fill).to(device=x.device, dtype=x.dtype)
+        # A colour image before one grey image per example: a batch of three colour
+        # images has as many of both, and their mean image is the fill to expect.
         if f.numel() == 1:
             f = f.reshape(1, 1, 1, 1)
         elif f.numel() == h * w:
             f = f.reshape(1, 1, h, w)
+        elif c > 1 and f.numel() == c * h * w:
+            f = f.reshape(1, c, h, w)
         elif f.numel() == b * h * w:
             f = f.reshape(b, 1, h, w)
+        elif c > 1 and f.numel() == b * c * h * w:
+            f = f.reshape(b, c, h, w)
         else:
             raise ValueError(f"fill of shape {tuple(f.shape)} is neither a number, one {h}x{w} image nor one per example")
     else:
@@ -437,14 +494,18 @@ def gaussian_blur(x: torch.Tensor, sigma: float, *, shape: tuple[int, int] | Non
         raise ValueError(f"blur sigma must be a finite number >= 0, got {sigma}")
     if sigma == 0.0:
         return x.clamp(0.0, 1.0)
-    _, _, h, w = images.shape
-    rows = _blur_matrix(h, sigma, x.dtype, x.device)
-    cols = rows if w == h else _blur_matrix(w, sigma, x.dtype, x.device)
+    return _blur(images, sigma).clamp_(0.0, 1.0).reshape(x.shape)
+
+
+def _blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(B, C, H, W) blurred plane by plane (sigma > 0), not clamped."""
+    b, c, h, w = images.shape
+    rows = _blur_matrix(h, sigma, images.dtype, images.device)
+    cols = rows if w == h else _blur_matrix(w, sigma, images.dtype, images.device)
     # The separable convolution as two small matrix products: the same numbers
     # as conv2d with mirror padding, but much faster on a CPU for many small
     # single-channel images, where conv2d has too little work per call.
-    out = rows @ images[:, 0] @ cols.T
-    return out.clamp_(0.0, 1.0).reshape(x.shape)
+    return (rows @ images.reshape(b * c, h, w) @ cols.T).reshape(b, c, h, w)
 
 
 def downsample_upsample(
@@ -475,6 +536,83 @@ def downsample_upsample(
     return big[:, :, :h, :w].clamp(0.0, 1.0).reshape(x.shape)
 
 
+# --------------------------------------------------------------------------- colour
+
+# ITU-R BT.601 luma weights of R, G and B: what television, JPEG and Pillow's
+# convert("L") use, so a greyed image looks as a grey photo of the scene would.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def _luma(images: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) luminance of (B, C, H, W); grey images are their own."""
+    if images.shape[1] == 1:
+        return images
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=images.dtype, device=images.device)
+    return torch.einsum("bchw,c->bhw", images, weights)[:, None]
+
+
+def greyscale(x: torch.Tensor, amount: float = 1.0, *, shape: tuple[int, int] | None = None) -> torch.Tensor:
+    """Colour images turned towards their luminance: ``amount`` 1 is fully grey (each
+    channel the BT.601 luma), 0 a copy. The three channels are kept, equal, so a
+    model of colour images reads the result and can be asked to colour it again.
+    Grey images are unchanged at any amount: they hold no colour to take away."""
+    images = _images(x, shape)
+    amount = _fraction(amount)
+    out = torch.lerp(images, _luma(images).expand_as(images), amount)
+    return out.clamp_(0.0, 1.0).reshape(x.shape)
+
+
+def _scratches(b: int, h: int, w: int, count: int, g: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, H, W) where ``count`` thin straight scratches lie on each image, and their
+    brightness there: segments of a third to the whole of the image's size at any
+    angle, about a pixel wide, pale but not all white."""
+    if count == 0:
+        return torch.zeros((b, h, w), dtype=torch.bool, device=device), torch.zeros((b, h, w), device=device)
+    u = _rand((b, count, 6), g, device)
+    size = float(max(h, w))
+    r0, c0 = u[..., 0] * h, u[..., 1] * w
+    angle = u[..., 2] * math.pi
+    length = size * (1.0 + 2.0 * u[..., 3]) / 3.0
+    value = 0.75 + 0.25 * u[..., 4]
+    half_width = 0.35 + 0.4 * u[..., 5]
+    dr, dc = torch.sin(angle), torch.cos(angle)
+    pr = torch.arange(h, dtype=torch.float32, device=device).reshape(1, 1, h, 1)
+    pc = torch.arange(w, dtype=torch.float32, device=device).reshape(1, 1, 1, w)
+    vr, vc = pr - r0[..., None, None], pc - c0[..., None, None]
+    t = (vr * dr[..., None, None] + vc * dc[..., None, None]).clamp(min=0.0)
+    t = torch.minimum(t, length[..., None, None])
+    dist2 = (vr - t * dr[..., None, None]) ** 2 + (vc - t * dc[..., None, None]) ** 2
+    on = dist2 <= half_width[..., None, None] ** 2  # (B, K, H, W)
+    brightness = torch.where(on, value[..., None, None], torch.zeros((), device=device)).amax(dim=1)
+    return on.any(dim=1), brightness
+
+
+def old_photo(
+    x: torch.Tensor,
+    level: float,
+    *,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    shape: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """An old grey print of the image: greyscale, then blur (sigma 1.2 * level pixels),
+    pale scratches (round(8 * level) per image) and film grain (Gaussian, sigma 0.1 *
+    level, the same on every channel); ``level`` in [0, 1], 0 only greys it. Colour
+    images keep three (equal) channels, grey images get the rest of the damage."""
+    images = _images(x, shape)
+    level = _fraction(level)
+    b, c, h, w = images.shape
+    g = _generator(seed, generator, x.device)
+    grey = _luma(images)
+    if level > 0.0:
+        grey = _blur(grey, 1.2 * level)
+        on, brightness = _scratches(b, h, w, round(8 * level), g, x.device)
+        grey = torch.where(on[:, None], brightness[:, None].to(grey.dtype), grey)
+        grain = torch.randn((b, 1, h, w), generator=g, device=g.device, dtype=x.dtype).to(x.device)
+        grey = grey + 0.1 * level * grain
+    return grey.expand(b, c, h, w).clamp(0.0, 1.0).reshape(x.shape)
+
+
 # --------------------------------------------------------------------------- registry
 
 
@@ -491,6 +629,8 @@ class CorruptionSpec:
     seeded: bool
     description: str
     step: float = 0.01  # slider resolution; 1 for whole-number levels
+    # Only worth offering for colour images (on grey ones it changes nothing).
+    colour_only: bool = False
 
 
 # Read-only: the registry is shared by the GUI, the CLI and training processes.
@@ -521,8 +661,26 @@ CORRUPTIONS: Mapping[str, CorruptionSpec] = MappingProxyType(
             level_min=1.0, level_max=7.0, default_level=2.0, seeded=False, step=1.0,
             description="Averages blocks of factor x factor pixels, the input for super-resolution.",
         ),
+        "grey": CorruptionSpec(
+            name="grey", title="Grey (colour removed)", level_name="amount",
+            level_min=0.0, level_max=1.0, default_level=1.0, seeded=False, colour_only=True,
+            description="Turns the image to its luminance, the input for colorization; "
+                        "a denoising AE trained on it is a colorizing autoencoder.",
+        ),
+        "old_photo": CorruptionSpec(
+            name="old_photo", title="Old photo", level_name="strength",
+            level_min=0.0, level_max=1.0, default_level=0.5, seeded=True,
+            description="Grey, blurred, scratched and grainy like an old print: the input for old-photo restoration.",
+        ),
     }
 )
+
+
+def corruptions_for(channels: int) -> tuple[str, ...]:
+    """The names in CORRUPTIONS worth offering for images with ``channels`` planes."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grey) or 3 (colour), got {channels!r}")
+    return tuple(name for name, spec in CORRUPTIONS.items() if channels == 3 or not spec.colour_only)
 
 
 @overload
@@ -550,7 +708,8 @@ def corrupt(
 ) -> torch.Tensor | np.ndarray:
     """Apply the corruption ``kind`` (a key of CORRUPTIONS) at ``level``; numpy in, numpy out.
 
-    Unseeded kinds ignore ``seed`` and ``generator``.
+    Unseeded kinds ignore ``seed`` and ``generator``. Channels-last colour batches
+    (B, H, W, 3), as the GUI holds them, come back in that layout.
     """
     spec = CORRUPTIONS.get(kind) if isinstance(kind, str) else None
     if spec is None:
@@ -568,7 +727,10 @@ def corrupt(
         # A copy: from_numpy refuses reversed views and warns on read-only arrays.
         t = torch.from_numpy(x.copy())
     else:
-        t = x
+        t = _check_tensor(x)
+    channels_last = t.dim() == 4 and t.shape[-1] == 3 and t.shape[1] != 3
+    if channels_last:
+        t = t.permute(0, 3, 1, 2)
     if kind == "gaussian":
         out = gaussian_noise(t, level, seed=seed, generator=generator)
     elif kind == "salt_and_pepper":
@@ -577,6 +739,12 @@ def corrupt(
         out = masking_noise(t, level, seed=seed, generator=generator)
     elif kind == "blur":
         out = gaussian_blur(t, level, shape=shape)
+    elif kind == "grey":
+        out = greyscale(t, level, shape=shape)
+    elif kind == "old_photo":
+        out = old_photo(t, level, seed=seed, generator=generator, shape=shape)
     else:
         out = downsample_upsample(t, int(level), shape=shape)
+    if channels_last:
+        out = out.permute(0, 2, 3, 1).contiguous()
     return out.numpy() if isinstance(x, np.ndarray) else out

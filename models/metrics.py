@@ -72,6 +72,15 @@ def negative_elbo(model: VAE, x: torch.Tensor, *, samples: int = 1, seed: int = 
     return {"nelbo": (recon_sum + kl_sum) / n, "recon": recon_sum / n, "kl": kl_sum / n}
 
 
+def bits_per_dim(nats_per_image: float, pixels: int) -> float:
+    """Nats per image (a -ELBO or -log p(x)) as bits per dimension: divided by
+    ln 2 * pixels, where pixels counts every value (channels * height * width), so
+    models of images of different sizes or colour can be set side by side."""
+    if isinstance(pixels, bool) or int(pixels) != pixels or pixels < 1:
+        raise ValueError(f"pixels must be a whole number >= 1, got {pixels!r}")
+    return float(nats_per_image) / (math.log(2.0) * int(pixels))
+
+
 @torch.no_grad()
 def iwae_nll(model: VAE, x: torch.Tensor, *, k: int = 1000, seed: int = 0, chunk: int = 20000) -> float:
     """Importance-weighted estimate of -log p(x) with k samples of q(z|x) (nats per image).

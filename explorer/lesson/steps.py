@@ -32,7 +32,7 @@ LAB_TABS = ("losses", "linear", "capacity", "elbo", "latent8")
 
 # Choices the panels accept, spelled out here so that checking a file imports neither
 # torch nor Qt (tests check them against models.corrupt and the Explore panel).
-DAMAGE_KINDS = ("gaussian", "salt_and_pepper", "masking", "blur", "downsample")
+DAMAGE_KINDS = ("gaussian", "salt_and_pepper", "masking", "blur", "downsample", "grey", "old_photo")
 MASK_PRESETS = ("top_half", "bottom_half", "left_half", "right_half", "center_square", "random_pixels")
 BACKGROUND_NAMES = ("manifold", "prior", "density")
 SIDES = ("left", "right")
