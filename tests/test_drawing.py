@@ -194,3 +194,27 @@ def test_mnist_digits_drawn_ten_times_larger_come_back_as_they_were(bundled_digi
         # boundary; to_mnist's placement must add nothing to that.
         floor = (_knn_votes(encode(np.concatenate(blurred)), codes, labels) == before).mean()
         assert (after == before).mean() >= floor - 0.01, ((after == before).mean(), floor)
+
+
+def test_soft_strokes_are_sharpened_to_mnists_ink_and_mnists_own_are_left_alone(bundled_digits):
+    import torch
+    import torch.nn.functional as F
+
+    from models.drawing import INK_TARGET, match_ink, stroke_statistics
+
+    x, _ = bundled_digits
+    # MNIST's own digits: at most a few percent are touched at all.
+    touched = [not np.array_equal(match_ink(img), img) for img in x[:500]]
+    assert np.mean(touched) <= 0.05
+    # The same digits as a soft scan gives them (blurred, then stretched to full ink):
+    # wide grey strokes, sharpened back to at least the target's mean ink.
+    soft = F.avg_pool2d(torch.from_numpy(x[:200])[:, None], 5, stride=1, padding=2)[:, 0].numpy()
+    soft = soft / soft.reshape(200, -1).max(axis=1)[:, None, None]
+    before = np.array([stroke_statistics(img)[1] for img in soft])
+    after = np.array([stroke_statistics(match_ink(img))[1] for img in soft])
+    assert before.mean() < INK_TARGET <= after.min()
+    # Thinner strokes too: the share of inked pixels moves back towards the digits' own.
+    share = [stroke_statistics(img)[0] for img in x[:200]]
+    share_soft = [stroke_statistics(img)[0] for img in soft]
+    share_sharp = [stroke_statistics(match_ink(img))[0] for img in soft]
+    assert np.mean(share) < np.mean(share_sharp) < np.mean(share_soft)
