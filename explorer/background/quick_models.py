@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,9 +80,9 @@ class QuickModels(QObject):
     ready = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, *, seconds: float = QUICK_SECONDS):
+    def __init__(self, parent: QObject | None = None, *, seconds: float | None = None):
         super().__init__(parent)
-        self.seconds = seconds
+        self.seconds = QUICK_SECONDS if seconds is None else seconds
         self._result: dict = {}
         self._run = BackgroundRun(self, name="first models")
         self._run.item_ready.connect(self.progress)
@@ -93,7 +92,7 @@ class QuickModels(QObject):
     def is_running(self) -> bool:
         return self._run.is_running
 
-    def start(self, train: np.ndarray, *, name: str, on_done: Callable[[], None] | None = None) -> None:
+    def start(self, train: np.ndarray, *, name: str) -> None:
         self._result = {}
 
         def work(report: Report, should_stop: ShouldStop) -> None:

@@ -224,6 +224,7 @@ class DatasetSwitch(QObject):
         dialog.setWindowTitle("Open images")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
+        dialog.setAutoReset(False)  # closed when the dataset is shown, not at the last file
         dialog.canceled.connect(self.converting.stop)
 
         def work(report, should_stop) -> None:
@@ -239,10 +240,11 @@ class DatasetSwitch(QObject):
 
     def _converted_progress(self, item: object) -> None:
         done, total = item  # type: ignore[misc]
-        if self._dialog is not None:
-            self._dialog.setMaximum(max(1, total))
-            self._dialog.setValue(done)
-            self._dialog.setLabelText(f"Converting image {done:,} of {total:,}…")
+        dialog = self._dialog
+        if dialog is not None:
+            dialog.setLabelText(f"Converting image {done:,} of {total:,}…")
+            dialog.setMaximum(max(1, total))
+            dialog.setValue(done)  # a modal dialog's setValue runs the event loop: the run may end inside it
 
     def _converted(self, error: str) -> None:
         w = self._window

@@ -1,0 +1,125 @@
+"""The window on images a user brings, as a user meets it: 200 coloured shapes in 3
+classes made here, a first AE and VAE trained on them, colour in the Explore panel,
+the Draw panel saying why it is unavailable, Open images refusing a bad folder without
+losing anything, and the folder remembered in View › Dataset after a restart."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QSettings
+
+from explorer.background import quick_models
+from explorer.startup import load_startup, startup_on
+from explorer.widgets.image_view import to_qimage
+from explorer.window import MainWindow
+from models import sources
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+COLOURS = {"circle": (220, 40, 40), "square": (40, 180, 60), "triangle": (40, 80, 220)}
+
+
+def make_shapes(root, count: int = 200):
+    rng = np.random.default_rng(0)
+    for k in range(count):
+        name = list(COLOURS)[k % 3]
+        (root / name).mkdir(parents=True, exist_ok=True)
+        im = Image.new("RGB", (36, 36), (10, 10, 10))
+        d = ImageDraw.Draw(im)
+        r, cx, cy = int(rng.integers(7, 14)), int(rng.integers(14, 22)), int(rng.integers(14, 22))
+        box = [cx - r, cy - r, cx + r, cy + r]
+        if name == "circle":
+            d.ellipse(box, fill=COLOURS[name])
+        elif name == "square":
+            d.rectangle(box, fill=COLOURS[name])
+        else:
+            d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=COLOURS[name])
+        im.save(root / name / f"{k}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    return make_shapes(tmp_path_factory.mktemp("shapes") / "shapes")
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch):
+    monkeypatch.setattr(quick_models, "QUICK_SECONDS", 2.0)  # a test's budget, not a user's
+
+
+def open_window(qtbot, shapes, settings=None) -> MainWindow:
+    ds = sources.read_images(sources.inspect_images(shapes, size=32)).dataset
+    w = MainWindow(startup=startup_on(ds), settings=settings)
+    qtbot.addWidget(w)
+    return w
+
+
+def is_colour(image: np.ndarray) -> bool:
+    return image.ndim == 3 and image.shape[2] == 3 and float(np.abs(image[..., 0] - image[..., 2]).max()) > 0.05
+
+
+def test_explore_shows_a_colour_latent_space_once_the_first_models_are_in(qtbot, shapes):
+    w = open_window(qtbot, shapes)
+    assert w.datasets.quick.is_running and w.explore.checkpoint("left") is None
+    with qtbot.waitSignal(w.datasets.quick_ready, timeout=60_000):
+        pass
+    assert w.explore.checkpoint("left") is not None and w.explore.checkpoint("right") is not None
+    space = w.explore.space("right")
+    assert space.codes.shape == (len(w.context.images), 2)
+    xy, images = space.sample(4, seed=0)
+    assert images.shape == (4, 32, 32, 3)
+    w.explore.sample(6, seed=0)
+    shown = w.explore.sampling.strips["right"].images()
+    assert len(shown) == 6 and all(is_colour(im) for im in shown)
+    # The strip paints them as colour pixels, not grey.
+    q = to_qimage(images[0])
+    c = q.pixelColor(16, 16)
+    assert (c.red(), c.green(), c.blue()) == tuple(int(v * 255 + 0.5) for v in np.clip(images[0][16, 16], 0, 1))
+
+
+def test_draw_says_why_it_is_unavailable_and_comes_back_on_mnist(qtbot, shapes):
+    w = open_window(qtbot, shapes)
+    w.show_panel("draw")
+    text = w.panel("draw").text()
+    assert "not available for shapes" in text and "28 x 28 grey" in text and "32 x 32 colour" in text
+    assert w.set_dataset("mnist")
+    assert hasattr(w.panel("draw"), "canvas")  # the real Draw panel is back
+
+
+def test_open_images_on_a_bad_folder_shows_the_message_and_keeps_the_dataset(qtbot, shapes, tmp_path):
+    w = open_window(qtbot, shapes)
+    before = w.context
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images")
+
+    assert not w.datasets.open_images(empty, wait=True)
+
+    assert "nothing-here" in w.last_error and "no" in w.last_error
+    assert w.context is before and w.explore.images is before.images
+
+
+def test_opened_images_are_listed_after_a_restart_and_a_gone_folder_is_disabled(qtbot, shapes, tmp_path):
+    ini = tmp_path / "settings.ini"
+    copy = shutil.copytree(shapes, tmp_path / "my-shapes")
+    w = MainWindow(startup=load_startup(None, "mnist"), settings=QSettings(str(ini), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.datasets.converting.finished, timeout=60_000):
+        assert w.datasets.open_images(copy, size=32)
+    assert w.context.title == "my-shapes" and w.context.colour
+    assert not w.dataset_actions["mnist"].isChecked()
+    w.close()
+
+    again = MainWindow(startup=load_startup(None, "mnist"), settings=QSettings(str(ini), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.window_actions.fill_dataset_menu()
+    entries = {a.text(): a for a in again.window_actions.recent_actions}
+    assert "my-shapes" in entries and entries["my-shapes"].isEnabled()
+    assert "CIFAR-10" in [a.text() for a in again.dataset_actions.values()]
+    shutil.rmtree(copy)
+    again.window_actions.fill_dataset_menu()
+    assert not {a.text(): a for a in again.window_actions.recent_actions}["my-shapes"].isEnabled()
