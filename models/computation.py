@@ -155,7 +155,18 @@ def _as_vector(model: Model, v: np.ndarray | torch.Tensor, what: str) -> torch.T
     return t.reshape(1, model.latent)
 
 
+def check_traceable(model: Model) -> None:
+    """Refuse, with the reason, a model the computation view cannot lay out: it draws
+    an MLP's layers as vectors and its images grey."""
+    cfg = model.config
+    if getattr(cfg, "arch", "mlp") != "mlp":
+        raise TraceError(f"the computation view shows MLP models layer by layer; this {cfg.kind} is convolutional")
+    if getattr(cfg, "channels", 1) != 1:
+        raise TraceError(f"the computation view shows grey images; this {cfg.kind} reads colour ones")
+
+
 def _forward(model: Model, image, z, eps) -> _Pass:
+    check_traceable(model)
     if (image is None) == (z is None):
         raise TraceError("trace needs an image or a code z, not both and not neither")
     cfg = model.config

@@ -14,9 +14,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-# Square sides a convolutional model is built for: the working sizes a user can pick
-# for colour images (28 is MNIST's, which stays with the MLP).
-CONV_SIDES = (32, 64)
+# CONV_SIDES: the square sides a convolutional model is built for, the working sizes a
+# user can pick for colour images (28 is MNIST's, which stays with the MLP).
+from models.kinds import CONV_SIDES
+
+__all__ = ["CONV_SIDES", "DEFAULT_WIDTHS", "BiasMap", "check_widths", "conv_decoder", "conv_encoder", "feature_size", "feature_side"]
+
 # Channel widths per side when a caller has no preference: four halvings to 4 x 4 at
 # 64 pixels, three at 32.
 DEFAULT_WIDTHS: dict[int, tuple[int, ...]] = {32: (32, 64, 128), 64: (32, 64, 128, 256)}

@@ -38,3 +38,12 @@ KINDS: tuple[str, ...] = tuple(KIND_INFO)
 KIND_TITLES: Mapping[str, str] = MappingProxyType({k: i.title for k, i in KIND_INFO.items()})
 KIND_SHORT_NAMES: Mapping[str, str] = MappingProxyType({k: i.short for k, i in KIND_INFO.items()})
 KIND_SIDES: Mapping[str, Side] = MappingProxyType({k: i.side for k, i in KIND_INFO.items()})
+
+# The layers a kind can be built from (NetConfig.arch): what the Train panel and the
+# CLI offer, named before torch is imported. Convolutional models need square
+# images of CONV_SIDES pixels (models/conv.py builds them).
+ARCH_TITLES: Mapping[str, str] = MappingProxyType({"mlp": "MLP (fully connected)", "conv": "Convolutional"})
+ARCHS: tuple[str, ...] = tuple(ARCH_TITLES)
+CONV_SIDES: tuple[int, ...] = (32, 64)
+# The linear AE is PCA: it has no convolutional form.
+CONV_KINDS: tuple[str, ...] = ("ae", "vae", "dae")

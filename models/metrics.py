@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models import losses
+from models import data, losses
 from models.nets import VAE, Model
 
 
@@ -161,20 +161,26 @@ def principal_angles(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor)
 
 @torch.inference_mode()
 def feed_back(model: Model, image: np.ndarray | torch.Tensor, passes: int) -> np.ndarray:
-    """Pass one image (H, W) through ``model`` ``passes`` times, each output the next
-    input: (passes, H, W) float32 in [0, 1], the first pass first."""
+    """Pass one image (H, W), or colour (H, W, 3), through ``model`` ``passes`` times,
+    each output the next input: (passes, *image.shape) float32 in [0, 1], the first
+    pass first."""
     if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
         raise ValueError(f"passes must be a whole number >= 1, got {passes!r}")
-    x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, -1)
+    shape = tuple(np.shape(image))
+    x = data.as_float_images(np.asarray(image, dtype=np.float32)[None])
     outputs = []
     for _ in range(passes):
         x = model.reconstruct(x).clamp_(0.0, 1.0)
         outputs.append(x)
-    return torch.cat(outputs).reshape(passes, *np.shape(image)).numpy()
+    rows = torch.cat(outputs)
+    if len(shape) == 3:  # channels-last colour: model rows are channels-first
+        return data.to_display(rows, shape[:2], shape[2])
+    return rows.reshape(passes, *shape).numpy()
 
 
 def psnr_db(image: np.ndarray, clean: np.ndarray) -> float:
-    """PSNR in dB of one image against the clean one (both in [0, 1])."""
+    """PSNR in dB of one image against the clean one (both in [0, 1], the same layout,
+    grey or colour: the mean squared error runs over every value)."""
     a = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, -1)
     b = torch.as_tensor(np.asarray(clean, dtype=np.float32)).reshape(1, -1)
     return float(psnr(a, b)[0])

@@ -33,11 +33,10 @@ import torch
 from torch import nn
 
 from models import conv
-from models.kinds import KIND_TITLES, KINDS
+from models.kinds import ARCHS, CONV_KINDS, KIND_TITLES, KINDS
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 RECON_LOSSES = ("mse", "l1", "bce", "cosine")
-ARCHS = ("mlp", "conv")
 CHANNELS = (1, 3)
 
 
@@ -98,8 +97,8 @@ class NetConfig:
 
     def _check_conv(self) -> None:
         h, w = self.image_shape
-        if self.kind == "linear":
-            raise ConfigError("a linear autoencoder has no convolutional form; use arch 'mlp' for it")
+        if self.kind not in CONV_KINDS:
+            raise ConfigError(f"a {self.title.lower()} has no convolutional form; use arch 'mlp' for it")
         if h != w or h not in conv.CONV_SIDES:
             sides = " or ".join(f"{s} x {s}" for s in conv.CONV_SIDES)
             raise ConfigError(f"convolutional models need square {sides} pixel images, got {h} x {w}; use arch 'mlp' for other sizes")
