@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(t)
     _add_image_args(t)
     t.add_argument("--latent", type=int, default=2, help="latent size (default 2)")
-    t.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes (default 512 256)")
+    t.add_argument("--hidden", type=int, nargs="*", default=None, help="hidden layer sizes (default 512 256; --arch conv: channel widths, default 32 64 128 at 32 px, 32 64 128 256 at 64 px)")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine-decayed)")
@@ -486,14 +486,12 @@ def _training_data(args: argparse.Namespace, *, quiet: bool = False):
 
 
 def _net_config(args: argparse.Namespace, ds, noise_level: float):
-    """The NetConfig for ``args`` and the data's size and colour; the new fields only
-    when they differ from their defaults, so older models.nets versions build too."""
-    from models.nets import NetConfig
+    """The NetConfig for ``args`` and the data's size and colour (hidden: the
+    architecture's default for that size unless --hidden)."""
+    from models.nets import NetConfig, default_hidden
 
     side = int(ds.train_images.shape[1])
-    options: dict = {}
-    if args.hidden is not None:
-        options["hidden"] = tuple(args.hidden)
+    options: dict = {"hidden": tuple(args.hidden) if args.hidden is not None else default_hidden(args.arch, (side, side))}
     if ds.train_images.ndim == 4:
         options["channels"] = int(ds.train_images.shape[3])
     if args.arch != "mlp":

@@ -145,7 +145,7 @@ def inspect_images(path: str | os.PathLike, *, size: int | None = None, colour: 
         raise SourceError(f"{path}: no such file or folder")
     if path.is_dir():
         if size is not None and size not in SIZES:
-            raise SourceError(f"an image folder is converted to {', '.join(map(str, SIZES))} pixels square, not {size}")
+            raise SourceError(f"{path}: an image folder is converted to {', '.join(map(str, SIZES))} pixels square, not {size}")
         try:
             # The reader's own listing, so the count and layout are the ones it will read.
             entries = user_images._list_folder(path)
