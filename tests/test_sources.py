@@ -9,34 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from models import sources
 from models.distributed import Group
 from models.sources import SourceError, inspect_images, load_source, read_images
 from models.user_images import UserImagesError
-
-CLASSES = ("circle", "square", "triangle")
+from test_user_images import CLASSES, _shape
 
 
 def make_shapes(root: Path, per_class: int = 20, *, colour: bool = True, flat: bool = False) -> Path:
-    """Coloured (or grey) shapes of varying sizes on a dark ground, one folder per class."""
+    """test_user_images' coloured shapes of varying sizes on a dark ground, all saved as
+    RGB (or grey) PNGs, one folder per class (or all in one)."""
     for c, kind in enumerate(CLASSES):
         folder = root if flat else root / kind
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            w, h = 24 + (i * 7) % 30, 20 + (i * 5) % 30
-            im = Image.new("RGB", (w, h), (8, 8, 8))
-            fill = ((60 + 80 * c + 7 * i) % 256, (200 - 60 * c) % 256, (40 * i) % 256)
-            box = (w // 5, h // 5, w - w // 5, h - h // 5)
-            draw = ImageDraw.Draw(im)
-            if kind == "circle":
-                draw.ellipse(box, fill=fill)
-            elif kind == "square":
-                draw.rectangle(box, fill=fill)
-            else:
-                draw.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) // 2, box[1])], fill=fill)
-            (im if colour else im.convert("L")).save(folder / f"{kind}-{i:03d}.png")
+            _shape(kind, i + c).convert("RGB" if colour else "L").save(folder / f"{kind}-{i:03d}.png")
     return root
 
 
