@@ -123,3 +123,36 @@ def test_opened_images_are_listed_after_a_restart_and_a_gone_folder_is_disabled(
     shutil.rmtree(copy)
     again.window_actions.fill_dataset_menu()
     assert not {a.text(): a for a in again.window_actions.recent_actions}["my-shapes"].isEnabled()
+
+
+@pytest.mark.slow
+def test_the_train_panel_trains_a_conv_vae_on_the_windows_colour_images(qtbot, shapes, tmp_path):
+    w = MainWindow(startup=startup_on(sources.read_images(sources.inspect_images(shapes, size=32)).dataset),
+                   settings=None, train_job_defaults=dict(threads=1, thread_choices=(), out_dir=str(tmp_path / "run"),
+                                                          snapshot_interval_s=0.1))
+    qtbot.addWidget(w)
+    w.show_panel("train")
+    form = w.train_panel.form
+    assert form.dataset_combo.currentText() == "shapes"
+    assert "Trains on shapes" in form.dataset_status.text() and "32 x 32 colour" in form.dataset_status.text()
+    conv = form.arch_combo.findData("conv")
+    assert form.arch_combo.model().item(conv).isEnabled()  # 32 px: conv allowed
+    form.arch_combo.setCurrentIndex(conv)
+    assert form.hidden_edit.text() != "256, 128"  # channel widths now
+    form.epochs_spin.setValue(2)
+
+    with qtbot.waitSignal(w.train_panel.finished, timeout=120_000):
+        assert w.train_panel.start()
+
+    ckpt = w.explore.checkpoint("right")
+    assert ckpt.config.arch == "conv" and ckpt.config.channels == 3 and ckpt.config.image_shape == (32, 32)
+    assert w.explore.space("right").sample(2, seed=0)[1].shape == (2, 32, 32, 3)
+
+
+def test_conv_is_offered_only_for_32_and_64_pixel_images(qtbot):
+    w = MainWindow(startup=load_startup(None, "mnist"), settings=None)
+    qtbot.addWidget(w)
+    form = w.train_panel.form
+    conv = form.arch_combo.findData("conv")
+    assert not form.arch_combo.model().item(conv).isEnabled()
+    assert "only the MLP fits them" in form.arch_combo.toolTip()

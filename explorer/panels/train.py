@@ -143,7 +143,7 @@ class TrainPanel(QWidget):
         self.pace_bar.export_requested.connect(self.ask_export_animation)
         self._build_ui()
         if dataset is not None:
-            self.form.set_dataset(dataset.name)
+            self.form.set_dataset(dataset)
         self.apply_theme(theme)
         self._update_enabled()
 
@@ -246,7 +246,7 @@ class TrainPanel(QWidget):
 
     def set_dataset(self, dataset: DatasetContext) -> bool:
         """Choose the window's dataset in the form (a run going on keeps its own)."""
-        self.form.set_dataset(dataset.name)
+        self.form.set_dataset(dataset)
         return True
 
     def set_data_dir(self, data_dir: str | Path | None) -> None:

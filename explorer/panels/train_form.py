@@ -34,9 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.panels.train_download import DownloadRow
+from explorer.panels.train_images import OWN, ArchChoice, own_source, own_status
+from explorer.startup import DatasetContext
 from models import corrupt, data
 from models.jobs import TrainJob
-from models.nets import ConfigError, NetConfig
+from models.nets import ConfigError, NetConfig, default_hidden
 from models.threads import training_thread_choices
 from models.train import TrainConfig, TrainingError
 
@@ -117,6 +119,7 @@ class TrainSettingsForm(QWidget):
         self.data_dir: str | None = str(data_dir) if data_dir is not None else None
         self.runs_dir = Path(runs_dir) if runs_dir is not None else None
         self._job_defaults = dict(job_defaults or {})
+        self._own: DatasetContext | None = None  # the window's own images, when it shows some
         self.download_row = DownloadRow(mirrors=mirrors)
         self.download_row.button.clicked.connect(self.start_download)
         self.download_row.finished.connect(self._download_finished)
@@ -186,6 +189,9 @@ class TrainSettingsForm(QWidget):
                                              "(the decoder mirrors them). Smaller trains faster")
         self.hidden_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"^\s*(\d+\s*(,\s*)?)*$")))
         form.addRow("Hidden sizes", self.hidden_edit)
+        self.arch_combo = ArchChoice()
+        self.arch_combo.currentIndexChanged.connect(self._arch_changed)
+        form.addRow("Architecture", self.arch_combo)
 
         self.beta_spin = _tip(QDoubleSpinBox(), "VAE: weight of the KL term. Larger pulls the codes harder towards "
                                                 "the prior N(0, I): a smoother but blurrier space")
@@ -304,11 +310,30 @@ class TrainSettingsForm(QWidget):
 
     # ------------------------------------------------------------ dataset
 
-    def set_dataset(self, name: str) -> None:
-        """Choose dataset ``name`` (when the window switches datasets)."""
+    def set_dataset(self, ctx: DatasetContext | str) -> None:
+        """Choose the window's dataset (when it switches datasets): a registered one by
+        name, or its own images (a user's, CIFAR-10) as the first entry."""
+        own = ctx if isinstance(ctx, DatasetContext) and ctx.data is not None else None
+        self._own = own
+        index = self.dataset_combo.findData(OWN)
+        if index >= 0:
+            self.dataset_combo.removeItem(index)
+        if own is not None:
+            self.dataset_combo.insertItem(0, own.title, OWN)
+        name = OWN if own is not None else (ctx.name if isinstance(ctx, DatasetContext) else ctx)
         if self.dataset_combo.findData(name) >= 0:
             _choose(self.dataset_combo, name)
-            self._update_dataset_status()
+        self.arch_combo.follow(own.image_shape if own is not None else (28, 28))
+        self._update_dataset_status()
+
+    def _arch_changed(self) -> None:
+        # Conv hidden sizes are channel widths: an MLP's 256, 128 would not fit them.
+        conv = self.arch_combo.arch() == "conv"
+        self.hidden_edit.setText(", ".join(map(str, default_hidden(self.arch_combo.arch(), self._shape()))) if conv
+                                 else DEFAULTS["hidden"])
+
+    def _shape(self) -> tuple[int, int]:
+        return tuple(self._own.image_shape[:2]) if self._own is not None else (28, 28)  # type: ignore[return-value]
 
     def set_data_dir(self, data_dir: str | Path | None) -> None:
         """Look for (and download) datasets under data_dir instead of the user cache (--data-dir)."""
@@ -328,6 +353,8 @@ class TrainSettingsForm(QWidget):
     def _resolve_dataset(self) -> tuple[str, str | None, bool]:
         """(dataset name, data_dir for the job, found on disk)."""
         key = self.dataset_combo.currentData()
+        if key == OWN and self._own is not None:
+            return self._own.name, None, True
         if key == FOLDER:
             folder = self.folder_edit.text().strip()
             if not folder:
@@ -345,7 +372,10 @@ class TrainSettingsForm(QWidget):
         self.folder_row.setVisible(key == FOLDER)
         busy = self.download_row.is_busy
         name, _, found = self._resolve_dataset()
-        if key == FOLDER:
+        if key == OWN and self._own is not None:
+            text = html.escape(own_status(self._own))
+            self.download_row.setVisible(False)
+        elif key == FOLDER:
             folder = self.folder_edit.text().strip()
             if not folder:
                 text = "Choose a folder that holds the four IDX files."
@@ -371,7 +401,7 @@ class TrainSettingsForm(QWidget):
     def start_download(self) -> None:
         """Download the chosen dataset in the background, with progress and Cancel."""
         key = self.dataset_combo.currentData()
-        if key == FOLDER or self.download_row.is_busy:
+        if key in (FOLDER, OWN) or self.download_row.is_busy:
             return
         self.download_row.start(key, self._root())
         self._update_dataset_status()
@@ -397,7 +427,8 @@ class TrainSettingsForm(QWidget):
         """The TrainJob the form describes; SettingsError says which setting to fix."""
         name, data_dir, found = self._resolve_dataset()
         key = self.dataset_combo.currentData()
-        own_images = "data_source" in self._job_defaults
+        own = self._own if key == OWN else None
+        own_images = "data_source" in self._job_defaults or own is not None
         if key == FOLDER and not found and not own_images:
             raise SettingsError("Choose a folder that holds the four IDX files (Data › Browse…).")
         if not found and name not in data.BUNDLED_DATASETS and not own_images:
@@ -414,7 +445,7 @@ class TrainSettingsForm(QWidget):
             raise SettingsError(f"The learning rate {self.lr_edit.text()!r} is not a number (e.g. 0.001 or 1e-3).") from None
         epochs = self.epochs_spin.value()
         if epochs == 0:
-            train_count = 60_000 if found else 10_000
+            train_count = len(own.data.train_images) if own is not None and own.data is not None else 60_000 if found else 10_000
             epochs = max(1, round(AUTO_SAMPLES / train_count))
         try:
             configs = tuple(
@@ -426,6 +457,7 @@ class TrainSettingsForm(QWidget):
                     likelihood=self.likelihood_combo.currentData(),
                     noise=self.noise_combo.currentData(),
                     noise_level=self.noise_level.value(),
+                    **self.arch_combo.fields(own),
                 )
                 for kind in self.kinds()
             )
@@ -441,6 +473,8 @@ class TrainSettingsForm(QWidget):
             thread_choices=training_thread_choices(),
             out_dir=str(self._new_run_dir()),
         )
+        if own is not None:
+            job = replace(job, data_source=own_source(own), allow_bundled=False)
         return replace(job, **self._job_defaults)
 
     def _new_run_dir(self) -> Path:
