@@ -356,6 +356,11 @@ class MainWindow(QMainWindow):
 
     def _training_finished(self, result: RunResult) -> None:
         self.checkpoints.load_trained(result, dataset=self.dataset, title=self.context.title)
+        left = self.explore.checkpoint("left")
+        if left is not None and left.config.kind == "dae" and str(left.path) in map(str, result.checkpoints):
+            # The DAE just trained (a colorizing one on the grey damage) restores in Denoise and Inpaint too.
+            self.workbench.set_denoisers(dae=left, dae_masking=self.workbench.dae_masking)
+            self._share_models()
 
     def restore_bundled_models(self) -> bool:
         """Put the dataset's bundled models back in every panel (after a run replaced them)."""

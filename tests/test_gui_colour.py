@@ -156,3 +156,38 @@ def test_conv_is_offered_only_for_32_and_64_pixel_images(qtbot):
     conv = form.arch_combo.findData("conv")
     assert not form.arch_combo.model().item(conv).isEnabled()
     assert "only the MLP fits them" in form.arch_combo.toolTip()
+
+
+def test_denoise_offers_colorization_on_colour_images_and_scores_a_colorizing_dae(qtbot, shapes):
+    from models.checkpoint import Checkpoint
+    from models.data import as_float_images
+    from models.nets import NetConfig, build_model
+    from models.train import TrainConfig, Trainer
+
+    w = open_window(qtbot, shapes)
+    ds = w.context.data
+    config = NetConfig(kind="dae", image_shape=(32, 32), channels=3, latent=16, hidden=(128,), noise="grey", noise_level=1.0)
+    x = as_float_images(ds.train_images)
+    model = build_model(config, data_mean=x.mean(0), seed=0)
+    Trainer(model, config=TrainConfig(epochs=30, batch_size=32, lr=3e-3), train_x=x).fit()
+    w.workbench.set_denoisers(dae=Checkpoint(model=model.eval(), config=config), dae_masking=None)
+
+    w.show_panel("denoise")
+    panel = w.denoise
+    kinds = [panel.kind.itemData(i) for i in range(panel.kind.count())]
+    assert "grey" in kinds and "old_photo" in kinds
+    panel.kind.setCurrentIndex(kinds.index("grey"))
+    panel.refresh()
+
+    assert panel.noisy.shape == (32, 32, 3) and np.allclose(panel.noisy[..., 0], panel.noisy[..., 2])
+    assert panel.output_views["dae"].caption().startswith("Colorizing AE")
+    assert is_colour(panel.outputs["dae"][-1])
+    assert panel.psnr["dae"] > panel.psnr["noisy"]  # it puts colour back
+
+
+def test_denoise_on_grey_digits_does_not_offer_colour_damages(qtbot):
+    w = MainWindow(startup=load_startup(None, "mnist"), settings=None)
+    qtbot.addWidget(w)
+    w.show_panel("denoise")
+    kinds = [w.denoise.kind.itemData(i) for i in range(w.denoise.kind.count())]
+    assert "grey" not in kinds and "old_photo" in kinds

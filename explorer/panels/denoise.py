@@ -23,7 +23,7 @@ from explorer.panels.workbench import Workbench
 from explorer.startup import DatasetContext
 from explorer.widgets.image_view import ImageStrip, ImageView
 from explorer.widgets.theme import LIGHT, Theme
-from models.corrupt import CORRUPTIONS, corrupt
+from models.corrupt import CORRUPTIONS, corrupt, corruptions_for
 from models.metrics import feed_back, psnr_db
 
 OUTPUTS = ("dae", "ae", "vae")
@@ -81,7 +81,10 @@ class DenoisePanel(QWidget, PanelDefaults):
         self.source = SourcePicker(workbench=self.workbench, settings=self._settings, key="denoise")
 
         self.kind = QComboBox()
-        for name, spec in CORRUPTIONS.items():
+        # Colour images also get the colorization and old-photo damages (A grey one has no colour to lose).
+        self._colour = self.workbench.dataset.colour
+        for name in corruptions_for(3 if self._colour else 1):
+            spec = CORRUPTIONS[name]
             self.kind.addItem(spec.title, name)
             self.kind.setItemData(self.kind.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
         self.kind.setToolTip("What happens to the digit: noise to remove, blur to sharpen, low resolution to restore")
@@ -239,6 +242,13 @@ class DenoisePanel(QWidget, PanelDefaults):
             "vae": wb.vae.model if wb.vae is not None else None,
         }
 
+    def titles(self) -> dict[str, str]:
+        """Each output's name; a DAE trained on the grey damage is a colorizing AE."""
+        dae = self.workbench.dae
+        noise = dae.config.noise if dae is not None else ""
+        name = {"grey": "Colorizing AE", "old_photo": "Restoring AE"}.get(noise, OUTPUT_TITLES["dae"])
+        return {**OUTPUT_TITLES, "dae": name}
+
     def refresh(self) -> None:
         """Damage the source digit with the current settings and update every output."""
         clean = self.source.image()
@@ -265,12 +275,13 @@ class DenoisePanel(QWidget, PanelDefaults):
         self.noisy_view.set_image(noisy, f"Damaged\n{_db(self.psnr['noisy'], 'noisy' in self.identical)}")
         passes = self.passes.value()
         missing = []
+        titles = self.titles()
         for key, model in self._models().items():
             if model is None:
                 self.outputs[key] = None
-                self.output_views[key].set_image(None, OUTPUT_TITLES[key])
+                self.output_views[key].set_image(None, titles[key])
                 self.pass_strips[key].clear()
-                missing.append(OUTPUT_TITLES[key])
+                missing.append(titles[key])
                 continue
             out = feed_back(model, noisy, passes)
             self.outputs[key] = out
@@ -284,7 +295,7 @@ class DenoisePanel(QWidget, PanelDefaults):
             if not same[-1] and "noisy" not in self.identical:
                 figure += f" ({scores[-1] - self.psnr['noisy']:+.1f})"
             after = "" if passes == 1 else f" after {passes} passes"
-            self.output_views[key].set_image(out[-1], f"{OUTPUT_TITLES[key]}\n{figure}{after}")
+            self.output_views[key].set_image(out[-1], f"{titles[key]}\n{figure}{after}")
             self.pass_strips[key].set_images(out, ["∞" if eq else f"{s:.1f}" for s, eq in zip(scores, same, strict=True)])
         best = max((k for k in OUTPUTS if k in self.psnr), key=lambda k: self.psnr[k], default=None)
         if "noisy" in self.identical:
@@ -292,7 +303,7 @@ class DenoisePanel(QWidget, PanelDefaults):
         else:
             text = f"{spec.title}, {spec.level_name} {level:g}: the damaged digit is {self.psnr['noisy']:.1f} dB from the clean one."
         if best is not None:
-            text += f" Closest restoration: {OUTPUT_TITLES[best]} ({_db(self.psnr[best], best in self.identical)})."
+            text += f" Closest restoration: {titles[best]} ({_db(self.psnr[best], best in self.identical)})."
         if missing:
             text += f" Not loaded: {', '.join(missing)}."
         self.message.setText(text)
@@ -317,5 +328,6 @@ class DenoisePanel(QWidget, PanelDefaults):
         self.refresh()
 
     def set_dataset(self, dataset: DatasetContext) -> bool:
-        """The workbench brings the new dataset (its data_changed signal)."""
-        return True
+        """The workbench brings the new dataset (its data_changed signal); from grey to
+        colour or back, the panel is built again with the damages that fit."""
+        return dataset.colour == self._colour
