@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --download: a local mirror (URL/<dataset>/<file>) tried before the public ones "
                    "(default: $LATENT_EXPLORER_MIRROR)")
     t.add_argument("--bundled", action="store_true", help="train on the bundled 10,000 MNIST test images (no download)")
+    t.add_argument("--init", type=Path, default=None, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights (same kind, sizes and images) instead of fresh ones")
     t.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
 
     e = sub.add_parser("eval", help="evaluate checkpoints on a test set", description="Evaluate checkpoints (default: the bundled ones).")
@@ -357,6 +359,8 @@ def validate_train(args: argparse.Namespace) -> None:
         raise CliError("--mirror is where --download fetches from; add --download")
     _mirror_arg(args.mirror)
     _writable(args.out, "--out", what="the checkpoint")
+    if args.init is not None:
+        _init_checkpoint(args)
 
 
 def _architecture(arch: str, side: int, colour: bool) -> None:
@@ -371,6 +375,23 @@ def _architecture(arch: str, side: int, colour: bool) -> None:
             raise CliError(f"--arch conv takes 32 or 64 pixel images, these are {side} x {side}; add --size 32 or --size 64")
     if colour and "channels" not in fields:
         raise CliError("colour images need colour models, which this version lacks; add --grey")
+
+
+def _init_checkpoint(args: argparse.Namespace):
+    """The checkpoint --init starts from, refused unless the model asked for has its shape."""
+    from models import checkpoint
+
+    try:
+        ck = checkpoint.load_checkpoint(args.init)
+    except checkpoint.CheckpointError as exc:
+        raise CliError(f"--init: {exc}") from exc
+    c = ck.config
+    asked = {"kind": args.model, "latent": args.latent}
+    have = {"kind": c.kind, "latent": c.latent}
+    for key, value in asked.items():
+        if value != have[key]:
+            raise CliError(f"--init: {args.init} holds a {c.title.lower()} with {key} {have[key]}, not {value}")
+    return ck
 
 
 def validate_eval(args: argparse.Namespace) -> None:
@@ -481,8 +502,11 @@ def _read_user_images(source, *, quiet: bool = False):
 def _training_data(args: argparse.Namespace, *, quiet: bool = False):
     if args.source is not None:
         return _read_user_images(args.source, quiet=quiet)
-    return _load_data(args.dataset or "mnist", args.data_dir, download=args.download, bundled=args.bundled,
-                      mirror=args.mirror, size=args.size)
+    from models import sources
+
+    ds = _load_data(args.dataset or "mnist", args.data_dir, download=args.download, bundled=args.bundled,
+                    mirror=args.mirror, size=args.size)
+    return sources.greyed(ds) if args.colour is False else ds
 
 
 def _net_config(args: argparse.Namespace, ds, noise_level: float):
@@ -554,6 +578,12 @@ def _train(args: argparse.Namespace, group) -> int:
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc
     model = build_model(config, data_mean=as_float_images(ds.train_images).mean(dim=0), seed=args.seed)
+    if args.init is not None:
+        start = _init_checkpoint(args)
+        if start.config.pixels != config.pixels or start.config.hidden != config.hidden:
+            raise CliError(f"--init: {args.init} has hidden layers {list(start.config.hidden)} on {start.config.pixels} values "
+                           f"an image; this run builds {list(config.hidden)} on {config.pixels}")
+        model.load_state_dict(start.model.state_dict())
     description = sources.describe(ds)
     colour = "colour" if description["colour"] else "grey"
     say(f"training {config.title.lower()} (latent {config.latent}, hidden {list(config.hidden)}) "
@@ -740,7 +770,7 @@ def _eval_data(args: argparse.Namespace, ck, *, what: str = "evaluating"):
     side = ck.config.image_shape[0]
     if side != ds.test_images.shape[1] and side in sources.SIZES and side > ds.test_images.shape[1]:
         ds = sources.resized(ds, side)  # trained on the dataset padded (e.g. 28 -> 32 for a conv net)
-    return ds
+    return sources.greyed(ds) if getattr(ck.config, "channels", 1) == 1 else ds  # trained on CIFAR-10 in grey
 
 
 def _check_fits(ck, ds) -> None:
@@ -761,10 +791,10 @@ def _test_data(name: str, data_dir: Path | None, *, what: str = "evaluating"):
     bundled test images (eval and codes)."""
     if data_dir is not None:
         return _load_data(name, data_dir)
-    from models import data
+    from models import data, sources
 
     try:
-        return data.load_dataset(name)
+        return sources.load_registered(name)
     except data.DataError as exc:
         if name not in data.BUNDLED_DATASETS:
             if not isinstance(exc, data.DatasetNotFoundError):

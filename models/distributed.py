@@ -171,8 +171,9 @@ def start_group(device: torch.device) -> Group:
     else:
         raise DistributedError(f"training on several processes needs CUDA or the CPU, not {device.type}; use --device cpu")
     try:
-        dist.init_process_group(backend, rank=rank, world_size=world,
-                                timeout=datetime.timedelta(seconds=timeout_seconds()))
+        # device_id binds each NCCL rank to its GPU at once (its barriers then need no guess).
+        dist.init_process_group(backend, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=timeout_seconds()),
+                                device_id=device if device.type == "cuda" else None)
     except (RuntimeError, ValueError) as exc:  # DistNetworkError and DistStoreError are RuntimeErrors
         raise DistributedError(f"rank {rank} of {world} could not join the others: {exc}".splitlines()[0]) from exc
     return Group(rank=rank, world_size=world, local_rank=local, backend=backend, device=device)

@@ -271,7 +271,9 @@ def load_source(what: str | os.PathLike, *, size: int | None = None, colour: boo
         ds = load_registered(what, **options)
         if fit == "crop":
             raise SourceError(f"{what}: its images are padded to a larger size, never cropped; leave out --fit")
-        return Opened(resized(ds, size))
+        if colour and ds.train_images.ndim == 3:
+            raise SourceError(f"{what}: its images are grey")
+        return Opened(resized(greyed(ds) if colour is False else ds, size))
     return read_images(inspect_images(what, size=size, colour=colour, fit=fit), **options)
 
 
@@ -288,6 +290,13 @@ def resized(ds: data.Dataset, size: int | None) -> data.Dataset:
     pad = [(0, 0), (before, size - side - before), (before, size - side - before)] + [(0, 0)] * (ds.train_images.ndim - 3)
     return replace(ds, train_images=np.pad(ds.train_images, pad), test_images=np.pad(ds.test_images, pad),
                    source=f"{ds.source}, padded to {size} x {size}")
+
+
+def greyed(ds: data.Dataset) -> data.Dataset:
+    """A registered colour dataset (CIFAR-10) in grey; a grey one as it is."""
+    if ds.train_images.ndim != 4:
+        return ds
+    return replace(ds, train_images=_grey(ds.train_images), test_images=_grey(ds.test_images), source=f"{ds.source}, in grey")
 
 
 def describe(ds: data.Dataset) -> dict[str, Any]:

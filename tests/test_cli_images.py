@@ -112,6 +112,31 @@ def test_a_registered_dataset_is_described_too(files, tmp_path):
     assert f"--images {files['npz']}: the images are 32 x 32, not 28 x 28" in line
 
 
+def test_cifar10_by_name_trains_in_colour_and_in_grey(tmp_path):
+    from models import cifar
+
+    folder = tmp_path / "data" / "cifar-10-batches-bin"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for name in (*cifar.TRAIN_FILES, cifar.TEST_FILE):
+        records = np.concatenate([rng.integers(0, 10, (12, 1)), rng.integers(0, 256, (12, 3 * 32 * 32))], axis=1)
+        (folder / name).write_bytes(records.astype(np.uint8).tobytes())
+    common = ("--dataset", "cifar10", "--data-dir", tmp_path / "data", "--epochs", "1", "--threads", "1")
+    out = run_cli("train", "--model", "vae", "--arch", "conv", "--latent", "4", *common, "--out", tmp_path / "c.pt",
+                  cache=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "CIFAR-10 (32 x 32 colour): 60 training images, 12 test images" in out.stdout
+    ck = load_checkpoint(tmp_path / "c.pt")
+    assert ck.config.channels == 3 and ck.meta["dataset_description"]["colour"] is True
+    out = run_cli("train", "--model", "ae", "--grey", *common, "--out", tmp_path / "g.pt", cache=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert load_checkpoint(tmp_path / "g.pt").config.channels == 1
+    # eval reads the checkpoint's dataset in the colour it was trained in.
+    out = run_cli("eval", tmp_path / "g.pt", "--data-dir", tmp_path / "data", "--iwae-k", "0", cache=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "CIFAR-10, 12 images" in out.stdout and "in grey" in out.stdout
+
+
 def test_converting_a_folder_shows_progress_on_a_terminal(files, tmp_path):
     master, slave = pty.openpty()
     try:
@@ -152,6 +177,7 @@ def test_converting_a_folder_shows_progress_on_a_terminal(files, tmp_path):
     (("train", "--bundled", "--arch", "conv"), "--arch conv takes 32 or 64 pixel images, these are 28 x 28"),
     (("train", "--bundled", "--size", "30"), "can be padded to 32 or 64 pixels, not 30"),
     (("train", "--bundled", "--colour"), "mnist's images are grey"),
+    (("train", "--bundled", "--dataset", "cifar10"), "CIFAR-10 needs --download or --data-dir"),
     (("train", "--bundled", "--model", "dae", "--noise", "sparkle"), "unknown --noise 'sparkle': choose one of gaussian"),
     (("eval", "--images", "{root}/missing"), "--images {root}/missing: no such file or folder"),
     (("--images", "{root}/missing"), "--images {root}/missing: no such file or folder"),
