@@ -373,12 +373,14 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
 def _save_all(job: TrainJob, trainers: list[Trainer], ds: data.Dataset, *, stopped: bool, status: str = "") -> tuple[str, ...]:
     if job.out_dir is None:
         return ()
+    from models.sources import describe
+
     out = Path(job.out_dir)
     paths = []
     for t in trainers:
         meta = run_meta(
             dataset=ds.name, source=ds.source, config=job.train, result=t.result,
-            status=status or ("stopped early" if stopped else "complete"),
+            status=status or ("stopped early" if stopped else "complete"), description=describe(ds),
         )
         paths.append(str(checkpoint.save_checkpoint(out / f"{t.model.kind}.pt", t.model.cpu(), meta=meta)))
     return tuple(paths)

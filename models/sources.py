@@ -301,13 +301,14 @@ def greyed(ds: data.Dataset) -> data.Dataset:
 
 def describe(ds: data.Dataset) -> dict[str, Any]:
     """What ``ds`` is, for a checkpoint's metadata: the description ``read_images`` gave
-    it, else (a registered dataset) one of the same shape."""
+    it, else one of the same shape (format "registered" for a registered dataset,
+    "in memory" for arrays a caller made)."""
     if ds.description is not None:
         return dict(ds.description)
     return {
         "name": ds.name,
         "title": ds.title,
-        "format": "registered",
+        "format": "registered" if ds.name in REGISTERED else "in memory",
         "size": int(ds.train_images.shape[1]),
         "colour": ds.train_images.ndim == 4,
         "classes": list(ds.class_names),
