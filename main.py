@@ -562,10 +562,12 @@ def _train(args: argparse.Namespace, group) -> int:
 
     main_rank = group is None or group.is_main
     say = print if main_rank else (lambda *a, **k: None)
-    if group is not None and not main_rank:
-        group.barrier()  # rank 0 downloads or converts first; the others then read its cache
+    # Each machine's first process downloads or converts the data; the others then read its cache.
+    first_on_node = group is None or group.local_rank == 0
+    if group is not None and not first_on_node:
+        group.barrier()
     ds = _training_data(args, quiet=not main_rank)
-    if group is not None and main_rank:
+    if group is not None and first_on_node:
         group.barrier()
     noise_level = corrupt.CORRUPTIONS[args.noise].default_level if args.noise_level is None else args.noise_level
     try:
