@@ -191,3 +191,22 @@ def test_denoise_on_grey_digits_does_not_offer_colour_damages(qtbot):
     w.show_panel("denoise")
     kinds = [w.denoise.kind.itemData(i) for i in range(w.denoise.kind.count())]
     assert "grey" not in kinds and "old_photo" in kinds
+
+
+def test_inpaint_fills_a_hole_in_a_colour_image_and_keeps_the_known_pixels(qtbot, shapes):
+    w = open_window(qtbot, shapes)
+    with qtbot.waitSignal(w.datasets.quick_ready, timeout=60_000):
+        pass
+    w.show_panel("inpaint")
+    panel = w.inpaint
+    assert panel.editor.mask().shape == (32, 32)
+    panel.animate.setChecked(False)
+    panel.start()
+
+    filled = panel._picture(panel.results["ae_projection"].image)
+    mask = panel.editor.mask()
+    assert filled.shape == (32, 32, 3) and mask.any()
+    np.testing.assert_array_equal(filled[~mask], panel.clean[~mask])  # known pixels are the image's own
+    mean_fill = panel._picture(panel.results["mean_fill"].image)
+    assert np.abs(filled[mask] - mean_fill[mask]).max() > 0.05  # the AE painted the hole, not the mean image
+    assert len(panel.errors["ae_projection"]) == 21 and all(np.isfinite(panel.errors["ae_projection"]))

@@ -31,6 +31,7 @@ from explorer.widgets.canvas import MASK_TOOLS, MaskEditor
 from explorer.widgets.image_view import ImageView
 from explorer.widgets.theme import LIGHT, Theme, style_plot
 from models.corrupt import PRESET_MASKS, preset_mask
+from models.data import as_float_images, to_display
 from models.inpaint import (
     METHOD_TITLES,
     InpaintResult,
@@ -108,19 +109,22 @@ class InpaintPanel(QWidget, PanelDefaults):
         self._restart = QTimer(self, singleShot=True, interval=0)
         self._restart.timeout.connect(self._auto_start)
         self._stale = False
+        # The images' size and colour: masks are (H, W) and hide a pixel's three channels together.
+        self._shape = tuple(workbench.dataset.image_shape[:2])
+        self._channels = 3 if workbench.dataset.colour else 1
         self._build_ui()
         self.source.changed.connect(self._source_changed)
         workbench.models_changed.connect(self._models_changed)
         self.editor.mask_changed.connect(self._restart.start)
         self._source_changed()
         if not self.editor.mask().any():
-            self.editor.set_mask(preset_mask("center_square").numpy())
+            self.editor.set_mask(preset_mask("center_square", self._shape).numpy())
 
     # ------------------------------------------------------------ construction
 
     def _build_ui(self) -> None:
         self.source = SourcePicker(workbench=self.workbench, settings=self._settings, key="inpaint")
-        self.editor = MaskEditor()
+        self.editor = MaskEditor(shape=self._shape)
 
         tools = QHBoxLayout()
         self.tool_actions: dict[str, QAction] = {}
@@ -252,7 +256,7 @@ class InpaintPanel(QWidget, PanelDefaults):
         self.tool_actions[name].setChecked(True)
 
     def set_preset(self, name: str, *, seed: int | None = 0) -> None:
-        self.editor.set_mask(preset_mask(name, seed=seed).numpy())
+        self.editor.set_mask(preset_mask(name, self._shape, seed=seed).numpy())
 
     def _preset_chosen(self, index: int) -> None:
         name = self.preset.itemData(index)
@@ -265,7 +269,7 @@ class InpaintPanel(QWidget, PanelDefaults):
 
     def _source_changed(self) -> None:
         self.clean = self.source.image()
-        self.editor.set_image(self.clean if self.clean is not None else np.zeros((28, 28), np.float32))
+        self.editor.set_image(self.clean if self.clean is not None else np.zeros((*self._shape, 3) if self._channels == 3 else self._shape, np.float32))
         self._restart.start()
 
     def _models_changed(self) -> None:
@@ -301,8 +305,10 @@ class InpaintPanel(QWidget, PanelDefaults):
             self.message.setText(self.source.why_none())
             self.progress.setText("")
             return
-        x = torch.from_numpy(self.clean.reshape(1, -1).astype(np.float32))
+        x = as_float_images(self.clean[None].astype(np.float32))  # model rows, channels first
+        mask = np.tile(mask.reshape(-1), self._channels)
         mean = self.workbench.mean_image
+        mean = as_float_images(mean[None])[0].numpy() if mean is not None else None
         wb = self.workbench
         models = {"ae_projection": wb.ae, "vae_latent": wb.vae, "dae": wb.dae, "dae_masking": wb.dae_masking}
         missing = []
@@ -323,7 +329,7 @@ class InpaintPanel(QWidget, PanelDefaults):
         baseline = mean_fill(x, mask, mean if mean is not None else np.full(x.shape[1], 0.5, np.float32))
         self.results["mean_fill"] = baseline
         self.mean_error = masked_mse(baseline.image, x, mask)
-        self.views["mean_fill"].set_image(baseline.image.reshape(self.clean.shape).numpy(), f"Mean image\n{self.mean_error:.4f}")
+        self.views["mean_fill"].set_image(self._picture(baseline.image), f"Mean image\n{self.mean_error:.4f}")
         self.mean_line.setValue(self.mean_error)
         self._y_top = max(self.mean_error, 1e-4) * 1.6
         self.plot.setYRange(0, self._y_top, padding=0)
@@ -369,7 +375,7 @@ class InpaintPanel(QWidget, PanelDefaults):
             self.errors[m].append(error)
             if result.fallback:
                 self.fallbacks[m] = result.fallback
-            image = result.image.reshape(self.clean.shape).numpy()
+            image = self._picture(result.image)
             done = result.step == STEPS[m]
             self.views[m].set_image(image, f"{SHORT_TITLES[m]}\n{result.step}/{STEPS[m]} · {error:.4f}{'' if done else ' …'}")
             self.curves[m].setData(np.arange(len(self.errors[m])), self.errors[m])
@@ -439,5 +445,10 @@ class InpaintPanel(QWidget, PanelDefaults):
         self.animate.setChecked(True)
 
     def set_dataset(self, dataset: DatasetContext) -> bool:
-        """The workbench brings the new dataset (its data_changed signal)."""
-        return True
+        """The workbench brings the new dataset (its data_changed signal); images of
+        another size or colour build the panel again, with a mask editor of their size."""
+        return (tuple(dataset.image_shape[:2]), 3 if dataset.colour else 1) == (self._shape, self._channels)
+
+    def _picture(self, rows: torch.Tensor) -> np.ndarray:
+        """A fill's model rows as the image the views show, (H, W) or (H, W, 3)."""
+        return to_display(rows.reshape(1, -1), self._shape, self._channels)[0]
