@@ -102,3 +102,20 @@ def test_a_bad_augment_argument_is_one_error_line(args, says, tmp_path):
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "o.pt").exists()
 
+
+
+def test_train_init_starts_from_a_checkpoint_and_refuses_one_of_another_shape(tmp_path):
+    vae = ROOT / "resources" / "models" / "mnist" / "vae.pt"
+    base = [sys.executable, str(ROOT / "main.py"), "train", "--bundled", "--epochs", "1", "--threads", "1"]
+    run = subprocess.run([*base, "--model", "vae", "--init", str(vae), "--out", str(tmp_path / "warm.pt")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    # A warm start begins where the bundled VAE is: one epoch on 10,000 images leaves a trained model's figure.
+    assert load_checkpoint(tmp_path / "warm.pt").meta["test"]["nelbo"] < 150
+    for args, says in ((["--model", "ae"], "kind vae, not ae"), (["--model", "vae", "--latent", "8"], "latent 2, not 8"),
+                       (["--model", "vae", "--hidden", "64"], "hidden layers")):
+        run = subprocess.run([*base, *args, "--init", str(vae), "--out", str(tmp_path / "bad.pt")],
+                             capture_output=True, text=True, timeout=600)
+        errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+        assert run.returncode == 2 and len(errors) == 1 and says in errors[0], run.stderr
+        assert "Traceback" not in run.stderr and not (tmp_path / "bad.pt").exists()
