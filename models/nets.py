@@ -403,8 +403,8 @@ def init_output_bias(model: Model, mean_image: torch.Tensor) -> None:
 def init_weights(model: nn.Module, generator: torch.Generator) -> None:
     """Draw every linear and conv layer's weights and bias from ``generator`` exactly
     as torch's layers do from the global RNG (uniform in +-1/sqrt(fan_in)), so a
-    generator seeded with s gives the weights ``torch.manual_seed(s)`` would; a
-    conv decoder's bias map starts at zero, as it is built."""
+    generator seeded with s gives the weights ``torch.manual_seed(s)`` would; batch
+    norms and a conv decoder's bias map start as they are built (no draw)."""
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             # torch's fan_in: weight.size(1) times the kernel's area (a transposed
@@ -414,6 +414,8 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> None:
             module.weight.uniform_(-bound, bound, generator=generator)
             if module.bias is not None:
                 module.bias.uniform_(-bound, bound, generator=generator)
+        elif isinstance(module, nn.BatchNorm2d):
+            module.reset_parameters()  # weight 1, bias 0, running mean 0 and variance 1
         elif isinstance(module, conv.BiasMap):
             module.bias.zero_()
 
