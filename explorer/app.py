@@ -345,6 +345,12 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
     if not window.models_pending():
         configure_torch()
     window.set_data_dir(data_dir)
+    if getattr(args, "images", None) is not None and settings is not None:
+        from explorer.panels.datasets import Recent
+
+        # Images opened from the command line are listed under View › Dataset next time too.
+        window.datasets.remember(Recent(str(Path(args.images).expanduser().resolve()), getattr(args, "size", None),
+                                        getattr(args, "colour", None), getattr(args, "fit", None)))
     if panel is not None and panel not in window.panel_names():
         sys.stderr.write(f"error: unknown panel {panel!r}; valid panels: {', '.join(window.panel_names())}\n")
         window.deleteLater()

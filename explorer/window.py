@@ -26,6 +26,7 @@ from explorer.panels.explore import ExplorePanel, model_name
 from explorer.panels.explore_exports import Exports
 from explorer.panels.registry import PanelRegistry
 from explorer.panels.session import Session
+from explorer.panels.unavailable import unavailable_page
 from explorer.panels.workbench import Workbench
 from explorer.startup import (
     SIDES,
@@ -244,10 +245,9 @@ class MainWindow(QMainWindow):
     def _make_hands_on_panel(self, module: str, cls: str) -> QWidget:
         """A Draw, Denoise or Inpaint panel on the shared workbench (the Draw panel's
         'unavailable' page on images it cannot draw for)."""
-        if module == "draw" and not self.context.drawable:
-            from explorer.panels.unavailable import UnavailablePanel, draw_unavailable_text
-
-            return UnavailablePanel(dataset=self.context, message=draw_unavailable_text, works_on=lambda c: c.drawable)
+        page = unavailable_page(module, self.context)
+        if page is not None:
+            return page
         panel_class = getattr(importlib.import_module(f"explorer.panels.{module}"), cls)
         return panel_class(workbench=self.workbench, theme=self.theme, settings=self._settings)
 
@@ -262,10 +262,9 @@ class MainWindow(QMainWindow):
         return panel
 
     def _make_lab_panel(self) -> QWidget:
-        if not self.context.drawable:  # the Lab's experiments are built on 28 x 28 grey digits
-            from explorer.panels.unavailable import UnavailablePanel, lab_unavailable_text
-
-            return UnavailablePanel(dataset=self.context, message=lab_unavailable_text, works_on=lambda c: c.drawable)
+        page = unavailable_page("lab", self.context)  # the Lab's experiments are built on 28 x 28 grey digits
+        if page is not None:
+            return page
         from explorer.lab.panel import LabPanel
 
         return LabPanel(dataset=self.context, theme=self.theme, settings=self._settings)

@@ -15,7 +15,7 @@ from explorer.widgets.computation_strip import ComputationStrip
 from explorer.widgets.computation_views import num
 from explorer.widgets.fitting import WrappingLabel
 from explorer.widgets.theme import LIGHT, Theme
-from models.computation import draw_eps, gradient_magnitudes, trace
+from models.computation import TraceError, check_traceable, draw_eps, gradient_magnitudes, trace
 
 ROLES = ("ae", "vae")
 INTRO = ("The current image through each model: click a test image in Explore, draw in Draw, or drag on an Explore "
@@ -30,6 +30,14 @@ def plane_span(codes: np.ndarray) -> float:
         return 1.0
     lo, hi = np.quantile(codes[:, :2], [0.01, 0.99], axis=0)
     return float(max((hi - lo).max() * 1.15, 1e-3))
+
+
+def _traceable(model) -> bool:
+    try:
+        check_traceable(model)
+    except TraceError:
+        return False
+    return True
 
 
 class ComputationPanel(QWidget, PanelDefaults):
@@ -166,6 +174,11 @@ class ComputationPanel(QWidget, PanelDefaults):
                 strip.clear(f"No {role.upper()} loaded: open one in the Explore panel")
                 continue
             model = slot.model
+            try:
+                check_traceable(model)
+            except TraceError as exc:  # a conv or colour model: say why instead of an empty strip
+                strip.clear(str(exc)[0].upper() + str(exc)[1:])
+                continue
             if focus.kind == "code":
                 x, y = focus.xy
                 z = slot.space.plane_to_codes(np.array([[x, y]]))[0]
@@ -201,8 +214,9 @@ class ComputationPanel(QWidget, PanelDefaults):
             strip.apply_theme(theme)
 
     def set_dataset(self, dataset: DatasetContext) -> bool:
-        """The workbench brings the new images (its data_changed signal)."""
-        return True
+        """The workbench brings the new images (its data_changed signal); on colour
+        images the window shows why the panel does not work there."""
+        return not dataset.colour
 
     def demo(self) -> None:
         """A clear test digit, ε from seed 0, one step's gradients shown."""
@@ -213,7 +227,7 @@ class ComputationPanel(QWidget, PanelDefaults):
             candidates = np.flatnonzero(np.asarray(labels) == DEMO_CLASS)[:DEMO_CANDIDATES]
             ranks = np.zeros(len(candidates))
             for slot in (wb.ae, wb.vae):
-                if slot is not None:
+                if slot is not None and _traceable(slot.model):
                     losses = [trace(slot.model, wb.image(int(i))).total or 0.0 for i in candidates]
                     ranks += np.argsort(np.argsort(losses))
             index = int(candidates[int(np.argmin(ranks))])

@@ -299,5 +299,8 @@ class DatasetSwitch(QObject):
         return self.open_images(item.path, size=item.size, colour=item.colour, fit=item.fit)
 
     def shutdown(self, timeout: float = 1.0) -> None:
-        self.quick.shutdown(timeout)
+        # The first models stop at their next batch, but not inside torch's import, which
+        # a loaded machine can take seconds over: wait for it rather than leave a thread
+        # running when the application ends.
+        self.quick.shutdown(max(timeout, 15.0))
         self.converting.shutdown(timeout)
