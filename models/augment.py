@@ -13,19 +13,33 @@ latent space on slant and stroke width).
 
 Distorting a digit costs about a millisecond (``to_mnist`` per image), too slow to redo
 every batch, so ``copies`` distorted versions of the training set are made once before
-the first step and each batch draws from them."""
+the first step and each batch draws from them. They are cached (``.npz``, keyed by the
+images' bytes, the seed and the preprocessing's settings): the copies are drawn one
+after another from one generator, so a cached set of more copies serves a run that
+asks for fewer, and the second model trained on the same digits starts at once."""
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from models import drawing
 from models.data import IMAGE_SHAPE
+from models.files import atomic_write_bytes, default_cache_dir
+
+log = logging.getLogger(__name__)
 
 # Progress of the pool's making: (images done, images in all).
 Progress = Callable[[int, int], None]
 CHUNK = 2000
+# Bump when models.foreign's distortions change, so old cached copies are not reused.
+CACHE_VERSION = 1
 
 
 class AugmentError(ValueError):
@@ -63,21 +77,26 @@ class WriterAugment:
         self.copies = copies
         n = train_x.shape[0]
         images = train_x.detach().cpu().reshape(n, *IMAGE_SHAPE).numpy()
-        # uint8 keeps the pool at a quarter of float32's memory (47 MB per copy of 60,000).
-        pool = np.empty((copies, n, pixels), dtype=np.uint8)
-        g = torch.Generator().manual_seed(seed + 7919)  # not the stand-in's seeds (0, 1)
-        done, total = 0, copies * n
-        for c in range(copies):
-            for start in range(0, n, CHUNK):
-                if should_stop is not None and should_stop():
-                    raise InterruptedError("stopped while the augmented copies were made")
-                part = distort_digits(images[start : start + CHUNK], g)
-                pool[c, start : start + len(part)] = np.rint(part.reshape(len(part), -1) * 255).astype(np.uint8)
-                done += len(part)
-                if progress is not None:
-                    progress(done, total)
-        self.pool = torch.from_numpy(pool)
-        self._device = train_x.device
+        cache = _cache_path(images, seed)
+        pool = _read_cache(cache, copies, n)
+        if pool is None:
+            # uint8 keeps the pool at a quarter of float32's memory (47 MB per copy of 60,000).
+            pool = np.empty((copies, n, pixels), dtype=np.uint8)
+            g = torch.Generator().manual_seed(seed + 7919)  # not the stand-in's seeds (0, 1)
+            done, total = 0, copies * n
+            for c in range(copies):
+                for start in range(0, n, CHUNK):
+                    if should_stop is not None and should_stop():
+                        raise InterruptedError("stopped while the augmented copies were made")
+                    part = distort_digits(images[start : start + CHUNK], g)
+                    pool[c, start : start + len(part)] = np.rint(part.reshape(len(part), -1) * 255).astype(np.uint8)
+                    done += len(part)
+                    if progress is not None:
+                        progress(done, total)
+            _write_cache(cache, pool)
+        elif progress is not None:
+            progress(copies * n, copies * n)
+        self.pool = torch.from_numpy(np.ascontiguousarray(pool[:copies]))
 
     def inputs(self, batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The encoder's inputs for ``batch`` (the clean images at training-set positions
@@ -94,3 +113,38 @@ class WriterAugment:
         out = batch.clone()
         out[rows] = distorted
         return out
+
+
+def _cache_path(images: np.ndarray, seed: int) -> Path:
+    h = hashlib.sha256()
+    h.update(repr((CACHE_VERSION, seed, images.shape, drawing.INK_TARGET, drawing.SHARPEN_SIGMA,
+                   drawing.SHARPEN_STEPS)).encode())
+    h.update(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+    return default_cache_dir() / "augment" / f"{h.hexdigest()[:32]}.npz"
+
+
+def _read_cache(path: Path, copies: int, n: int) -> np.ndarray | None:
+    """The cached copies when there are at least ``copies`` of the right shape, else None
+    (a damaged or foreign file is only logged: the copies are made again)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            pool = z["pool"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("ignoring the augmentation cache %s: %s", path, exc)
+        return None
+    if pool.dtype != np.uint8 or pool.ndim != 3 or pool.shape[0] < copies or pool.shape[1] != n:
+        return None
+    return pool
+
+
+def _write_cache(path: Path, pool: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, pool=pool)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        # The run goes on without a cache: only the next run's start is slower.
+        log.warning("could not cache the augmented copies in %s: %s", path, exc)

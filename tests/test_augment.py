@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -119,3 +120,27 @@ def test_train_init_starts_from_a_checkpoint_and_refuses_one_of_another_shape(tm
         errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
         assert run.returncode == 2 and len(errors) == 1 and says in errors[0], run.stderr
         assert "Traceback" not in run.stderr and not (tmp_path / "bad.pt").exists()
+
+
+def test_the_copies_are_cached_and_a_larger_cached_set_serves_a_smaller_run(digits, monkeypatch, tmp_path):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    made = []
+    first = WriterAugment(digits[:30], share=0.5, copies=2, seed=4, progress=lambda done, total: made.append(done))
+    assert len(list((tmp_path / "augment").glob("*.npz"))) == 1
+    steps = len(made)
+    again = WriterAugment(digits[:30], share=0.5, copies=1, seed=4, progress=lambda done, total: made.append(done))
+    assert len(made) == steps + 1  # read from the cache: one "all done" report, no work
+    assert torch.equal(again.pool[0], first.pool[0])
+    # ...and it is what a run of one copy makes from scratch.
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "fresh"))
+    assert torch.equal(WriterAugment(digits[:30], share=0.5, copies=1, seed=4).pool[0], first.pool[0])
+
+
+def test_a_damaged_cache_is_made_again(digits, monkeypatch, tmp_path):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    first = WriterAugment(digits[:20], share=0.5, copies=1, seed=5)
+    (cached,) = (tmp_path / "augment").glob("*.npz")
+    cached.write_bytes(b"not a zip file")
+    assert torch.equal(WriterAugment(digits[:20], share=0.5, copies=1, seed=5).pool, first.pool)
+    with np.load(cached, allow_pickle=False) as z:
+        assert z["pool"].shape == (1, 20, 784)
