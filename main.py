@@ -321,6 +321,9 @@ def validate_train(args: argparse.Namespace) -> None:
     _architecture(args.arch, side, colour)
     if args.noise not in corrupt.CORRUPTIONS:
         raise CliError(f"unknown --noise {args.noise!r}: choose one of {', '.join(corrupt.CORRUPTIONS)}")
+    if args.model == "dae" and corrupt.CORRUPTIONS[args.noise].colour_only and not colour:
+        raise CliError(f"--noise {args.noise} takes the colour away, and these images are grey, so it would change "
+                       "nothing; use it on colour images (--images with colour, or --dataset cifar10)")
     _at_least(args.latent, 1, "--latent")
     for size in args.hidden or ():
         _at_least(size, 1, "--hidden sizes")
@@ -662,7 +665,7 @@ def _train(args: argparse.Namespace, group) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from models import checkpoint, report, sources
+    from models import checkpoint, metrics, report, sources
     from models.data import as_float_images
 
     paths = args.checkpoints or checkpoint.bundled_checkpoints("mnist")
@@ -687,7 +690,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seen.add(ck.config.kind)
         figs = report.model_figures(ck.model, test_x, train_x=train_x, iwae_k=args.iwae_k)
         if "nelbo" in figs:
-            figs["bits_per_dim"] = _bits_per_dim(figs["nelbo"], test_x.shape[1])
+            figs["bits_per_dim"] = metrics.bits_per_dim(figs["nelbo"], test_x.shape[1])
         for k, v in figs.items():
             results[f"{prefix}.{k}"] = round(float(v), 6)
         if ck.config.kind == "vae" and ck.config.likelihood == "bernoulli":
@@ -729,14 +732,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in figs.items():
             print(f"  {k:<36} {v:>10}" if isinstance(v, str) else f"  {k:<36} {v:10.4f}")
     return 0
-
-
-def _bits_per_dim(nelbo: float, dims: int) -> float:
-    """Nats per image as bits per pixel value (the convention for colour images too)."""
-    from models import metrics
-
-    convert = getattr(metrics, "bits_per_dim", None)
-    return convert(nelbo, dims) if convert is not None else nelbo / (math.log(2) * dims)
 
 
 def _described(description: dict) -> str:

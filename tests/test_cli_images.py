@@ -179,6 +179,7 @@ def test_converting_a_folder_shows_progress_on_a_terminal(files, tmp_path):
     (("train", "--bundled", "--colour"), "mnist's images are grey"),
     (("train", "--bundled", "--dataset", "cifar10"), "CIFAR-10 needs --download or --data-dir"),
     (("train", "--bundled", "--model", "dae", "--noise", "sparkle"), "unknown --noise 'sparkle': choose one of gaussian"),
+    (("train", "--bundled", "--model", "dae", "--noise", "grey"), "--noise grey takes the colour away, and these images are grey"),
     (("eval", "--images", "{root}/missing"), "--images {root}/missing: no such file or folder"),
     (("--images", "{root}/missing"), "--images {root}/missing: no such file or folder"),
     (("--images", "{root}/shapes", "--dataset", "fashion-mnist"), "--images and --dataset each name the images"),
