@@ -16,6 +16,7 @@ from explorer.startup import load_startup, startup_on
 from explorer.widgets.image_view import to_qimage
 from explorer.window import MainWindow
 from models import sources
+from test_data import server  # noqa: F401 (the loopback HTTP server fixture)
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -210,3 +211,36 @@ def test_inpaint_fills_a_hole_in_a_colour_image_and_keeps_the_known_pixels(qtbot
     mean_fill = panel._picture(panel.results["mean_fill"].image)
     assert np.abs(filled[mask] - mean_fill[mask]).max() > 0.05  # the AE painted the hole, not the mean image
     assert len(panel.errors["ae_projection"]) == 21 and all(np.isfinite(panel.errors["ae_projection"]))
+
+
+def test_view_dataset_cifar10_offers_the_download_then_shows_its_colour_images(qtbot, tmp_path, server, monkeypatch):  # noqa: F811
+    from models import data
+    from test_cifar import make_archive, spec_for
+
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    payload, truth = make_archive()
+    server.files["/ok/cifar-10-binary.tar.gz"] = payload
+    w = MainWindow(startup=load_startup(None, "mnist"), settings=None)
+    qtbot.addWidget(w)
+    w.set_data_dir(tmp_path)
+    asked = []
+    w.datasets.ask_download = lambda text: asked.append(text) or True
+    w.datasets.cifar_mirrors, w.datasets.cifar_spec = [server.url + "/ok/"], spec_for(payload)
+
+    with qtbot.waitSignal(w.datasets.converting.finished, timeout=60_000):
+        w.dataset_actions["cifar10"].trigger()  # what the menu entry does
+
+    assert "not on disk" in asked[0] and "162 MB" in asked[0]
+    assert w.context.name == "cifar10" and w.context.image_shape == (32, 32, 3)
+    np.testing.assert_array_equal(w.context.images, truth["test_batch.bin"][0])
+    assert w.dataset_actions["cifar10"].isChecked() and not w.dataset_actions["mnist"].isChecked()
+    assert w.datasets.quick.is_running  # its first models are on their way
+
+
+def test_cifar10_download_declined_keeps_the_dataset(qtbot, tmp_path):
+    w = MainWindow(startup=load_startup(None, "mnist"), settings=None)
+    qtbot.addWidget(w)
+    w.set_data_dir(tmp_path)
+    w.datasets.ask_download = lambda text: False
+    assert not w.set_dataset("cifar10")
+    assert w.context.name == "mnist" and w.dataset_actions["mnist"].isChecked()

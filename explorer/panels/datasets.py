@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
-from PySide6.QtWidgets import QApplication, QProgressBar, QProgressDialog
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressBar, QProgressDialog
 
 from explorer.background.quick_models import QuickModels, QuickProgress
 from explorer.background.runs import BackgroundRun
 from explorer.startup import StartupData, dataset_title, empty_context, load_startup, startup_on
-from models.data import DATASETS
+from models.data import DATASETS, DataError, DownloadCancelled
 
 if TYPE_CHECKING:
     from explorer.window import MainWindow
@@ -81,10 +82,17 @@ class DatasetSwitch(QObject):
         self.quick_bar.setRange(0, 100)
         self.quick_bar.setVisible(False)
         window.statusBar().addPermanentWidget(self.quick_bar)
-        self.converting = BackgroundRun(self, expected=(ValueError, OSError), threads=None, name="conversion")
+        self.converting = BackgroundRun(self, expected=(ValueError, OSError, DataError), threads=None,
+                                        name="conversion or download")
         self.converting.item_ready.connect(self._converted_progress)
         self.converting.finished.connect(self._converted)
         self._dialog: QProgressDialog | None = None
+        self._cifar_missing = False
+        self._done_note = ""  # what the status bar says when a run ends without a dataset
+        # CIFAR-10's download: asked before it starts (tests answer), and where from.
+        self.ask_download: Callable[[str], bool] = self._ask_download
+        self.cifar_mirrors: Sequence[str] | None = None
+        self.cifar_spec: object | None = None
         self._opened: tuple[Dataset, str] | None = None
         self._asked: Recent | None = None
 
@@ -102,6 +110,9 @@ class DatasetSwitch(QObject):
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             startup = self.load(name)
+            if startup.dataset.images is None and name == "cifar10" and self._cifar_missing:
+                self.after_change(quiet=True)
+                return self.offer_cifar_download()
             if startup.dataset.images is None:
                 self.after_change(quiet=True)
                 w.show_error(f"Cannot show {dataset_title(name)}", "\n\n".join(startup.errors))
@@ -138,14 +149,14 @@ class DatasetSwitch(QObject):
         if name != "cifar10":
             return load_startup(self._window.data_dir, name)
         from models import cifar
-        from models.data import DataError
+        from models.data import DatasetNotFoundError
 
+        self._cifar_missing = False
         try:
             return startup_on(cifar.load_cifar10(data_dir=self._window.data_dir))
         except DataError as exc:
-            return StartupData(dataset=empty_context("cifar10", str(exc)), errors=(
-                f"{exc}\n\nDownload it from the Train panel (Data › Download) or with "
-                f"python main.py train --dataset cifar10 --download.",))
+            self._cifar_missing = isinstance(exc, DatasetNotFoundError)
+            return StartupData(dataset=empty_context("cifar10", str(exc)), errors=(str(exc),))
 
     def show(self, startup: StartupData) -> list[str]:
         """Hand ``startup``'s dataset and models to every panel; the messages of what
@@ -207,6 +218,7 @@ class DatasetSwitch(QObject):
         count and Cancel), then show them in every panel; False with a message, and the
         current dataset kept, when they cannot be read. ``wait``: block until done (tests)."""
         from models import sources
+        from models.user_images import Cancelled
 
         w = self._window
         try:
@@ -218,33 +230,77 @@ class DatasetSwitch(QObject):
             w.show_error("Cannot open these images", "Images are being converted already: wait or cancel first.")
             return False
         self._asked = Recent(str(Path(path).expanduser().resolve()), size, colour, fit)
-        self._opened = None
-        self._dialog = dialog = QProgressDialog(f"Converting the images in {source.path.name}…", "Cancel", 0,
-                                                max(1, source.files), w)
-        dialog.setWindowTitle("Open images")
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(300)
-        dialog.setAutoReset(False)  # closed when the dataset is shown, not at the last file
-        dialog.canceled.connect(self.converting.stop)
 
         def work(report, should_stop) -> None:
-            opened = sources.read_images(source, progress=lambda done, total: report((done, total)),
-                                         should_stop=should_stop)
+            try:
+                opened = sources.read_images(source, progress=lambda done, total: report(("image", done, total)),
+                                             should_stop=should_stop)
+            except Cancelled:
+                self._done_note = "Opening the images was cancelled; nothing changed"
+                return
             self._opened = (opened.dataset, opened.summary)
 
-        self.converting.start_task(work)
+        self._start_long("Open images", f"Converting the images in {source.path.name}…", max(1, source.files), work)
         if wait:
             self.converting.wait()
             QApplication.processEvents()
         return True
 
+    def _start_long(self, title: str, text: str, maximum: int, work) -> None:
+        """Run ``work`` on the conversion thread behind a window-modal progress dialog with Cancel."""
+        self._opened, self._done_note = None, ""
+        self._dialog = dialog = QProgressDialog(text, "Cancel", 0, maximum, self._window)
+        dialog.setWindowTitle(title)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        dialog.setAutoReset(False)  # closed when the dataset is shown, not at the last step
+        dialog.canceled.connect(self.converting.stop)
+        self.converting.start_task(work)
+
+    def _ask_download(self, text: str) -> bool:
+        answer = QMessageBox.question(self._window, "Download CIFAR-10?", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def offer_cifar_download(self) -> bool:
+        """CIFAR-10 is not on disk: offer to download it (progress, Cancel; a cut download
+        resumes next time), then show it. False: nothing shown now."""
+        from models import cifar
+
+        w = self._window
+        target = cifar.cache_dir(w.data_dir)
+        if self.converting.is_running or not self.ask_download(
+                f"CIFAR-10 is not on disk. Download its binary version (about 162 MB, from www.cs.toronto.edu) "
+                f"into {target} now? Offline, put cifar-10-binary.tar.gz there by hand."):
+            return False
+        self._asked = None
+        spec = self.cifar_spec or cifar.CIFAR10
+
+        def work(report, should_stop) -> None:
+            try:
+                ds = cifar.load_cifar10(data_dir=w.data_dir, download=True, should_cancel=should_stop,
+                                        progress=lambda p: report(("byte", p.done_bytes, p.total_bytes or 0)),
+                                        mirrors=self.cifar_mirrors, spec=spec)  # type: ignore[arg-type]
+            except DownloadCancelled as exc:
+                self._done_note = str(exc)
+                return
+            self._opened = (ds, "")
+
+        self._start_long("Download CIFAR-10", "Downloading CIFAR-10…", 0, work)
+        return False
+
     def _converted_progress(self, item: object) -> None:
-        done, total = item  # type: ignore[misc]
+        unit, done, total = item  # type: ignore[misc]
         dialog = self._dialog
         if dialog is not None:
-            dialog.setLabelText(f"Converting image {done:,} of {total:,}…")
-            dialog.setMaximum(max(1, total))
-            dialog.setValue(done)  # a modal dialog's setValue runs the event loop: the run may end inside it
+            if unit == "image":
+                dialog.setLabelText(f"Converting image {done:,} of {total:,}…")
+            else:
+                of = f" of {total / 1e6:,.1f}" if total else ""
+                dialog.setLabelText(f"Downloading CIFAR-10: {done / 1e6:,.1f}{of} MB…")
+            # Bytes in kB keep the bar's int range; 0 leaves it busy until the size is known.
+            scale = 1 if unit == "image" else 1000
+            dialog.setMaximum(max(1, total // scale) if total else 0)
+            dialog.setValue(done // scale)  # a modal dialog's setValue runs the event loop: the run may end inside it
 
     def _converted(self, error: str) -> None:
         w = self._window
@@ -254,9 +310,9 @@ class DatasetSwitch(QObject):
             self._dialog = None
         if error or self._opened is None:
             if error:
-                w.show_error("Cannot open these images", error)
-            else:
-                w.statusBar().showMessage("Opening the images was cancelled; nothing changed", STATUS_MS)
+                w.show_error("Cannot open these images" if self._asked is not None else "Cannot download CIFAR-10", error)
+            elif self._done_note:
+                w.statusBar().showMessage(self._done_note, STATUS_MS)
             return
         ds, summary = self._opened
         self._opened = None
