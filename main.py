@@ -273,13 +273,14 @@ def _images_arg(args: argparse.Namespace, *, options: bool = True) -> None:
     """Check --images cheaply (models.sources.inspect_images) and settle its options:
     ``args.source`` is the ImageSource, or None without --images. --images and a
     registered dataset's own flags exclude each other."""
-    from models import sources
-
     args.source = None
     if args.images is None:
         if options and args.fit is not None:
             raise CliError("--fit is how an --images folder's images become square; add --images DIR")
         return
+    # Only now: the app's plain start does not need Pillow before its window.
+    from models import sources
+
     if args.dataset is not None:
         raise CliError("--images and --dataset each name the images; give one of them")
     for flag, value in (("--bundled", getattr(args, "bundled", False)), ("--download", getattr(args, "download", False)),
