@@ -64,7 +64,7 @@ class ProbeBox(QGroupBox):
         linked.toggled.connect(box.setChecked)
         grid.addWidget(box, 1, 0, 1, 2)
         note = WrappingLabel(
-            "Between its clusters the AE decodes nonsense; the VAE's filled space decodes to digits near the origin.",
+            "Between its clusters the AE decodes nonsense; the VAE's filled space decodes to plausible images near the origin.",
             lines=2,
         )
         self.note = note
