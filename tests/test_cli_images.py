@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -138,6 +137,7 @@ def test_cifar10_by_name_trains_in_colour_and_in_grey(tmp_path):
 
 
 def test_converting_a_folder_shows_progress_on_a_terminal(files, tmp_path):
+    pty = pytest.importorskip("pty")  # a terminal for stderr (not on Windows)
     master, slave = pty.openpty()
     try:
         out = run_cli("train", "--model", "ae", "--images", files["shapes"], "--grey", "--epochs", "1", "--threads", "1",

@@ -21,7 +21,8 @@ from models.distributed import TIMEOUT_ENV, TRACE_ENV
 from models.nets import NetConfig, build_model
 from models.train import TrainConfig, Trainer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not torch.distributed.is_available(), reason="this torch build has no torch.distributed")]
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ("train", "--model", "ae", "--bundled", "--epochs", "1", "--threads", "1", "--device", "cpu")
