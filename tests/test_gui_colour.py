@@ -244,3 +244,20 @@ def test_cifar10_download_declined_keeps_the_dataset(qtbot, tmp_path):
     w.datasets.ask_download = lambda text: False
     assert not w.set_dataset("cifar10")
     assert w.context.name == "mnist" and w.dataset_actions["mnist"].isChecked()
+
+
+def test_a_session_on_your_images_opens_again_while_they_are_shown_and_says_how_otherwise(qtbot, shapes, tmp_path):
+    w = open_window(qtbot, shapes)
+    with qtbot.waitSignal(w.datasets.quick_ready, timeout=60_000):
+        pass
+    w.explore.select_image(3)
+    path = tmp_path / "s.json"
+    assert w.session.save(path)
+    w.explore.select_image(5)
+
+    assert w.session.open(path), w.last_error
+    assert w.explore.selected_image() == 3 and w.explore.checkpoint("right") is not None
+
+    assert w.set_dataset("mnist")
+    assert not w.session.open(path)
+    assert "File › Open images" in w.last_error and w.context.name == "mnist"

@@ -267,8 +267,11 @@ class Session(QObject):
             c.bad(f"was written by a newer Latent Explorer (session version {version}; this one reads {VERSION})")
         w = self._window
         dataset = c.get(data, "dataset", str, "")
-        if dataset is not None and dataset not in DATASETS:
-            c.bad(f"dataset {dataset!r} is unknown; the datasets are {', '.join(DATASETS)}")
+        if dataset is not None and dataset not in (*DATASETS, "cifar10") and dataset != self._window.context.name:
+            # A user's images are not known by name: the session applies once they are shown again.
+            c.bad(f"dataset {dataset!r} is images you brought, not shown now: open them with File › Open images…, "
+                  f"then this session" if dataset.startswith("images:") else
+                  f"dataset {dataset!r} is unknown; the datasets are {', '.join((*DATASETS, 'cifar10'))}")
             dataset = None
         plan: dict[str, Any] = {"dataset": dataset, "checkpoints": {}}
         models = c.get(data, "models", dict, "")
@@ -286,12 +289,14 @@ class Session(QObject):
         return plan
 
     def _checkpoint(self, c: _Checker, side: str, value: str | None, dataset: str | None) -> Checkpoint | None:
+        current = self._window.explore.checkpoint(side)
         if value is None or dataset is None:
-            return None
+            # A model never saved to a file (the first quick models) stays while its images are shown.
+            keep = value is None and current is not None and current.path is None and dataset == self._window.context.name
+            return current if keep else None
         from models.checkpoint import CheckpointError, load_checkpoint
 
         path = bundled_path(dataset, side) if value == BUNDLED else Path(value)
-        current = self._window.explore.checkpoint(side)
         if current is not None and _same_file(current.path, path) and dataset == self._window.context.name:
             return current
         if not path.is_file():
