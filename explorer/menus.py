@@ -2,6 +2,7 @@
 open and save a session, exports, quit), View (dataset, the Explore panel's view actions, theme) and Help."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QSize, Qt
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from explorer.panels.explore import ExplorePanel
     from explorer.panels.explore_exports import Exports
     from explorer.panels.session import Session
+    from explorer.startup import DatasetContext
 
 THEME_TITLES = {"system": "Follow the &system", "light": "&Light", "dark": "&Dark"}
 
@@ -41,6 +43,7 @@ class MenuWindow(Protocol):
     def ask_open_images(self) -> None: ...
 
     datasets: DatasetSwitch
+    context: DatasetContext
 
     def apply_theme(self, choice: str) -> None: ...
 
@@ -144,6 +147,9 @@ class WindowActions(QObject):
             a = menu.addAction(item.title)
             a.setToolTip(item.path if item.exists else f"{item.path} is no longer there")
             a.setEnabled(item.exists)
+            shown = window.context.data
+            a.setCheckable(True)
+            a.setChecked(shown is not None and str(Path(shown.source).resolve()) == item.path)  # shown now
             a.triggered.connect(lambda _=False, item=item: window.datasets.open_recent(item))
             self.recent_actions.append(a)
         menu.addSeparator()

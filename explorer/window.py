@@ -349,7 +349,8 @@ class MainWindow(QMainWindow):
         return self.checkpoints.open(side, path)
 
     def ask_open_checkpoint(self, side: str) -> None:
-        path = self.checkpoints.ask_path(side, bundled_models_dir(self.dataset))
+        folder = bundled_models_dir(self.dataset)  # a user's images have none: start beside the bundled ones
+        path = self.checkpoints.ask_path(side, folder if folder.is_dir() else folder.parent)
         if path:
             self.open_checkpoint(side, path)
 

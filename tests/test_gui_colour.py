@@ -112,6 +112,8 @@ def test_opened_images_are_listed_after_a_restart_and_a_gone_folder_is_disabled(
     with qtbot.waitSignal(w.datasets.converting.finished, timeout=60_000):
         assert w.datasets.open_images(copy, size=32)
     assert w.context.title == "my-shapes" and w.context.colour
+    w.window_actions.fill_dataset_menu()
+    assert [a.isChecked() for a in w.window_actions.recent_actions if a.text() == "my-shapes"] == [True]
     assert not w.dataset_actions["mnist"].isChecked()
     w.close()
 
@@ -120,6 +122,7 @@ def test_opened_images_are_listed_after_a_restart_and_a_gone_folder_is_disabled(
     again.window_actions.fill_dataset_menu()
     entries = {a.text(): a for a in again.window_actions.recent_actions}
     assert "my-shapes" in entries and entries["my-shapes"].isEnabled()
+    assert not entries["my-shapes"].isChecked()  # the window shows MNIST again
     assert "CIFAR-10" in [a.text() for a in again.dataset_actions.values()]
     shutil.rmtree(copy)
     again.window_actions.fill_dataset_menu()

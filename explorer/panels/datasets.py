@@ -78,6 +78,7 @@ class DatasetSwitch(QObject):
         self.quick.ready.connect(self._quick_ready)
         self.quick.failed.connect(lambda error: window.show_error("The first models could not be trained", error))
         self.quick_bar = QProgressBar()
+        self.quick_bar.setMinimumWidth(170)  # room for "First models 40%" on one line
         self.quick_bar.setMaximumWidth(220)
         self.quick_bar.setRange(0, 100)
         self.quick_bar.setVisible(False)

@@ -39,6 +39,7 @@ class OpenImagesDialog(QDialog):
         self._settings = settings
         self.path = QLineEdit()
         self.path.setPlaceholderText("A folder of images, or a .csv / .npz / .npy file")
+        self.path.setMinimumWidth(340)
         folder, file = QPushButton("Folder…"), QPushButton("File…")
         folder.clicked.connect(self._pick_folder)
         file.clicked.connect(self._pick_file)
