@@ -194,7 +194,9 @@ class DenoisePanel(QWidget, PanelDefaults):
     def set_kind(self, name: str) -> None:
         index = self.kind.findData(name)
         if index < 0:
-            raise ValueError(f"unknown damage {name!r}; choose one of {', '.join(CORRUPTIONS)}")
+            offered = [self.kind.itemData(i) for i in range(self.kind.count())]
+            why = " (it takes colour away, and these images are grey)" if name in CORRUPTIONS else ""
+            raise ValueError(f"damage {name!r} is not offered here{why}; choose one of {', '.join(offered)}")
         self.kind.setCurrentIndex(index)
 
     def _configure_level(self) -> None:
