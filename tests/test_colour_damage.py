@@ -17,14 +17,6 @@ def colour_batch(n=4, side=32, seed=0) -> torch.Tensor:
     return data.as_float_images(images).reshape(n, 3, side, side)
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_grey_is_the_bt601_luminance_in_three_equal_channels():
     pure = torch.zeros(3, 3, 2, 2)
     for c in range(3):

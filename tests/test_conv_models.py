@@ -16,16 +16,6 @@ from models.nets import VAE, ConfigError, NetConfig, VAEOutput, build_model, def
 from models.train import TrainConfig, Trainer
 
 
-@pytest.fixture
-def one_thread():
-    """Training tests on one thread: on a busy two-core machine torch's own threads
-    fight the other work and a few seconds' run took over a minute."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def conv_config(kind="vae", side=32, channels=3, latent=4, **kw):
     return NetConfig(kind=kind, arch="conv", image_shape=(side, side), channels=channels, latent=latent,
                      hidden=kw.pop("hidden", (8, 16, 16)), **kw)
