@@ -33,8 +33,9 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 def manifold_grid(space: Manifold, x_range: tuple[float, float], y_range: tuple[float, float], n: int, *,
                   gutter: int = 0, tile: tuple[int, int] = (28, 28)) -> np.ndarray:
     """``space``'s images decoded on an n x n lattice from the first to the last value
-    of each range, as one uint8 array of n*H + (n-1)*gutter pixels a side; row 0 is the
-    top (largest y), as on the plot. ``tile`` is one decoded image's (H, W)."""
+    of each range, as one uint8 array of n*H + (n-1)*gutter pixels a side (with a last
+    axis of 3 for colour); row 0 is the top (largest y), as on the plot. ``tile`` is one
+    decoded image's (H, W)."""
     if not MIN_CELLS <= n <= MAX_CELLS:
         raise ValueError(f"the grid needs {MIN_CELLS} to {MAX_CELLS} images a side, got {n}")
     for name, (lo, hi) in (("x", x_range), ("y", y_range)):
@@ -42,12 +43,12 @@ def manifold_grid(space: Manifold, x_range: tuple[float, float], y_range: tuple[
             raise ValueError(f"the {name} range must run from a smaller to a larger finite number, got {lo}, {hi}")
     tiled = to_uint8(space.manifold(x_range=x_range, y_range=y_range, n=n))
     h, w = tile
-    if tiled.shape != (n * h, n * w):
+    if tiled.shape[:2] != (n * h, n * w) or tiled.ndim not in (2, 3):
         raise ValueError(f"expected {n} x {n} tiles of {h} x {w} pixels, got an image of {tiled.shape}")
     if gutter <= 0:
         return tiled
     side_h, side_w = n * h + (n - 1) * gutter, n * w + (n - 1) * gutter
-    out = np.full((side_h, side_w), GUTTER_VALUE, dtype=np.uint8)
+    out = np.full((side_h, side_w, *tiled.shape[2:]), GUTTER_VALUE, dtype=np.uint8)  # colour keeps its channels
     for r in range(n):
         for c in range(n):
             out[r * (h + gutter): r * (h + gutter) + h, c * (w + gutter): c * (w + gutter) + w] = \

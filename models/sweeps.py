@@ -31,7 +31,7 @@ class Space(Protocol):
 
 
 def scale_up(image: np.ndarray, factor: int = SCALE) -> np.ndarray:
-    """An (H, W) image -> (H*factor, W*factor) uint8, each pixel a factor x factor block."""
+    """An (H, W) or (H, W, 3) image -> (H*factor, W*factor[, 3]) uint8, each pixel a factor x factor block."""
     if factor < 1:
         raise ValueError(f"the scale factor must be at least 1, got {factor}")
     a = np.asarray(image)
@@ -45,7 +45,7 @@ def side_by_side(images: Sequence[np.ndarray], *, factor: int = SCALE) -> np.nda
         raise ValueError("a frame needs at least one image")
     tiles = [scale_up(im, factor) for im in images]
     h = tiles[0].shape[0]
-    gap = np.full((h, factor), GAP_VALUE, dtype=np.uint8)
+    gap = np.full((h, factor, *tiles[0].shape[2:]), GAP_VALUE, dtype=np.uint8)  # colour frames keep their channels
     parts: list[np.ndarray] = []
     for k, t in enumerate(tiles):
         if k:

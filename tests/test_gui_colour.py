@@ -264,3 +264,28 @@ def test_a_session_on_your_images_opens_again_while_they_are_shown_and_says_how_
     assert w.set_dataset("mnist")
     assert not w.session.open(path)
     assert "File › Open images" in w.last_error and w.context.name == "mnist"
+
+
+def test_the_decoded_manifold_of_colour_images_exports_as_a_colour_png(qtbot, shapes, tmp_path):
+    from explorer.panels.explore_exports import ManifoldChoice
+
+    w = open_window(qtbot, shapes)
+    with qtbot.waitSignal(w.datasets.quick_ready, timeout=60_000):
+        pass
+    out = tmp_path / "grid.png"
+    assert w.exports.export_manifold("right", out, ManifoldChoice(n=5, use_view=False, gutter=True)), w.last_error
+    with Image.open(out) as im:
+        assert im.mode == "RGB" and im.size == (5 * 32 + 4, 5 * 32 + 4)
+        assert is_colour(np.asarray(im, dtype=np.float32) / 255)
+
+
+def test_the_walk_through_the_prior_exports_as_a_colour_gif(qtbot, shapes, tmp_path):
+    w = open_window(qtbot, shapes)
+    with qtbot.waitSignal(w.datasets.quick_ready, timeout=60_000):
+        pass
+    out = tmp_path / "walk.gif"
+    assert w.exports.export_sweep_gif(out), w.last_error
+    qtbot.waitUntil(lambda: out.is_file(), timeout=60_000)
+    with Image.open(out) as im:
+        im.seek(3)
+        assert is_colour(np.asarray(im.convert("RGB"), dtype=np.float32) / 255)
