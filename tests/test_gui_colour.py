@@ -4,11 +4,13 @@ the Draw panel saying why it is unavailable, Open images refusing a bad folder w
 losing anything, and the folder remembered in View › Dataset after a restart."""
 from __future__ import annotations
 
+import runpy
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 from PySide6.QtCore import QSettings
 
 from explorer.background import quick_models
@@ -20,26 +22,8 @@ from test_data import server  # noqa: F401 (the loopback HTTP server fixture)
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
-COLOURS = {"circle": (220, 40, 40), "square": (40, 180, 60), "triangle": (40, 80, 220)}
-
-
-def make_shapes(root, count: int = 200):
-    rng = np.random.default_rng(0)
-    for k in range(count):
-        name = list(COLOURS)[k % 3]
-        (root / name).mkdir(parents=True, exist_ok=True)
-        im = Image.new("RGB", (36, 36), (10, 10, 10))
-        d = ImageDraw.Draw(im)
-        r, cx, cy = int(rng.integers(7, 14)), int(rng.integers(14, 22)), int(rng.integers(14, 22))
-        box = [cx - r, cy - r, cx + r, cy + r]
-        if name == "circle":
-            d.ellipse(box, fill=COLOURS[name])
-        elif name == "square":
-            d.rectangle(box, fill=COLOURS[name])
-        else:
-            d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=COLOURS[name])
-        im.save(root / name / f"{k}.png")
-    return root
+# The README's own example folder, made by scripts/make_shapes.py.
+make_shapes = runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "make_shapes.py"))["make_shapes"]
 
 
 @pytest.fixture(scope="module")
