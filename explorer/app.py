@@ -325,9 +325,13 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
     data_dir = getattr(args, "data_dir", None)
     last_panel = settings.value("window/panel", "", type=str) if settings is not None else ""
     preview = preview and last_panel in ("", "explore")
+    offer_cifar = False
     if getattr(args, "images", None) is not None or dataset == "cifar10":
         startup, problem = _startup_on_images(args, data_dir)
-        if startup is None:
+        if startup is None and getattr(args, "images", None) is None and screenshot is None:
+            # CIFAR-10 asked for (or last shown) but not on disk: open on MNIST and offer its download.
+            startup, offer_cifar = load_startup(data_dir, "mnist", preview=preview), bool(getattr(args, "dataset", None))
+        elif startup is None:
             sys.stderr.write(f"error: {problem}\n")
             return 2
     else:
@@ -368,6 +372,8 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
     lesson = {"step": getattr(args, "lesson_step", None), "path": getattr(args, "lesson_file", None)}
     if screenshot is None:
         window.show()
+        if offer_cifar:
+            QTimer.singleShot(0, lambda: window.set_dataset("cifar10"))
         if getattr(args, "lesson", False):
             window.show_lesson(**lesson)
         if os.environ.get(STARTUP_PROBE_ENV):
