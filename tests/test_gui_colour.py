@@ -273,3 +273,24 @@ def test_the_walk_through_the_prior_exports_as_a_colour_gif(qtbot, shapes, tmp_p
     with Image.open(out) as im:
         im.seek(3)
         assert is_colour(np.asarray(im.convert("RGB"), dtype=np.float32) / 255)
+
+
+@pytest.mark.slow
+def test_the_command_line_screenshot_of_your_images_waits_for_their_first_models(shapes, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "explore.png"
+    env = {**os.environ, "LATENT_EXPLORER_CACHE": str(tmp_path / "cache")}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "main.py"), "--images", str(shapes), "--size", "32",
+                           "--screenshot", str(out), "--panel", "explore"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "error" not in done.stderr.lower() and "Traceback" not in done.stderr
+    with Image.open(out) as im:
+        assert im.size == (1400, 900)
+        # The Explore panel's sample strips (bottom left) hold the VAE's decoded shapes, in colour.
+        strip = np.asarray(im.convert("RGB"), dtype=np.float32)[760:830, 100:680] / 255
+    assert is_colour(strip)
