@@ -81,6 +81,17 @@ class ImageArrays:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class GivenDataset:
+    """A Dataset already read (a user's images, CIFAR-10): the run trains on it as it is,
+    and its checkpoints keep its description, classes and labels."""
+
+    dataset: data.Dataset = field(repr=False)
+
+    def __call__(self, job: TrainJob, /) -> data.Dataset:
+        return self.dataset
+
+
 @dataclass(frozen=True)
 class TrainJob:
     """What to train: one or more models on one dataset, in lockstep."""

@@ -134,6 +134,8 @@ def test_the_train_panel_trains_a_conv_vae_on_the_windows_colour_images(qtbot, s
 
     ckpt = w.explore.checkpoint("right")
     assert ckpt.config.arch == "conv" and ckpt.config.channels == 3 and ckpt.config.image_shape == (32, 32)
+    described = ckpt.meta["dataset_description"]  # what it was trained on travels with it
+    assert described["format"] == "folder" and described["classes"] == ["circle", "square", "triangle"]
     assert w.explore.space("right").sample(2, seed=0)[1].shape == (2, 32, 32, 3)
 
 

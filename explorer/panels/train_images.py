@@ -23,12 +23,10 @@ def own_status(ctx: DatasetContext) -> str:
 
 def own_source(ctx: DatasetContext) -> Any:
     """What a job trains on: the images already read (sent to the training process as they are)."""
-    from models.jobs import ImageArrays
+    from models.jobs import GivenDataset
 
-    ds = ctx.data
-    assert ds is not None
-    return ImageArrays(train_images=ds.train_images, test_images=ds.test_images, test_labels=ds.test_labels,
-                       name=ds.name, title=ds.title, description=ds.source)
+    assert ctx.data is not None
+    return GivenDataset(ctx.data)
 
 
 class ArchChoice(QComboBox):
