@@ -67,8 +67,10 @@ def test_the_two_terms_add_up_to_the_negative_elbo_estimated_from_log_weights(va
         log_px_z = -losses.bce_with_logits(vae.decode_logits(z), x.expand(4000, -1))
         log_pz = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1)
         log_qz = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(1)
-    sampled = float(-(log_px_z + log_pz - log_qz).mean())
-    assert terms.nelbo == pytest.approx(sampled, abs=1.0)
+    per_sample = -(log_px_z + log_pz - log_qz)
+    sampled = float(per_sample.mean())
+    # Both are Monte-Carlo estimates: agree within four standard errors of the 64-sample one.
+    assert terms.nelbo == pytest.approx(sampled, abs=4 * float(per_sample.std()) / 64**0.5)
     np.testing.assert_allclose(terms.mu, mu[0].numpy(), rtol=1e-5)
 
 
