@@ -114,14 +114,19 @@ def _resample(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0].numpy()
 
 
-def _gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    r = int(np.ceil(3 * sigma))
-    x = torch.arange(-r, r + 1, dtype=torch.float32)
-    k = torch.exp(-(x**2) / (2 * sigma**2))
+def separable_blur(x: torch.Tensor, sigma: float, *, pad: str = "constant") -> torch.Tensor:
+    """Images (N, C, H, W) blurred by a Gaussian of ``sigma`` pixels, row then column, with
+    torch's padding ``pad`` ("constant": zeros, "reflect"). ``models.foreign``'s warps
+    blur with it too."""
+    r = max(1, int(np.ceil(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
-    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
-    t = F.conv2d(F.pad(t, (r, r, 0, 0)), k.view(1, 1, 1, -1))
-    return F.conv2d(F.pad(t, (0, 0, r, r)), k.view(1, 1, -1, 1))[0, 0].numpy()
+    n, c, h, w = x.shape
+    x = x.reshape(n * c, 1, h, w)
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode=pad), k.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, r, r), mode=pad), k.view(1, 1, -1, 1))
+    return x.reshape(n, c, h, w)
 
 
 def match_ink(img: np.ndarray) -> np.ndarray:
@@ -131,7 +136,8 @@ def match_ink(img: np.ndarray) -> np.ndarray:
     only know MNIST's dark cores with thin soft edges, and sharpening gives those back."""
     if stroke_statistics(img)[1] >= INK_TARGET:
         return img
-    detail = img - _gaussian_blur(img, SHARPEN_SIGMA)
+    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
+    detail = img - separable_blur(t, SHARPEN_SIGMA)[0, 0].numpy()
     for amount in SHARPEN_STEPS:
         out = np.clip(img + amount * detail, 0.0, 1.0)
         if stroke_statistics(out)[1] >= INK_TARGET:

@@ -10,14 +10,12 @@ seed gives the same images everywhere, so figures on it compare across models.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from models.data import unit_floats
-from models.drawing import to_mnist
+from models.drawing import separable_blur, to_mnist
 
 SCALE = 2  # the distortions work at twice MNIST's resolution
 ELASTIC_ALPHA = 1.2  # standard deviation of the displacement, MNIST pixels (Simard et al. 2003 style fields)
@@ -28,18 +26,6 @@ MAX_SHEAR = 0.3
 STROKE_HALF_WIDTH = 1  # thicken or thin each side of a stroke by this many pixels at SCALE
 RESCAN_SIDES = (14, 22)  # a soft re-scan at this many pixels, then back up
 BATCH = 500
-
-
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    r = max(1, int(math.ceil(3 * sigma)))
-    t = torch.arange(-r, r + 1, dtype=x.dtype)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = k / k.sum()
-    n, c, h, w = x.shape
-    x = x.reshape(n * c, 1, h, w)
-    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1))
-    return x.reshape(n, c, h, w)
 
 
 def _warp(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -56,7 +42,7 @@ def _warp(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # A smooth random displacement field (in grid units: 2 / side per pixel).
     # The field is smooth, so it is made at a quarter of the resolution and enlarged.
-    coarse = _blur(torch.randn(n, 2, h // 4, w // 4, generator=g), ELASTIC_SIGMA * SCALE / 4)
+    coarse = separable_blur(torch.randn(n, 2, h // 4, w // 4, generator=g), ELASTIC_SIGMA * SCALE / 4, pad="reflect")
     field = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
     field = field / field.flatten(1).std(dim=1).clamp_min(1e-8).view(n, 1, 1, 1)
     field = field * ELASTIC_ALPHA * SCALE * (2.0 / w)
