@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "scanner would have made it, the loss still asks for the original (default 0: off)")
     t.add_argument("--augment-copies", type=int, default=2, metavar="N",
                    help="with --augment: distorted copies of the training set made before the first step (default 2)")
+    t.add_argument("--freeze-decoder", action="store_true",
+                   help="with --init: train the encoder alone and keep the decoder's weights (a VAE's likelihood "
+                   "stays as it was; e.g. with --augment, teach only the encoder other writers' digits)")
     t.add_argument("--beta", type=float, default=1.0, help="VAE: weight of the KL term")
     t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="VAE decoder likelihood")
     t.add_argument("--loss", choices=("mse", "l1", "bce", "cosine"), default="mse", help="AE reconstruction loss")
@@ -365,6 +368,8 @@ def validate_train(args: argparse.Namespace) -> None:
     _writable(args.out, "--out", what="the checkpoint")
     if args.init is not None:
         _init_checkpoint(args)
+    elif args.freeze_decoder:
+        raise CliError("--freeze-decoder keeps a trained decoder: add --init CHECKPOINT to say whose")
 
 
 def _architecture(arch: str, side: int, colour: bool) -> None:
@@ -580,6 +585,7 @@ def _train(args: argparse.Namespace, group) -> int:
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             device=args.device if group is None else str(group.device), schedule=args.schedule,
             binarize=args.binarize, augment=args.augment, augment_copies=args.augment_copies,
+            freeze_decoder=args.freeze_decoder,
         )
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc

@@ -663,7 +663,8 @@ def download_dataset(
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Images are uint8 (N, 28, 28); labels int64 (N,)."""
+    """Images are uint8, (N, H, W) grey or (N, H, W, 3) colour (the registered IDX
+    datasets are (N, 28, 28)); labels int64 (N,)."""
 
     name: str
     title: str

@@ -88,6 +88,10 @@ class TrainConfig:
     # many distorted copies of the training set made before the first step.
     augment: float = 0.0
     augment_copies: int = 2
+    # Train the encoder alone, the decoder kept as it is (from a warm start). A VAE's
+    # density p(x) is its decoder and prior: an encoder taught other writers' digits
+    # this way leaves the model's likelihood as it was and moves only its inference.
+    freeze_decoder: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -217,7 +221,12 @@ class Trainer:
         self.on_prepare = on_prepare
         self.last_batch: torch.Tensor | None = None
         self._stop_requested = False
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        if config.freeze_decoder:
+            decoder = getattr(self.model, "decoder", None)
+            if not isinstance(decoder, torch.nn.Module):
+                raise TrainingError(f"{type(self.model).__name__} has no separate decoder to keep")
+            decoder.requires_grad_(False)
+        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=config.lr)
         self.result = TrainResult()
         self.group = group
         # What the loss calls: the model itself, or its view through DDP.
@@ -429,7 +438,8 @@ def run_meta(
         "dataset": dataset,
         "dataset_source": source,
         **({"dataset_description": dict(description)} if description is not None else {}),
-        "train": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies")},
+        "train": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies",
+                                                "freeze_decoder")},
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "torch": torch.__version__,
         **extra,

@@ -91,6 +91,7 @@ def test_train_augment_records_the_share_in_the_checkpoint(tmp_path):
     (["--augment", "1.5"], "--augment"),
     (["--augment", "nan"], "--augment"),
     (["--augment", "0.5", "--augment-copies", "0"], "--augment-copies"),
+    (["--freeze-decoder"], "--init"),
 ])
 def test_a_bad_augment_argument_is_one_error_line(args, says, tmp_path):
     run = subprocess.run(
@@ -108,11 +109,17 @@ def test_a_bad_augment_argument_is_one_error_line(args, says, tmp_path):
 def test_train_init_starts_from_a_checkpoint_and_refuses_one_of_another_shape(tmp_path):
     vae = ROOT / "resources" / "models" / "mnist" / "vae.pt"
     base = [sys.executable, str(ROOT / "main.py"), "train", "--bundled", "--epochs", "1", "--threads", "1"]
-    run = subprocess.run([*base, "--model", "vae", "--init", str(vae), "--out", str(tmp_path / "warm.pt")],
+    run = subprocess.run([*base, "--model", "vae", "--init", str(vae), "--freeze-decoder", "--out", str(tmp_path / "warm.pt")],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     # A warm start begins where the bundled VAE is: one epoch on 10,000 images leaves a trained model's figure.
-    assert load_checkpoint(tmp_path / "warm.pt").meta["test"]["nelbo"] < 150
+    warm = load_checkpoint(tmp_path / "warm.pt")
+    assert warm.meta["test"]["nelbo"] < 150
+    # --freeze-decoder: the decoder is the bundled one to the bit, the encoder has moved on.
+    assert warm.meta["train"]["freeze_decoder"] is True
+    start = load_checkpoint(vae).model
+    assert all(torch.equal(a, b) for a, b in zip(warm.model.decoder.parameters(), start.decoder.parameters(), strict=True))
+    assert not torch.equal(warm.model.mu_head.weight, start.mu_head.weight)
     for args, says in ((["--model", "ae"], "kind vae, not ae"), (["--model", "vae", "--latent", "8"], "latent 2, not 8"),
                        (["--model", "vae", "--hidden", "64"], "hidden layers")):
         run = subprocess.run([*base, *args, "--init", str(vae), "--out", str(tmp_path / "bad.pt")],
@@ -120,6 +127,18 @@ def test_train_init_starts_from_a_checkpoint_and_refuses_one_of_another_shape(tm
         errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
         assert run.returncode == 2 and len(errors) == 1 and says in errors[0], run.stderr
         assert "Traceback" not in run.stderr and not (tmp_path / "bad.pt").exists()
+
+
+def test_a_frozen_decoder_stays_as_it_was_while_the_encoder_learns(digits):
+    model = build_model(NetConfig(kind="ae", latent=2, hidden=(32,)), data_mean=digits.mean(0), seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    Trainer(model, config=TrainConfig(epochs=2, batch_size=40, freeze_decoder=True), train_x=digits).fit()
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in after if k.startswith("decoder."))
+    assert not all(torch.equal(before[k], after[k]) for k in after if k.startswith("encoder."))
+    # A model without a decoder of its own is refused, not trained whole.
+    with pytest.raises(TrainingError, match="no separate decoder"):
+        Trainer(torch.nn.Linear(784, 784), config=TrainConfig(freeze_decoder=True), train_x=digits)
 
 
 def test_the_copies_are_cached_and_a_larger_cached_set_serves_a_smaller_run(digits, monkeypatch, tmp_path):

@@ -87,7 +87,7 @@ class DenoisePanel(QWidget, PanelDefaults):
             spec = CORRUPTIONS[name]
             self.kind.addItem(spec.title, name)
             self.kind.setItemData(self.kind.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
-        self.kind.setToolTip("What happens to the digit: noise to remove, blur to sharpen, low resolution to restore")
+        self.kind.setToolTip("What happens to the image: noise to remove, blur to sharpen, low resolution to restore")
         self.level = QSlider(Qt.Orientation.Horizontal)
         self.level.setMinimumWidth(120)
         self.level.setToolTip("How much damage (drag; arrow keys step)")
@@ -122,7 +122,7 @@ class DenoisePanel(QWidget, PanelDefaults):
         controls.addLayout(damage_row)
 
         # Captions on two lines (the model, then its figures): on one they were cut at narrow widths.
-        self.clean_view = ImageView(caption="Clean", placeholder="No digit", caption_lines=2)
+        self.clean_view = ImageView(caption="Clean", placeholder="No image", caption_lines=2)
         self.noisy_view = ImageView(caption="Damaged", placeholder="", caption_lines=2)
         self.output_views = {k: ImageView(caption=OUTPUT_TITLES[k], placeholder="Model not loaded", caption_lines=2)
                              for k in OUTPUTS}
@@ -142,10 +142,10 @@ class DenoisePanel(QWidget, PanelDefaults):
             lay.addWidget(strip)
 
         explain = QLabel(
-            "PSNR (peak signal-to-noise ratio) compares each image with the clean digit: 10·log10(1 / MSE), "
+            "PSNR (peak signal-to-noise ratio) compares each image with the clean one: 10·log10(1 / MSE), "
             "higher is closer. The denoising AE was trained to map x + noise back to x (Gaussian noise, σ = 0.5); "
-            "the plain AE and the VAE were only trained to copy clean digits, yet squeezing through a small code "
-            "removes much of the noise too. Fed back in, a model's output drifts towards the digits it knows best."
+            "the plain AE and the VAE were only trained to copy clean images, yet squeezing through a small code "
+            "removes much of the noise too. Fed back in, a model's output drifts towards the images it knows best."
         )
         explain.setWordWrap(True)
         explain.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -301,13 +301,15 @@ class DenoisePanel(QWidget, PanelDefaults):
             self.pass_strips[key].set_images(out, ["∞" if eq else f"{s:.1f}" for s, eq in zip(scores, same, strict=True)])
         best = max((k for k in OUTPUTS if k in self.psnr), key=lambda k: self.psnr[k], default=None)
         if "noisy" in self.identical:
-            text = f"{spec.title}, {spec.level_name} {level:g}: nothing is damaged, the digit is identical to the clean one."
+            text = f"{spec.title}, {spec.level_name} {level:g}: nothing is damaged, the image is identical to the clean one."
         else:
-            text = f"{spec.title}, {spec.level_name} {level:g}: the damaged digit is {self.psnr['noisy']:.1f} dB from the clean one."
+            text = f"{spec.title}, {spec.level_name} {level:g}: the damaged image is {self.psnr['noisy']:.1f} dB from the clean one."
         if best is not None:
             text += f" Closest restoration: {titles[best]} ({_db(self.psnr[best], best in self.identical)})."
         if missing:
             text += f" Not loaded: {', '.join(missing)}."
+            if self._models().get("dae", False) is None:
+                text += " The Train panel trains a denoising AE on any of these damages (Train: DAE)."
         self.message.setText(text)
         self.updated.emit()
 

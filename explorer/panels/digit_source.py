@@ -34,7 +34,7 @@ class SourcePicker(QWidget):
         self.combo = QComboBox()
         for name in SOURCES:
             self.combo.addItem(SOURCE_TITLES[name], name)
-        self.combo.setToolTip("The clean digit to work on")
+        self.combo.setToolTip("The clean image to work on")
         self.index = QSpinBox()
         self.index.setRange(0, max(0, workbench.count - 1))
         self.index.setToolTip("Number of the test image")
@@ -68,7 +68,7 @@ class SourcePicker(QWidget):
 
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Digit"))
+        row.addWidget(QLabel("Image"))
         row.addWidget(self.combo)
         row.addWidget(self.pages, 1)
 

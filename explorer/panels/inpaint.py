@@ -71,10 +71,10 @@ FILLING_MESSAGE = "Filling the hole: the best method is named when every method 
 METHOD_HELP = {
     "ae_projection": "Reconstruct with the AE, put the known pixels back, repeat: the image is pulled onto "
     "the decoder's manifold while it keeps what is known.",
-    "vae_latent": "Search the VAE's latent space, then take gradient steps on z so the decoded digit fits the "
+    "vae_latent": "Search the VAE's latent space, then take gradient steps on z so the decoded image fits the "
     "known pixels under the prior N(0, I); the decoder paints the hole.",
     "dae": "Clamp the known pixels and let the denoising AE (trained on Gaussian noise) clean up the rest, a half "
-    "step at a time: it has learned to turn damaged digits into clean ones.",
+    "step at a time: it has learned to turn damaged images into clean ones.",
     "dae_masking": "The same with a DAE trained on masking noise (half the pixels set to black): it has learned to "
     "fill in missing pixels. The hole starts black, as missing pixels were in its training.",
 }
@@ -191,7 +191,7 @@ class InpaintPanel(QWidget, PanelDefaults):
         self.views = {m: ImageView(caption=METHOD_TITLES[m], placeholder="Model not loaded", caption_lines=2)
                       for m in (*METHODS, "mean_fill")}
         for m, view in self.views.items():
-            view.setToolTip(METHOD_HELP.get(m, "The hole filled with the mean digit: the baseline every method must beat"))
+            view.setToolTip(METHOD_HELP.get(m, "The hole filled with the mean image: the baseline every method must beat"))
         grid = QGridLayout()
         for k, m in enumerate((*METHODS, "mean_fill")):
             grid.addWidget(self.views[m], k // 3, k % 3)
@@ -199,7 +199,7 @@ class InpaintPanel(QWidget, PanelDefaults):
             "<b>How each fills the hole</b><br>Under each image: step / steps · MSE on the hidden pixels "
             "(lower is better).<br><br>"
             + "<br>".join(f"<b>{SHORT_TITLES[m]}</b>: {BRIEF[m]}" for m in METHODS)
-            + "<br><b>Mean image</b>: the average digit, the baseline to beat.<br>(Hover an image for more.)"
+            + "<br><b>Mean image</b>: the average image, the baseline to beat.<br>(Hover an image for more.)"
         )
         legend.setWordWrap(True)
         legend.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -402,7 +402,7 @@ class InpaintPanel(QWidget, PanelDefaults):
     def _finished(self) -> None:
         self.progress.setText("done")
         if not self._mask.any():
-            self.message.setText("Nothing is hidden: paint over the digit, drag a rectangle or pick a preset.")
+            self.message.setText("Nothing is hidden: paint over the image, drag a rectangle or pick a preset.")
             return
         errors = self.final_errors()
         methods = {m: e for m, e in errors.items() if m != "mean_fill"}
