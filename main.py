@@ -264,11 +264,11 @@ def _mirror_arg(url: str | None) -> None:
 
 
 def _writable(path: Path, flag: str, *, what: str) -> None:
-    from models import checkpoint
+    from models import files
 
     try:
-        checkpoint.check_writable_file(path, what=what)
-    except checkpoint.CheckpointError as exc:
+        files.check_writable_file(path, what=what)
+    except files.NotWritableError as exc:
         raise CliError(f"{flag}: {exc}") from exc
 
 
@@ -315,19 +315,13 @@ def _registered_size(args: argparse.Namespace, name: str) -> tuple[int, bool]:
 def validate_train(args: argparse.Namespace) -> None:
     import re
 
-    import numpy as np
+    from models import data
 
-    from models import corrupt, data
-
+    # The checks that need no torch come first, so that most mistakes are named at once
+    # (importing torch takes seconds); the model, noise and device checks follow.
     _images_arg(args)
     name = args.dataset or "mnist"
     side, colour = (args.source.size, args.source.colour) if args.source is not None else _registered_size(args, name)
-    _architecture(args.arch, side, colour)
-    if args.noise not in corrupt.CORRUPTIONS:
-        raise CliError(f"unknown --noise {args.noise!r}: choose one of {', '.join(corrupt.CORRUPTIONS)}")
-    if args.model == "dae" and corrupt.CORRUPTIONS[args.noise].colour_only and not colour:
-        raise CliError(f"--noise {args.noise} takes the colour away, and these images are grey, so it would change "
-                       "nothing; use it on colour images (--images with colour, or --dataset cifar10)")
     _at_least(args.latent, 1, "--latent")
     for size in args.hidden or ():
         _at_least(size, 1, "--hidden sizes")
@@ -336,11 +330,6 @@ def validate_train(args: argparse.Namespace) -> None:
     _positive_number(args.lr, "--lr")
     if not (math.isfinite(args.beta) and args.beta >= 0):
         raise CliError(f"--beta must be a number >= 0, got {args.beta:g}")
-    if args.noise_level is not None:
-        try:
-            corrupt.corrupt(np.zeros((1, 784), dtype=np.float32), args.noise, args.noise_level, seed=0)
-        except ValueError as exc:
-            raise CliError(f"--noise-level: {exc}") from exc
     if not (math.isfinite(args.augment) and 0 <= args.augment <= 1):
         raise CliError(f"--augment is a share of each batch between 0 and 1, got {args.augment:g}")
     _at_least(args.augment_copies, 1, "--augment-copies")
@@ -349,12 +338,6 @@ def validate_train(args: argparse.Namespace) -> None:
     _at_least(args.threads, 1, "--threads")
     if not re.fullmatch(DEVICE_PATTERN, args.device.lower()):
         raise CliError(f"unknown --device {args.device!r}: use auto, cpu, cuda, cuda:N or mps")
-    from models.train import TrainingError, select_device
-
-    try:
-        select_device(args.device)
-    except TrainingError as exc:
-        raise CliError(str(exc)) from exc
     if args.bundled:
         if args.data_dir is not None or args.download:
             raise CliError("--bundled trains on the images that ship with the app; leave out --data-dir and --download")
@@ -366,11 +349,31 @@ def validate_train(args: argparse.Namespace) -> None:
         raise CliError("--mirror is where --download fetches from; add --download")
     _mirror_arg(args.mirror)
     _writable(args.out, "--out", what="the checkpoint")
-    if args.init is not None:
-        _init_checkpoint(args)
-    elif args.freeze_decoder:
+    if args.freeze_decoder and args.init is None:
         raise CliError("--freeze-decoder keeps a trained decoder: add --init CHECKPOINT to say whose")
 
+    import numpy as np
+
+    from models import corrupt
+    from models.train import TrainingError, select_device
+
+    _architecture(args.arch, side, colour)
+    if args.noise not in corrupt.CORRUPTIONS:
+        raise CliError(f"unknown --noise {args.noise!r}: choose one of {', '.join(corrupt.CORRUPTIONS)}")
+    if args.model == "dae" and corrupt.CORRUPTIONS[args.noise].colour_only and not colour:
+        raise CliError(f"--noise {args.noise} takes the colour away, and these images are grey, so it would change "
+                       "nothing; use it on colour images (--images with colour, or --dataset cifar10)")
+    if args.noise_level is not None:
+        try:
+            corrupt.corrupt(np.zeros((1, 784), dtype=np.float32), args.noise, args.noise_level, seed=0)
+        except ValueError as exc:
+            raise CliError(f"--noise-level: {exc}") from exc
+    try:
+        select_device(args.device)
+    except TrainingError as exc:
+        raise CliError(str(exc)) from exc
+    if args.init is not None:
+        _init_checkpoint(args)
 
 def _architecture(arch: str, side: int, colour: bool) -> None:
     """--arch and the images' size and colour: what this version's models can take."""

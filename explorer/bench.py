@@ -39,7 +39,7 @@ class BenchSettings:
 
     @property
     def train_steps(self) -> int:
-        return 60 if self.quick else 300
+        return 30 if self.quick else 300
 
     @property
     def rounds(self) -> int:
@@ -55,7 +55,7 @@ class BenchSettings:
 
     @property
     def in_app_seconds(self) -> float:
-        return 6.0 if self.quick else 30.0
+        return 3.0 if self.quick else 30.0
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:

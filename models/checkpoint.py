@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,42 +141,6 @@ def load_checkpoint(
 
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
-
-
-def check_writable_folder(folder: str | os.PathLike, *, what: str = "checkpoints") -> Path:
-    """Make sure ``what`` can be saved in ``folder`` (or, while it does not exist, in its
-    nearest existing parent, where saving makes it) before a run starts, so that an
-    unwritable output is reported before training, not after it."""
-    folder = Path(folder)
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise CheckpointError(f"cannot save {what} in {folder}: {existing} is a file, not a folder")
-    # A real write, not os.access: access() says yes to root on a read-only folder and
-    # knows nothing of a full disk or a read-only mount.
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".latent-explorer-write-test.", dir=existing)
-        try:
-            os.write(fd, bytes(4096))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            os.unlink(probe)
-    except OSError as exc:
-        raise CheckpointError(
-            f"cannot save {what} in {existing}: {exc.strerror or exc}; choose another folder or free some space"
-        ) from exc
-    return folder
-
-
-def check_writable_file(path: str | os.PathLike, *, what: str = "the checkpoint") -> Path:
-    """``check_writable_folder`` for one file: also refuses a folder in its place."""
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"cannot save {what} as {path}: that is a folder; give a file name inside it")
-    check_writable_folder(path.parent, what=what)
-    return path
 
 
 def bundled_checkpoints(dataset: str = "mnist") -> list[Path]:

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from models import checkpoint, data
+from models import checkpoint, data, files
 from models.data import as_float_images
 from models.nets import NetConfig, build_model
 from models.pacing import PaceControls, Pacer
@@ -237,7 +237,7 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
     try:
         if job.out_dir is not None:
             # Before the data is read: an unwritable folder must not cost a whole run.
-            checkpoint.check_writable_folder(job.out_dir)
+            files.check_writable_folder(job.out_dir)
         if job.threads:
             torch.set_num_threads(job.threads)
         tuner = ThreadTuner(job.thread_choices) if job.thread_choices else None
@@ -374,7 +374,7 @@ def run_job(job: TrainJob, queue, stop_event, pause_event, *, orphaned: threadin
             log.exception("saving the last good weights failed")
             message = f"{message} Saving them failed, so nothing was saved: {type(save_exc).__name__}: {save_exc}"
         queue.put(JobFailed(message, paths))
-    except (data.DataError, TrainingError, checkpoint.CheckpointError) as exc:
+    except (data.DataError, TrainingError, checkpoint.CheckpointError, files.NotWritableError) as exc:
         queue.put(JobFailed(str(exc)))
     except Exception as exc:  # never let the child die silently
         log.error("training job failed:\n%s", traceback.format_exc())
