@@ -44,7 +44,7 @@ def _draw(panel: DrawPanel, strokes) -> None:
     panel.vote_board.wait()  # the votes are set up in the background the first time
 
 
-@pytest.mark.parametrize("digit", [0, 1, 2, 3, 4, 7])
+@pytest.mark.parametrize("digit", [0, 1, 2, 3, 4, 7, 9])
 def test_a_clearly_drawn_digit_is_named_by_both_models(panel, digit):
     _draw(panel, DIGIT_STROKES[digit])
     for role in ("ae", "vae"):
