@@ -375,6 +375,7 @@ def validate_train(args: argparse.Namespace) -> None:
     if args.init is not None:
         _init_checkpoint(args)
 
+
 def _architecture(arch: str, side: int, colour: bool) -> None:
     """--arch and the images' size and colour: what this version's models can take."""
     from models.nets import NetConfig

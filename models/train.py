@@ -428,6 +428,12 @@ def divergence_warning(result: TrainResult, *, lr: float) -> str | None:
     )
 
 
+# The TrainConfig settings a checkpoint records (device and the schedule's details are
+# the machine's and the loop's, not the run's).
+RECORDED_SETTINGS = ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies",
+                     "freeze_decoder")
+
+
 def run_meta(
     *, dataset: str, source: str, config: TrainConfig, result: TrainResult | None = None, status: str = "",
     description: Mapping[str, Any] | None = None, **extra
@@ -438,8 +444,7 @@ def run_meta(
         "dataset": dataset,
         "dataset_source": source,
         **({"dataset_description": dict(description)} if description is not None else {}),
-        "train": {k: getattr(config, k) for k in ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies",
-                                                "freeze_decoder")},
+        "train": {k: getattr(config, k) for k in RECORDED_SETTINGS},
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "torch": torch.__version__,
         **extra,

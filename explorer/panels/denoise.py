@@ -276,14 +276,14 @@ class DenoisePanel(QWidget, PanelDefaults):
         self.clean_view.set_image(clean, f"Clean\n{self.source.description()}")
         self.noisy_view.set_image(noisy, f"Damaged\n{_db(self.psnr['noisy'], 'noisy' in self.identical)}")
         passes = self.passes.value()
-        missing = []
+        missing: list[str] = []  # keys of the outputs whose model is not loaded
         titles = self.titles()
         for key, model in self._models().items():
             if model is None:
                 self.outputs[key] = None
                 self.output_views[key].set_image(None, titles[key])
                 self.pass_strips[key].clear()
-                missing.append(titles[key])
+                missing.append(key)
                 continue
             out = feed_back(model, noisy, passes)
             self.outputs[key] = out
@@ -307,8 +307,8 @@ class DenoisePanel(QWidget, PanelDefaults):
         if best is not None:
             text += f" Closest restoration: {titles[best]} ({_db(self.psnr[best], best in self.identical)})."
         if missing:
-            text += f" Not loaded: {', '.join(missing)}."
-            if self._models().get("dae", False) is None:
+            text += f" Not loaded: {', '.join(titles[k] for k in missing)}."
+            if "dae" in missing:
                 text += " The Train panel trains a denoising AE on any of these damages (Train: DAE)."
         self.message.setText(text)
         self.updated.emit()
