@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "scanner would have made it, the loss still asks for the original (default 0: off)")
     t.add_argument("--augment-copies", type=int, default=2, metavar="N",
                    help="with --augment: distorted copies of the training set made before the first step (default 2)")
+    t.add_argument("--invariance", type=float, default=0.0, metavar="WEIGHT",
+                   help="with --augment: weight of a term that asks each distorted digit's code to lie nearest its own "
+                   "original's among the batch's (nearest-code cross-entropy, in the loss's units; default 0: off)")
     t.add_argument("--freeze-decoder", action="store_true",
                    help="with --init: train the encoder alone and keep the decoder's weights (a VAE's likelihood "
                    "stays as it was; e.g. with --augment, teach only the encoder other writers' digits)")
@@ -333,6 +336,10 @@ def validate_train(args: argparse.Namespace) -> None:
     if not (math.isfinite(args.augment) and 0 <= args.augment <= 1):
         raise CliError(f"--augment is a share of each batch between 0 and 1, got {args.augment:g}")
     _at_least(args.augment_copies, 1, "--augment-copies")
+    if not (math.isfinite(args.invariance) and args.invariance >= 0):
+        raise CliError(f"--invariance must be a number >= 0, got {args.invariance:g}")
+    if args.invariance > 0 and args.augment == 0:
+        raise CliError("--invariance pairs distorted digits with their originals: add --augment SHARE")
     if not 0 <= args.seed <= MAX_SEED:
         raise CliError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
     _at_least(args.threads, 1, "--threads")
@@ -354,8 +361,11 @@ def validate_train(args: argparse.Namespace) -> None:
 
     import numpy as np
 
-    from models import corrupt
+    from models import corrupt, distributed
     from models.train import TrainingError, select_device
+
+    if args.invariance > 0 and distributed.requested():
+        raise CliError("--invariance runs in one process only; start the run without torchrun")
 
     _architecture(args.arch, side, colour)
     if args.noise not in corrupt.CORRUPTIONS:
@@ -589,7 +599,7 @@ def _train(args: argparse.Namespace, group) -> int:
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             device=args.device if group is None else str(group.device), schedule=args.schedule,
             binarize=args.binarize, augment=args.augment, augment_copies=args.augment_copies,
-            freeze_decoder=args.freeze_decoder,
+            freeze_decoder=args.freeze_decoder, invariance=args.invariance,
         )
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc

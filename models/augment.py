@@ -102,17 +102,26 @@ class WriterAugment:
         """The encoder's inputs for ``batch`` (the clean images at training-set positions
         ``index``): each row replaced, with probability ``share``, by one of its
         distorted copies."""
+        return self.replaced(batch, index, generator)[0]
+
+    def replaced(
+        self, batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``inputs`` and the positions in ``batch`` of the rows it replaced (1-D, long):
+        what the nearest-code term (models.losses.nearest_code_loss) pairs with their
+        originals."""
         n = batch.shape[0]
         pick = torch.rand(n, generator=generator, device=generator.device) < self.share
         copy = torch.randint(0, self.copies, (n,), generator=generator, device=generator.device)
         rows = torch.nonzero(pick).flatten()
         if len(rows) == 0:
-            return batch
+            return batch, rows.to(batch.device)
         idx = index[rows].cpu()
         distorted = self.pool[copy[rows].cpu(), idx].to(batch.device, torch.float32) / 255.0
         out = batch.clone()
+        rows = rows.to(batch.device)
         out[rows] = distorted
-        return out
+        return out, rows
 
 
 def _cache_path(images: np.ndarray, seed: int) -> Path:

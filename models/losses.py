@@ -112,3 +112,24 @@ def model_loss(
     x_hat = model(x_in)
     recon = RECON_LOSSES[config.loss](x_hat, target, "mean")
     return {"loss": recon, "recon": recon}
+
+
+def nearest_code_loss(
+    z_moved: torch.Tensor, z_clean: torch.Tensor, rows: torch.Tensor, *, temperature: float = 0.025
+) -> torch.Tensor:
+    """How far each distorted digit's code is from being nearest to its own original's,
+    among the batch's clean codes: the mean over ``z_moved`` (the codes of the rows
+    ``rows`` of the batch, seen distorted) of the cross-entropy of softmax(-d^2 / T)
+    over ``z_clean`` (every row's clean code), the target being its own row (InfoNCE
+    on squared distances). The nearest-code vote asks exactly this of a code; the
+    reconstruction loss alone lets an elastic wobble move a code into the next class.
+
+    T is ``temperature`` times the batch's mean squared distance between clean codes,
+    differentiated with the rest, so the term is blind to the latent space's scale: with
+    T held constant it pays to shrink every code while the pairs are still wrong, and
+    the next batch's T shrinks with them, down to a collapsed code. In nats, >= 0."""
+    if len(rows) == 0:
+        return z_clean.new_zeros(())
+    d2 = torch.cdist(z_moved, z_clean).pow(2)
+    scale = torch.cdist(z_clean, z_clean).pow(2).mean().clamp_min(1e-12)
+    return F.cross_entropy(-d2 / (temperature * scale), rows)

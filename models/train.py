@@ -92,6 +92,10 @@ class TrainConfig:
     # density p(x) is its decoder and prior: an encoder taught other writers' digits
     # this way leaves the model's likelihood as it was and moves only its inference.
     freeze_decoder: bool = False
+    # With augmentation: the weight of the nearest-code term (models.losses.nearest_code_loss,
+    # in the loss's own units: per-pixel error for an AE, nats for a VAE) that asks every
+    # distorted digit's code to lie nearest its own original's among the batch's (0: off).
+    invariance: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -108,6 +112,10 @@ class TrainConfig:
             raise TrainingError(f"the augmented share must be between 0 and 1, got {self.augment}")
         if self.augment_copies < 1:
             raise TrainingError(f"augmentation needs at least one distorted copy, got {self.augment_copies}")
+        if not (math.isfinite(self.invariance) and self.invariance >= 0):
+            raise TrainingError(f"the invariance weight must be a number >= 0, got {self.invariance}")
+        if self.invariance > 0 and self.augment == 0:
+            raise TrainingError("the invariance term pairs distorted digits with their originals: it needs augmentation")
 
 
 @dataclass(frozen=True)
@@ -229,6 +237,10 @@ class Trainer:
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=config.lr)
         self.result = TrainResult()
         self.group = group
+        if group is not None and config.invariance > 0:
+            # The term runs the encoder outside DistributedDataParallel's forward, whose
+            # gradient averaging would then not be what it expects.
+            raise TrainingError("the invariance term is not available under torchrun; train in one process")
         # What the loss calls: the model itself, or its view through DDP.
         self._net = self.model if group is None else group.wrap(self.model)
         self.total_steps = math.ceil(self._local_count() / config.batch_size) * config.epochs
@@ -332,14 +344,22 @@ class Trainer:
                 batch = x[self.last_batch]
                 # With augmentation the encoder may see a distorted copy, while the loss
                 # always asks for the original image (models/augment.py says why).
-                x_in = batch if augment is None else augment.inputs(batch, self.last_batch, aug_gen)
+                rows = None
+                if augment is not None:
+                    x_in, rows = augment.replaced(batch, self.last_batch, aug_gen)
+                else:
+                    x_in = batch
                 if c.binarize:
                     distorted = x_in is not batch
                     batch = data.binarized(batch, generator=noise_gen)
                     x_in = data.binarized(x_in, generator=noise_gen) if distorted else batch
+                moved = x_in  # the distorted rows as the term sees them: before any corruption
                 if denoising:
                     x_in = corrupt.corrupt(x_in, model.config.noise, model.config.noise_level, generator=noise_gen)
                 out = losses.model_loss(self._net, x_in, batch, noise_gen)
+                if c.invariance > 0 and rows is not None:
+                    out["invariance"] = losses.nearest_code_loss(model.embed(moved[rows]), model.embed(batch), rows)
+                    out["loss"] = out["loss"] + c.invariance * out["invariance"]
                 loss = out["loss"]
                 if self.group is None:
                     values = {k: v.item() for k, v in out.items()}
@@ -431,7 +451,7 @@ def divergence_warning(result: TrainResult, *, lr: float) -> str | None:
 # The TrainConfig settings a checkpoint records (device and the schedule's details are
 # the machine's and the loop's, not the run's).
 RECORDED_SETTINGS = ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies",
-                     "freeze_decoder")
+                     "freeze_decoder", "invariance")
 
 
 def run_meta(

@@ -107,6 +107,9 @@ def test_train_augment_records_the_share_in_the_checkpoint(small_digits, tmp_pat
     (["--augment", "nan"], "--augment"),
     (["--augment", "0.5", "--augment-copies", "0"], "--augment-copies"),
     (["--freeze-decoder"], "--init"),
+    (["--invariance", "0.1"], "--augment"),
+    (["--augment", "0.5", "--invariance", "-1"], "--invariance"),
+    (["--augment", "0.5", "--invariance", "inf"], "--invariance"),
 ])
 def test_a_bad_augment_argument_is_one_error_line(args, says, tmp_path):
     run = subprocess.run(
@@ -179,3 +182,46 @@ def test_a_damaged_cache_is_made_again(digits, monkeypatch, tmp_path):
     assert torch.equal(WriterAugment(digits[:20], share=0.5, copies=1, seed=5).pool, first.pool)
     with np.load(cached, allow_pickle=False) as z:
         assert z["pool"].shape == (1, 20, 784)
+
+
+def test_the_nearest_code_term_is_low_when_each_copy_is_nearest_its_original_and_blind_to_scale():
+    clean = torch.tensor([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
+    rows = torch.tensor([0, 2, 3])
+    near = clean[rows] + 0.1
+    swapped = clean[torch.tensor([1, 3, 0])] + 0.1
+    right = losses.nearest_code_loss(near, clean, rows)
+    wrong = losses.nearest_code_loss(swapped, clean, rows)
+    assert right.item() < 0.05 < 3.0 < wrong.item()
+    # Ten times larger codes are the same arrangement: the same loss, so shrinking or
+    # blowing up the latent space buys nothing.
+    assert losses.nearest_code_loss(10 * near, 10 * clean, rows).item() == pytest.approx(right.item(), rel=1e-4)
+    assert losses.nearest_code_loss(near[:0], clean, rows[:0]).item() == 0.0
+
+
+def _own_nearest(model, digits: torch.Tensor, distorted: torch.Tensor) -> float:
+    """The share of distorted digits whose nearest clean code is their own original's."""
+    with torch.no_grad():
+        d = torch.cdist(model.embed(distorted), model.embed(digits))
+    return (d.argmin(dim=1) == torch.arange(len(digits))).float().mean().item()
+
+
+def test_the_invariance_term_puts_a_distorted_digit_nearest_its_own_original(digits):
+    def trained(weight: float):
+        model = build_model(NetConfig(kind="ae", latent=8, hidden=(64,)), data_mean=digits.mean(0), seed=0)
+        config = TrainConfig(epochs=40, batch_size=40, augment=0.75, augment_copies=1, invariance=weight)
+        result = Trainer(model, config=config, train_x=digits).fit()
+        return model.eval(), result
+
+    plain, _ = trained(0.0)
+    held, result = trained(0.3)
+    # The copies it trained on: with the term, a distorted digit's code is far more often
+    # nearest its own original among the 120 than without it.
+    distorted = WriterAugment(digits, share=1.0, copies=1, seed=0).pool[0].float() / 255.0
+    assert _own_nearest(held, digits, distorted) > _own_nearest(plain, digits, distorted) + 0.2
+    # The term is reported and falls as it trains; the checkpoint's settings record it.
+    terms = [e.train["invariance"] for e in result.history]
+    assert terms[-1] < 0.5 * terms[0]
+    with pytest.raises(TrainingError, match="needs augmentation"):
+        TrainConfig(invariance=0.1)
+    with pytest.raises(TrainingError, match="torchrun"):
+        Trainer(plain, config=TrainConfig(augment=0.5, invariance=0.1), train_x=digits, group=object())  # type: ignore[arg-type]
