@@ -98,18 +98,14 @@ class WriterAugment:
             progress(copies * n, copies * n)
         self.pool = torch.from_numpy(np.ascontiguousarray(pool[:copies]))
 
-    def inputs(self, batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The encoder's inputs for ``batch`` (the clean images at training-set positions
-        ``index``): each row replaced, with probability ``share``, by one of its
-        distorted copies."""
-        return self.replaced(batch, index, generator)[0]
-
     def replaced(
         self, batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``inputs`` and the positions in ``batch`` of the rows it replaced (1-D, long):
-        what the nearest-code term (models.losses.nearest_code_loss) pairs with their
-        originals."""
+        """The encoder's inputs for ``batch`` (the clean images at training-set positions
+        ``index``): each row replaced, with probability ``share``, by one of its
+        distorted copies; and the positions in ``batch`` of the rows it replaced (1-D,
+        long), which the nearest-code term (models.losses.nearest_code_loss) pairs with
+        their originals."""
         n = batch.shape[0]
         pick = torch.rand(n, generator=generator, device=generator.device) < self.share
         copy = torch.randint(0, self.copies, (n,), generator=generator, device=generator.device)

@@ -30,7 +30,7 @@ def test_a_share_of_each_batch_is_swapped_for_its_own_distorted_copy(digits):
     aug = WriterAugment(digits, share=0.5, copies=2, seed=0)
     assert aug.pool.shape == (2, 120, 784)
     index = torch.arange(120)
-    seen = aug.inputs(digits, index, torch.Generator().manual_seed(3))
+    seen, _ = aug.replaced(digits, index, torch.Generator().manual_seed(3))
     changed = (seen - digits).abs().amax(dim=1) > 0.05
     assert 0.3 < changed.float().mean().item() < 0.7
     # A swapped row is one of that very digit's copies, not another digit's.
