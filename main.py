@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model and save a checkpoint", description="Train one model and save a checkpoint.")
     t.add_argument("--model", choices=("ae", "vae", "dae", "linear"), required=True, help="model kind")
     t.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
-                   help="mlp (default) or conv: convolutional, for 32 or 64 pixel images (grey or colour)")
+                   help="mlp (default) or conv: convolutional, for 28, 32 or 64 pixel images (grey or colour)")
     _add_data_args(t)
     _add_image_args(t)
     t.add_argument("--latent", type=int, default=2, help="latent size (default 2)")
@@ -394,8 +394,11 @@ def _architecture(arch: str, side: int, colour: bool) -> None:
     if arch == "conv":
         if "arch" not in fields:
             raise CliError("--arch conv: this version has no convolutional models yet; leave out --arch")
-        if side not in (32, 64):
-            raise CliError(f"--arch conv takes 32 or 64 pixel images, these are {side} x {side}; add --size 32 or --size 64")
+        from models.kinds import CONV_SIDES, conv_sides_text
+
+        if side not in CONV_SIDES:
+            sides = conv_sides_text()
+            raise CliError(f"--arch conv takes {sides} pixel images, these are {side} x {side}; add --size 32 or --size 64")
     if colour and "channels" not in fields:
         raise CliError("colour images need colour models, which this version lacks; add --grey")
 

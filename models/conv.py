@@ -1,5 +1,5 @@
 """The layer stacks of the convolutional models: a strided-conv encoder and its
-mirrored transposed-conv decoder, for square images of ``CONV_SIDES`` pixels,
+mirrored transposed-conv decoder, for square images of ``CONV_SIDES`` pixels (28, 32, 64),
 grey (1 channel) or colour (3).
 
 Each stride-2 layer halves the image (kernel 4, padding 1), so ``widths`` (the
@@ -18,15 +18,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-# CONV_SIDES: the square sides a convolutional model is built for, the working sizes a
-# user can pick for colour images (28 is MNIST's, which stays with the MLP).
+# CONV_SIDES: the square sides a convolutional model is built for: MNIST's 28 (two
+# halvings to 7 x 7) and the working sizes a user can pick for colour images.
 from models.kinds import CONV_SIDES
 
 __all__ = ["CONV_SIDES", "DEFAULT_WIDTHS", "BiasMap", "check_widths", "conv_decoder", "conv_encoder", "feature_size", "feature_side"]
 
 # Channel widths per side when a caller has no preference: four halvings to 4 x 4 at
-# 64 pixels, three at 32.
-DEFAULT_WIDTHS: dict[int, tuple[int, ...]] = {32: (32, 64, 128), 64: (32, 64, 128, 256)}
+# 64 pixels, three at 32, two to 7 x 7 at 28.
+DEFAULT_WIDTHS: dict[int, tuple[int, ...]] = {28: (32, 64), 32: (32, 64, 128), 64: (32, 64, 128, 256)}
 
 
 class BiasMap(nn.Module):

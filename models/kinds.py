@@ -44,6 +44,14 @@ KIND_SIDES: Mapping[str, Side] = MappingProxyType({k: i.side for k, i in KIND_IN
 # images of CONV_SIDES pixels (models/conv.py builds them).
 ARCH_TITLES: Mapping[str, str] = MappingProxyType({"mlp": "MLP (fully connected)", "conv": "Convolutional"})
 ARCHS: tuple[str, ...] = tuple(ARCH_TITLES)
-CONV_SIDES: tuple[int, ...] = (32, 64)
+CONV_SIDES: tuple[int, ...] = (28, 32, 64)
+
+
+def conv_sides_text(*, squared: bool = False) -> str:
+    """CONV_SIDES for a message: "28, 32 or 64", or "28 x 28, 32 x 32 or 64 x 64"."""
+    names = [f"{s} x {s}" if squared else str(s) for s in CONV_SIDES]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
 # The linear AE is PCA: it has no convolutional form.
 CONV_KINDS: tuple[str, ...] = ("ae", "vae", "dae")

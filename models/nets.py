@@ -15,7 +15,7 @@ Contract shared by every model (inputs are float tensors in [0, 1]):
 - ``reconstruct(x)``: ``decode(embed(x))`` for every kind.
 
 ``NetConfig.arch`` picks the layers: "mlp" (linear layers over the flat image, any
-size) or "conv" (models/conv.py's strided convolutions, square 32 or 64 pixel
+size) or "conv" (models/conv.py's strided convolutions, square 28, 32 or 64 pixel
 images; ``hidden`` then lists the conv layers' channel widths). Both give the same
 contract, and a conv VAE is a ``VAE``, a conv AE an ``AE``.
 """
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from models import conv
-from models.kinds import ARCHS, CONV_KINDS, KIND_TITLES, KINDS
+from models.kinds import ARCHS, CONV_KINDS, KIND_TITLES, KINDS, conv_sides_text
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 RECON_LOSSES = ("mse", "l1", "bce", "cosine")
@@ -63,7 +63,7 @@ class NetConfig:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     # Colour planes per pixel: 1 grey, 3 colour (RGB, channels-first in flat rows).
     channels: int = 1
-    # "mlp" or "conv" (square 32 or 64 pixel images; hidden = conv channel widths).
+    # "mlp" or "conv" (square 28, 32 or 64 pixel images; hidden = conv channel widths).
     arch: str = "mlp"
 
     def __post_init__(self) -> None:
@@ -100,7 +100,7 @@ class NetConfig:
         if self.kind not in CONV_KINDS:
             raise ConfigError(f"a {self.title.lower()} has no convolutional form; use arch 'mlp' for it")
         if h != w or h not in conv.CONV_SIDES:
-            sides = " or ".join(f"{s} x {s}" for s in conv.CONV_SIDES)
+            sides = conv_sides_text(squared=True)
             raise ConfigError(f"convolutional models need square {sides} pixel images, got {h} x {w}; use arch 'mlp' for other sizes")
         problem = conv.check_widths(h, self.hidden)
         if problem:
@@ -155,7 +155,7 @@ def default_hidden(arch: str, image_shape: tuple[int, int] = (28, 28)) -> tuple[
     if arch == "conv":
         side = int(image_shape[0])
         if side not in conv.DEFAULT_WIDTHS:
-            sides = " or ".join(str(s) for s in conv.CONV_SIDES)
+            sides = conv_sides_text()
             raise ConfigError(f"convolutional models need square {sides} pixel images, got {image_shape[0]} x {image_shape[1]}")
         return conv.DEFAULT_WIDTHS[side]
     if arch not in ARCHS:

@@ -102,6 +102,23 @@ def test_train_augment_records_the_share_in_the_checkpoint(small_digits, tmp_pat
     assert train["augment"] == 0.3 and train["augment_copies"] == 1
 
 
+def test_a_conv_model_of_mnist_digits_trains_with_augmentation_and_the_term(small_digits, tmp_path):
+    # The lab's latent-8 models are convolutional at MNIST's own 28 pixels (issue #19).
+    out = tmp_path / "conv.pt"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "train", "--model", "vae", "--arch", "conv", "--hidden", "8", "16",
+         "--latent", "8", "--images", str(small_digits), "--epochs", "1", "--augment", "0.75", "--augment-copies", "1",
+         "--invariance", "5", "--threads", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env=_cli_env(tmp_path),
+    )
+    assert run.returncode == 0, run.stderr
+    assert "invariance" in run.stdout
+    ck = load_checkpoint(out)
+    assert (ck.config.arch, ck.config.image_shape, ck.config.hidden) == ("conv", (28, 28), (8, 16))
+    assert ck.meta["train"]["invariance"] == 5.0
+    assert ck.model.embed(as_float_images(load_bundled("mnist").test_images[:3])).shape == (3, 8)
+
+
 @pytest.mark.parametrize("args, says", [
     (["--augment", "1.5"], "--augment"),
     (["--augment", "nan"], "--augment"),

@@ -174,7 +174,6 @@ def test_converting_a_folder_shows_progress_on_a_terminal(files, tmp_path):
     (("train", "--images", "{root}/shapes", "--dataset", "mnist"), "--images and --dataset each name the images"),
     (("train", "--images", "{root}/shapes", "--bundled"), "leave out --bundled"),
     (("train", "--bundled", "--fit", "pad"), "--fit is how an --images folder's images become square"),
-    (("train", "--bundled", "--arch", "conv"), "--arch conv takes 32 or 64 pixel images, these are 28 x 28"),
     (("train", "--bundled", "--size", "30"), "can be padded to 32 or 64 pixels, not 30"),
     (("train", "--bundled", "--colour"), "mnist's images are grey"),
     (("train", "--bundled", "--dataset", "cifar10"), "CIFAR-10 needs --download or --data-dir"),

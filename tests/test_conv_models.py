@@ -18,11 +18,11 @@ from models.train import TrainConfig, Trainer
 
 def conv_config(kind="vae", side=32, channels=3, latent=4, **kw):
     return NetConfig(kind=kind, arch="conv", image_shape=(side, side), channels=channels, latent=latent,
-                     hidden=kw.pop("hidden", (8, 16, 16)), **kw)
+                     hidden=kw.pop("hidden", (8, 16) if side == 28 else (8, 16, 16)), **kw)
 
 
 @pytest.mark.parametrize("kind", ["ae", "vae", "dae"])
-@pytest.mark.parametrize("side", [32, 64])
+@pytest.mark.parametrize("side", [28, 32, 64])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_every_conv_kind_keeps_the_model_contract(kind, side, channels):
     config = conv_config(kind, side, channels)
@@ -73,7 +73,7 @@ def test_an_mlp_reads_colour_images_as_their_flat_rows():
 @pytest.mark.parametrize(
     "kw, message",
     [
-        ({"image_shape": (28, 28)}, r"square 32 x 32 or 64 x 64 pixel images, got 28 x 28"),
+        ({"image_shape": (30, 30)}, r"square 28 x 28, 32 x 32 or 64 x 64 pixel images, got 30 x 30"),
         ({"image_shape": (32, 64)}, r"got 32 x 64"),
         ({"kind": "linear"}, r"linear autoencoder has no convolutional form"),
         ({"hidden": ()}, r"at least one conv layer"),
@@ -92,8 +92,9 @@ def test_default_hidden_sizes_per_architecture():
     assert default_hidden("mlp") == NetConfig().hidden == (512, 256)
     assert default_hidden("conv", (32, 32)) == (32, 64, 128)
     assert default_hidden("conv", (64, 64)) == (32, 64, 128, 256)
-    with pytest.raises(ConfigError, match="32 or 64"):
-        default_hidden("conv", (28, 28))
+    assert default_hidden("conv", (28, 28)) == (32, 64)
+    with pytest.raises(ConfigError, match="28, 32 or 64"):
+        default_hidden("conv", (30, 30))
 
 
 def test_old_config_dicts_load_as_grey_mlps_and_grey_mlp_dicts_do_not_change():

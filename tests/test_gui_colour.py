@@ -139,13 +139,23 @@ def test_the_train_panel_trains_a_conv_vae_on_the_windows_colour_images(qtbot, s
     assert w.explore.space("right").sample(2, seed=0)[1].shape == (2, 32, 32, 3)
 
 
-def test_conv_is_offered_only_for_32_and_64_pixel_images(qtbot):
+def test_conv_is_offered_for_mnist_and_refused_with_its_reason_for_other_sizes(qtbot, tmp_path):
     w = MainWindow(startup=load_startup(None, "mnist"), settings=None)
     qtbot.addWidget(w)
     form = w.train_panel.form
     conv = form.arch_combo.findData("conv")
-    assert not form.arch_combo.model().item(conv).isEnabled()
-    assert "only the MLP fits them" in form.arch_combo.toolTip()
+    assert form.arch_combo.model().item(conv).isEnabled()  # 28 px digits: conv allowed
+    assert "28 x 28, 32 x 32 or 64 x 64" in form.arch_combo.toolTip()
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "small.npz", x=rng.integers(0, 256, (60, 20, 20), dtype=np.uint8), y=rng.integers(0, 3, 60))
+    small = sources.read_images(sources.inspect_images(tmp_path / "small.npz")).dataset
+    w2 = MainWindow(startup=startup_on(small), settings=None)
+    qtbot.addWidget(w2)
+    form2 = w2.train_panel.form
+    assert not form2.arch_combo.model().item(conv).isEnabled()
+    assert form2.arch_combo.arch() == "mlp"
+    assert "These images are 20 x 20, so only the MLP fits them" in form2.arch_combo.toolTip()
 
 
 def test_denoise_offers_colorization_on_colour_images_and_scores_a_colorizing_dae(qtbot, shapes):

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QComboBox
 
 from explorer.startup import DatasetContext
-from models.kinds import ARCH_TITLES, ARCHS, CONV_SIDES
+from models.kinds import ARCH_TITLES, ARCHS, CONV_SIDES, conv_sides_text
 
 OWN = "own"  # the dataset combo's key for the window's own images
 CONV_HIDDEN_HINT = "channel widths of the convolutions, one per halving of the image (e.g. 32, 64, 128)"
@@ -45,7 +45,7 @@ class ArchChoice(QComboBox):
         """Allow Conv for this dataset's image size, or fall back to MLP and say why."""
         side = image_shape[0]
         ok = image_shape[0] == image_shape[1] and side in CONV_SIDES
-        sides = " or ".join(f"{s} x {s}" for s in CONV_SIDES)
+        sides = conv_sides_text(squared=True)
         model = self.model()
         item = model.item(self.findData("conv")) if hasattr(model, "item") else None
         if item is not None:
@@ -53,7 +53,7 @@ class ArchChoice(QComboBox):
         if not ok:
             self.setCurrentIndex(self.findData("mlp"))
         self.setToolTip(
-            "MLP: fully connected layers, the right size for 28 x 28 digits. Conv: convolutions, which share "
+            "MLP: fully connected layers, small and quick on 28 x 28 digits. Conv: convolutions, which share "
             f"their weights across the image, for {sides} images (grey or colour); its hidden sizes are the "
             + CONV_HIDDEN_HINT + "."
             + ("" if ok else f" These images are {side} x {image_shape[1]}, so only the MLP fits them.")
