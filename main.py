@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--iwae-k", type=int, default=1000, metavar="K",
                    help="importance samples for the VAE's -log p(x) bound, vae.iwae_nll (default 1000, about 4 minutes "
-                   "for 10,000 images on one CPU core; 0 skips it)")
+                   "for 10,000 images on one CPU core with an MLP decoder, over ten times that with a conv one; "
+                   "0 skips it)")
     c = sub.add_parser("codes", help="write the test images' codes under one model as CSV",
                        description="Write the codes of a dataset's test images under one model as CSV: a header "
                        "index,label,z1,z2,... and one row per image (a VAE's codes are its encoder's means).")

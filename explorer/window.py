@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self.resize(DEFAULT_SIZE)
         if settings is not None:
             self._restore_settings(settings)
+        self._fit_to_screen()
         self.registry.refresh_active()
         self.panel_changed.emit(self.current_panel_name())
         if errors:
@@ -431,6 +432,18 @@ class MainWindow(QMainWindow):
         panel = settings.value("window/panel", "", type=str)
         if panel in self.panel_names():
             self.show_panel(panel)
+
+    def _fit_to_screen(self) -> None:
+        """Shrink and move the window into its screen: the default size, or a size saved on
+        a larger monitor, would otherwise run off a small screen's edges."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        w, h = min(self.width(), avail.width()), min(self.height(), avail.height())
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+            self.move(max(avail.left(), min(self.x(), avail.right() - w)), max(avail.top(), min(self.y(), avail.bottom() - h)))
 
     def save_settings(self) -> None:
         if self._settings is None:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from models.data import unit_floats
 
-__all__ = ["BOX", "CENTRE", "DIGIT_STROKES", "FIELD", "INK_TARGET", "INK_THRESHOLD", "centre_of_mass", "match_ink", "stroke_statistics", "to_mnist"]
+__all__ = ["BOX", "CENTRE", "DIGIT_STROKES", "FIELD", "INK_TARGET", "INK_THRESHOLD", "arc", "centre_of_mass", "match_ink", "stroke_statistics", "to_mnist"]
 
 FIELD = 28
 BOX = 20
@@ -34,7 +34,8 @@ SHARPEN_SIGMA = 1.5  # the unsharp mask's blur, in output pixels
 SHARPEN_STEPS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start_deg: float, end_deg: float, n: int = 24) -> list[tuple[float, float]]:
+def arc(cx: float, cy: float, rx: float, ry: float, start_deg: float, end_deg: float, n: int = 24) -> list[tuple[float, float]]:
+    """``n`` points of an ellipse's arc from ``start_deg`` to ``end_deg`` (y down), for strokes."""
     t = np.radians(np.linspace(start_deg, end_deg, n))
     return [(float(cx + rx * np.cos(a)), float(cy + ry * np.sin(a))) for a in t]
 
@@ -42,13 +43,13 @@ def _arc(cx: float, cy: float, rx: float, ry: float, start_deg: float, end_deg: 
 # Digits as a user draws them with a mouse on the 280 x 280 canvas, (x, y) points of one
 # polyline per stroke, about 190 pixels tall: what the brush width is matched with.
 DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
-    0: [_arc(140, 140, 58, 95, -90, 270, 40)],
+    0: [arc(140, 140, 58, 95, -90, 270, 40)],
     1: [[(150, 45), (130, 235)]],
-    2: [_arc(140, 95, 52, 48, 190, 400, 24) + [(92, 228), (200, 226)]],
-    3: [_arc(135, 92, 50, 47, -160, 90, 24) + _arc(135, 184, 56, 48, -90, 165, 24)],
+    2: [arc(140, 95, 52, 48, 190, 400, 24) + [(92, 228), (200, 226)]],
+    3: [arc(135, 92, 50, 47, -160, 90, 24) + arc(135, 184, 56, 48, -90, 165, 24)],
     4: [[(150, 45), (82, 170), (202, 170)], [(168, 92), (168, 235)]],
     7: [[(80, 50), (200, 50), (122, 235)]],
-    9: [_arc(137, 96, 50, 48, 0, -360, 32) + [(185, 150), (176, 235)]],
+    9: [arc(137, 96, 50, 48, 0, -360, 32) + [(185, 150), (176, 235)]],
 }
 
 

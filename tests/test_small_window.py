@@ -213,3 +213,24 @@ def test_explore_plot_titles_fit_in_the_window_itself(qtbot, window):
     for plot in window.explore.plots.values():
         drawn = plot.getPlotItem().titleLabel.item.sceneBoundingRect()
         assert drawn.left() >= 0 and drawn.right() <= plot.width(), (plot.shown_title(), drawn, plot.width())
+
+
+def test_a_window_saved_on_a_larger_screen_reopens_inside_this_one(qtbot, startup, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(startup=startup, settings=settings, theme_choice="light")
+    qtbot.addWidget(first)
+    avail = first.screen().availableGeometry()
+    # A window as large as a bigger monitor allowed, saved on close.
+    first.resize(avail.width() + 600, avail.height() + 400)
+    first.save_settings()
+    first.train_panel.shutdown(1.0)
+    again = MainWindow(startup=startup, settings=settings, theme_choice="light")
+    qtbot.addWidget(again)
+    # And a first start, with no saved size: the default (1400 x 900) is larger than this screen.
+    fresh = MainWindow(startup=startup, settings=None, theme_choice="light")
+    qtbot.addWidget(fresh)
+    assert avail.width() < 1400 or avail.height() < 900, avail  # the offscreen screen is small
+    for w in (again, fresh):
+        assert w.width() <= avail.width() and w.height() <= avail.height(), (w.size().toTuple(), avail)
+        assert avail.contains(w.geometry().topLeft())
+        w.train_panel.shutdown(1.0)
