@@ -371,6 +371,7 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
 
     lesson = {"step": getattr(args, "lesson_step", None), "path": getattr(args, "lesson_file", None)}
     if screenshot is None:
+        window.fit_to_screen()
         window.show()
         if offer_cifar:
             QTimer.singleShot(0, lambda: window.set_dataset("cifar10"))

@@ -145,7 +145,6 @@ class MainWindow(QMainWindow):
         self.resize(DEFAULT_SIZE)
         if settings is not None:
             self._restore_settings(settings)
-        self._fit_to_screen()
         self.registry.refresh_active()
         self.panel_changed.emit(self.current_panel_name())
         if errors:
@@ -433,9 +432,11 @@ class MainWindow(QMainWindow):
         if panel in self.panel_names():
             self.show_panel(panel)
 
-    def _fit_to_screen(self) -> None:
-        """Shrink and move the window into its screen: the default size, or a size saved on
-        a larger monitor, would otherwise run off a small screen's edges."""
+    def fit_to_screen(self) -> None:
+        """Shrink and move the window into its screen before it is first shown (app.main):
+        the default size, or a size saved on a larger monitor, would otherwise run off a
+        small screen's edges. Not done on construction, so tests lay windows out at the
+        sizes they choose whatever the offscreen screen's size."""
         screen = self.screen() or QGuiApplication.primaryScreen()
         if screen is None:
             return

@@ -231,6 +231,7 @@ def test_a_window_saved_on_a_larger_screen_reopens_inside_this_one(qtbot, startu
     qtbot.addWidget(fresh)
     assert avail.width() < 1400 or avail.height() < 900, avail  # the offscreen screen is small
     for w in (again, fresh):
+        w.fit_to_screen()  # as the app does before it shows the window
         assert w.width() <= avail.width() and w.height() <= avail.height(), (w.size().toTuple(), avail)
         assert avail.contains(w.geometry().topLeft())
         w.train_panel.shutdown(1.0)
