@@ -373,6 +373,8 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
     if screenshot is None:
         window.fit_to_screen()
         window.show()
+        # Again once the window manager has framed it: its title bar adds to the height.
+        QTimer.singleShot(200, window.fit_to_screen)
         if offer_cifar:
             QTimer.singleShot(0, lambda: window.set_dataset("cifar10"))
         if getattr(args, "lesson", False):

@@ -441,10 +441,14 @@ class MainWindow(QMainWindow):
         if screen is None:
             return
         avail = screen.availableGeometry()
-        w, h = min(self.width(), avail.width()), min(self.height(), avail.height())
+        # Once shown, the window manager's title bar and borders count too.
+        extra = self.frameGeometry().size() - self.size()
+        w = min(self.width(), avail.width() - max(0, extra.width()))
+        h = min(self.height(), avail.height() - max(0, extra.height()))
         if (w, h) != (self.width(), self.height()):
             self.resize(w, h)
-            self.move(max(avail.left(), min(self.x(), avail.right() - w)), max(avail.top(), min(self.y(), avail.bottom() - h)))
+            self.move(max(avail.left(), min(self.x(), avail.right() - w - extra.width())),
+                      max(avail.top(), min(self.y(), avail.bottom() - h - extra.height())))
 
     def save_settings(self) -> None:
         if self._settings is None:
