@@ -313,7 +313,7 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
     configure_pyqtgraph()
 
     from explorer.startup import configure_torch, load_startup
-    from explorer.window import MainWindow
+    from explorer.window import MainWindow, fit_to_screen
 
     # Screenshots use the defaults, not whatever the user last left in their settings.
     settings = None if screenshot is not None else QSettings()
@@ -371,10 +371,10 @@ def _run_window(app, args, *, screenshot: Path | None, panel: str | None, previe
 
     lesson = {"step": getattr(args, "lesson_step", None), "path": getattr(args, "lesson_file", None)}
     if screenshot is None:
-        window.fit_to_screen()
+        fit_to_screen(window)
         window.show()
         # Again once the window manager has framed it: its title bar adds to the height.
-        QTimer.singleShot(200, window.fit_to_screen)
+        QTimer.singleShot(200, lambda: fit_to_screen(window))
         if offer_cifar:
             QTimer.singleShot(0, lambda: window.set_dataset("cifar10"))
         if getattr(args, "lesson", False):

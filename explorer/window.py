@@ -67,6 +67,25 @@ HANDS_ON_PANELS = (("draw", "Draw", "DrawPanel"), ("denoise", "Denoise", "Denois
                    ("computation", "Computation", "ComputationPanel"))
 
 
+def fit_to_screen(window: QWidget) -> None:
+    """Shrink and move a top-level window into its screen before it is first shown
+    (app.main): the default size, or a size saved on a larger monitor, would otherwise
+    run off a small screen's edges. Not done on construction, so tests lay windows out
+    at the sizes they choose whatever the offscreen screen's size."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    avail = screen.availableGeometry()
+    # Once shown, the window manager's title bar and borders count too.
+    extra = window.frameGeometry().size() - window.size()
+    w = min(window.width(), avail.width() - max(0, extra.width()))
+    h = min(window.height(), avail.height() - max(0, extra.height()))
+    if (w, h) != (window.width(), window.height()):
+        window.resize(w, h)
+        window.move(max(avail.left(), min(window.x(), avail.right() - w - extra.width())),
+                    max(avail.top(), min(window.y(), avail.bottom() - h - extra.height())))
+
+
 class MainWindow(QMainWindow):
     """Latent Explorer's window; panels are tabs registered by name."""
 
@@ -431,24 +450,6 @@ class MainWindow(QMainWindow):
         panel = settings.value("window/panel", "", type=str)
         if panel in self.panel_names():
             self.show_panel(panel)
-
-    def fit_to_screen(self) -> None:
-        """Shrink and move the window into its screen before it is first shown (app.main):
-        the default size, or a size saved on a larger monitor, would otherwise run off a
-        small screen's edges. Not done on construction, so tests lay windows out at the
-        sizes they choose whatever the offscreen screen's size."""
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        if screen is None:
-            return
-        avail = screen.availableGeometry()
-        # Once shown, the window manager's title bar and borders count too.
-        extra = self.frameGeometry().size() - self.size()
-        w = min(self.width(), avail.width() - max(0, extra.width()))
-        h = min(self.height(), avail.height() - max(0, extra.height()))
-        if (w, h) != (self.width(), self.height()):
-            self.resize(w, h)
-            self.move(max(avail.left(), min(self.x(), avail.right() - w - extra.width())),
-                      max(avail.top(), min(self.y(), avail.bottom() - h - extra.height())))
 
     def save_settings(self) -> None:
         if self._settings is None:

@@ -18,7 +18,7 @@ from explorer.panels.train import TrainPanel
 from explorer.startup import StartupData, load_startup
 from explorer.widgets.image_view import ImageView
 from explorer.widgets.latent_plot import LatentPlot
-from explorer.window import MainWindow
+from explorer.window import MainWindow, fit_to_screen
 from models.jobs import JobFinished
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -231,7 +231,7 @@ def test_a_window_saved_on_a_larger_screen_reopens_inside_this_one(qtbot, startu
     qtbot.addWidget(fresh)
     assert avail.width() < 1400 or avail.height() < 900, avail  # the offscreen screen is small
     for w in (again, fresh):
-        w.fit_to_screen()  # as the app does before it shows the window
+        fit_to_screen(w)  # as the app does before it shows the window
         assert w.width() <= avail.width() and w.height() <= avail.height(), (w.size().toTuple(), avail)
         assert avail.contains(w.geometry().topLeft())
         w.train_panel.shutdown(1.0)
