@@ -144,6 +144,9 @@ class LargerLatentExperiment(QWidget, PanelDefaults):
         self.variance_plot.setMenuEnabled(False)
         self.variance_plot.setLabel("left", "%")  # a longer name would not fit the short axis of a small window
         self.variance_plot.getAxis("left").enableAutoSIPrefix(False)
+        # Room above the plot for the top tick's label: in a small window the chart is short
+        # and that label sits at its very edge, half cut off.
+        self.variance_plot.getPlotItem().setContentsMargins(0, 8, 0, 0)
         self.variance_plot.setLabel("bottom", "principal direction of the codes")
         self.variance_plot.setToolTip("The variance of the test codes along each principal direction, as a share of "
                                       "the total; the two drawn darker span the plane")
