@@ -52,6 +52,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
         rows.append(f"{i % 2}," + ",".join(map(str, img.ravel())))
     (root / "bars.csv").write_text("\n".join(rows) + "\n")
     np.savez(root / "noise.npz", x=rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8), y=np.arange(40) % 4)
+    np.savez(root / "small.npz", x=rng.integers(0, 256, (40, 20, 20), dtype=np.uint8), y=np.arange(40) % 4)
     (root / "empty").mkdir()
     (root / "unreadable").mkdir()
     (root / "unreadable" / "a.png").write_text("not an image")
@@ -174,6 +175,8 @@ def test_converting_a_folder_shows_progress_on_a_terminal(files, tmp_path):
     (("train", "--images", "{root}/shapes", "--dataset", "mnist"), "--images and --dataset each name the images"),
     (("train", "--images", "{root}/shapes", "--bundled"), "leave out --bundled"),
     (("train", "--bundled", "--fit", "pad"), "--fit is how an --images folder's images become square"),
+    (("train", "--images", "{root}/small.npz", "--arch", "conv"),
+     "--arch conv takes 28, 32 or 64 pixel images, these are 20 x 20"),
     (("train", "--bundled", "--size", "30"), "can be padded to 32 or 64 pixels, not 30"),
     (("train", "--bundled", "--colour"), "mnist's images are grey"),
     (("train", "--bundled", "--dataset", "cifar10"), "CIFAR-10 needs --download or --data-dir"),
