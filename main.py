@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--invariance", type=float, default=0.0, metavar="WEIGHT",
                    help="with --augment: weight of a term that asks each distorted digit's code to lie nearest its own "
                    "original's among the batch's (nearest-code cross-entropy, in the loss's units; default 0: off)")
+    t.add_argument("--neighbours", type=float, default=0.0, metavar="WEIGHT",
+                   help="weight of a term that asks each image's code to lie nearest the code of one of its 10 "
+                   "nearest training images in pixel space (keeps classes apart in a 2-D plane; default 0: off)")
     t.add_argument("--freeze-decoder", action="store_true",
                    help="with --init: train the encoder alone and keep the decoder's weights (a VAE's likelihood "
                    "stays as it was; e.g. with --augment, teach only the encoder other writers' digits)")
@@ -341,6 +344,8 @@ def validate_train(args: argparse.Namespace) -> None:
         raise CliError(f"--invariance must be a number >= 0, got {args.invariance:g}")
     if args.invariance > 0 and args.augment == 0:
         raise CliError("--invariance pairs distorted digits with their originals: add --augment SHARE")
+    if not (math.isfinite(args.neighbours) and args.neighbours >= 0):
+        raise CliError(f"--neighbours must be a number >= 0, got {args.neighbours:g}")
     if not 0 <= args.seed <= MAX_SEED:
         raise CliError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
     _at_least(args.threads, 1, "--threads")
@@ -365,8 +370,9 @@ def validate_train(args: argparse.Namespace) -> None:
     from models import corrupt, distributed
     from models.train import TrainingError, select_device
 
-    if args.invariance > 0 and distributed.requested():
-        raise CliError("--invariance runs in one process only; start the run without torchrun")
+    for flag, weight in (("--invariance", args.invariance), ("--neighbours", args.neighbours)):
+        if weight > 0 and distributed.requested():
+            raise CliError(f"{flag} runs in one process only; start the run without torchrun")
 
     _architecture(args.arch, side, colour)
     if args.noise not in corrupt.CORRUPTIONS:
@@ -603,7 +609,7 @@ def _train(args: argparse.Namespace, group) -> int:
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             device=args.device if group is None else str(group.device), schedule=args.schedule,
             binarize=args.binarize, augment=args.augment, augment_copies=args.augment_copies,
-            freeze_decoder=args.freeze_decoder, invariance=args.invariance,
+            freeze_decoder=args.freeze_decoder, invariance=args.invariance, neighbours=args.neighbours,
         )
     except (ConfigError, TrainingError) as exc:
         raise CliError(str(exc)) from exc

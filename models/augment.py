@@ -20,9 +20,6 @@ asks for fewer, and the second model trained on the same digits starts at once."
 from __future__ import annotations
 
 import hashlib
-import io
-import logging
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,9 +28,7 @@ import torch
 
 from models import drawing
 from models.data import IMAGE_SHAPE
-from models.files import atomic_write_bytes, default_cache_dir
-
-log = logging.getLogger(__name__)
+from models.files import default_cache_dir, read_cached_array, write_cached_array
 
 # Progress of the pool's making: (images done, images in all).
 Progress = Callable[[int, int], None]
@@ -93,7 +88,7 @@ class WriterAugment:
                     done += len(part)
                     if progress is not None:
                         progress(done, total)
-            _write_cache(cache, pool)
+            write_cached_array(cache, "pool", pool)
         elif progress is not None:
             progress(copies * n, copies * n)
         self.pool = torch.from_numpy(np.ascontiguousarray(pool[:copies]))
@@ -129,27 +124,8 @@ def _cache_path(images: np.ndarray, seed: int) -> Path:
 
 
 def _read_cache(path: Path, copies: int, n: int) -> np.ndarray | None:
-    """The cached copies when there are at least ``copies`` of the right shape, else None
-    (a damaged or foreign file is only logged: the copies are made again)."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            pool = z["pool"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        log.warning("ignoring the augmentation cache %s: %s", path, exc)
-        return None
-    if pool.dtype != np.uint8 or pool.ndim != 3 or pool.shape[0] < copies or pool.shape[1] != n:
+    """The cached copies when there are at least ``copies`` of the right shape, else None."""
+    pool = read_cached_array(path, "pool")
+    if pool is None or pool.dtype != np.uint8 or pool.ndim != 3 or pool.shape[0] < copies or pool.shape[1] != n:
         return None
     return pool
-
-
-def _write_cache(path: Path, pool: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, pool=pool)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, buf.getvalue())
-    except OSError as exc:
-        # The run goes on without a cache: only the next run's start is slower.
-        log.warning("could not cache the augmented copies in %s: %s", path, exc)

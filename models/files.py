@@ -4,12 +4,14 @@ before torch is imported."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 CACHE_ENV = "LATENT_EXPLORER_CACHE"
+log = logging.getLogger(__name__)
 
 
 def user_folder(*, xdg_env: str, linux_default: str, mac_folder: str) -> Path:
@@ -57,6 +59,38 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def read_cached_array(path: Path, key: str):
+    """The array ``key`` of a cache file (.npz) written by write_cached_array, or None
+    when there is none or it cannot be read (logged: the caller makes it again)."""
+    import zipfile
+
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z[key]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("ignoring the cache file %s: %s", path, exc)
+        return None
+
+
+def write_cached_array(path: Path, key: str, array) -> None:
+    """Save ``array`` as ``key`` of the .npz cache file ``path``, atomically; a failure
+    is only logged, since without the cache only the next start is slower."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **{key: array})
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        log.warning("could not write the cache file %s: %s", path, exc)
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:

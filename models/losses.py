@@ -133,3 +133,20 @@ def nearest_code_loss(
     d2 = torch.cdist(z_moved, z_clean).pow(2)
     scale = torch.cdist(z_clean, z_clean).pow(2).mean().clamp_min(1e-12)
     return F.cross_entropy(-d2 / (temperature * scale), rows)
+
+
+def neighbour_loss(z: torch.Tensor, z_near: torch.Tensor, *, width: float = 1e-3) -> torch.Tensor:
+    """How far each code in ``z`` is from being nearest its own partner's code (the same
+    row of ``z_near``, one of its pixel-space neighbours, models.neighbours) among all
+    the partners': InfoNCE on a Cauchy kernel 1 / (1 + d^2 / s), the contrastive form of
+    t-SNE (Damrich et al. 2023). Its heavy tail is what lets classes part in a plane: a
+    Gaussian kernel (nearest_code_loss) crowds them together, as SNE does.
+
+    s is ``width`` times the batch's mean squared distance between partners' codes,
+    differentiated with the rest, so that the term is blind to the latent space's scale
+    (see nearest_code_loss). In nats, >= 0."""
+    d2 = torch.cdist(z, z_near).pow(2)
+    scale = torch.cdist(z_near, z_near).pow(2).mean().clamp_min(1e-12)
+    own = torch.arange(len(z), device=z.device)
+    return F.cross_entropy(-torch.log1p(d2 / (width * scale)), own)
+

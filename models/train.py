@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -16,9 +16,13 @@ from models import data, losses, metrics
 from models.distributed import Group
 from models.nets import VAE, Model
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DEVICE_ENV = "LATENT_EXPLORER_DEVICE"
+# How many pixel-space neighbours of each image the neighbour term draws its partner
+# from: near enough to be the same digit nearly always, enough not to pin one pair.
+NEIGHBOUR_K = 10
 
 
 class TrainingError(RuntimeError):
@@ -96,6 +100,14 @@ class TrainConfig:
     # in the loss's own units: per-pixel error for an AE, nats for a VAE) that asks every
     # distorted digit's code to lie nearest its own original's among the batch's (0: off).
     invariance: float = 0.0
+    # The weight of the neighbour term (models.losses.neighbour_loss, in the loss's own
+    # units): every image's code is asked to lie nearest the code of one of its
+    # NEIGHBOUR_K nearest training images in pixel space (models.neighbours) among the
+    # batch's partners (0: off). It keeps classes apart in a 2-D plane.
+    neighbours: float = 0.0
+    # The Cauchy kernel's width for that term, as a share of the mean squared distance
+    # between codes (models.losses.neighbour_loss; docs/benchmarks.md has the trials).
+    neighbour_width: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -116,6 +128,10 @@ class TrainConfig:
             raise TrainingError(f"the invariance weight must be a number >= 0, got {self.invariance}")
         if self.invariance > 0 and self.augment == 0:
             raise TrainingError("the invariance term pairs distorted digits with their originals: it needs augmentation")
+        if not (math.isfinite(self.neighbours) and self.neighbours >= 0):
+            raise TrainingError(f"the neighbour weight must be a number >= 0, got {self.neighbours}")
+        if not (math.isfinite(self.neighbour_width) and self.neighbour_width > 0):
+            raise TrainingError(f"the neighbour kernel's width must be a positive number, got {self.neighbour_width}")
 
 
 @dataclass(frozen=True)
@@ -237,10 +253,10 @@ class Trainer:
         self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=config.lr)
         self.result = TrainResult()
         self.group = group
-        if group is not None and config.invariance > 0:
-            # The term runs the encoder outside DistributedDataParallel's forward, whose
+        if group is not None and (config.invariance > 0 or config.neighbours > 0):
+            # The terms run the encoder outside DistributedDataParallel's forward, whose
             # gradient averaging would then not be what it expects.
-            raise TrainingError("the invariance term is not available under torchrun; train in one process")
+            raise TrainingError("the invariance and neighbour terms are not available under torchrun; train in one process")
         # What the loss calls: the model itself, or its view through DDP.
         self._net = self.model if group is None else group.wrap(self.model)
         self.total_steps = math.ceil(self._local_count() / config.batch_size) * config.epochs
@@ -272,6 +288,19 @@ class Trainer:
         floor = c.lr * c.min_lr_ratio
         return floor + 0.5 * (c.lr - floor) * (1 + math.cos(math.pi * step / total))
 
+    def _prepared(self, make: Callable[[], T], refused: type[Exception]) -> T | None:
+        """What ``make`` prepares before the first step (augmented copies, the neighbour
+        table), its ``refused`` errors as a TrainingError; None when the user stopped it
+        meanwhile (the result then says stopped)."""
+        try:
+            return make()
+        except refused as exc:
+            raise TrainingError(str(exc)) from None
+        except InterruptedError:
+            self.result = TrainResult(stopped=True)
+            self._stop_requested = False
+            return None
+
     def fit(self) -> TrainResult:
         """Run the configured number of epochs (or until stopped)."""
         for _ in self.steps():
@@ -301,18 +330,24 @@ class Trainer:
         if c.augment > 0:
             from models.augment import AugmentError, WriterAugment
 
-            try:
-                augment = WriterAugment(
-                    x, share=c.augment, copies=c.augment_copies, seed=c.seed,
-                    progress=self.on_prepare, should_stop=self._stopping,
-                )
-            except AugmentError as exc:
-                raise TrainingError(str(exc)) from None
-            except InterruptedError:
-                self.result = TrainResult(stopped=True)
-                self._stop_requested = False
+            augment = self._prepared(lambda: WriterAugment(
+                x, share=c.augment, copies=c.augment_copies, seed=c.seed,
+                progress=self.on_prepare, should_stop=self._stopping,
+            ), AugmentError)
+            if augment is None:
                 return
             aug_gen = torch.Generator().manual_seed(c.seed + 2 + rank_offset)
+        table = None
+        if c.neighbours > 0:
+            from models.neighbours import pixel_neighbours
+
+            table = self._prepared(lambda: pixel_neighbours(
+                x, NEIGHBOUR_K, progress=self.on_prepare, should_stop=self._stopping
+            ), ValueError)
+            if table is None:
+                return
+            table = table.to(self.device)
+            nb_gen = torch.Generator(device=self.device).manual_seed(c.seed + 3 + rank_offset)
         good = {k: v.detach().clone() for k, v in model.state_dict().items()}
         result = self.result = TrainResult()
         step = samples = 0
@@ -360,6 +395,14 @@ class Trainer:
                 if c.invariance > 0 and rows is not None:
                     out["invariance"] = losses.nearest_code_loss(model.embed(moved[rows]), model.embed(batch), rows)
                     out["loss"] = out["loss"] + c.invariance * out["invariance"]
+                if table is not None:
+                    pick = torch.randint(0, table.shape[1], (len(batch),), generator=nb_gen, device=self.device)
+                    near = x[table[self.last_batch, pick]]
+                    if c.binarize:
+                        near = data.binarized(near, generator=noise_gen)
+                    z, z_near = model.embed(batch), model.embed(near)
+                    out["neighbours"] = losses.neighbour_loss(z, z_near, width=c.neighbour_width)
+                    out["loss"] = out["loss"] + c.neighbours * out["neighbours"]
                 loss = out["loss"]
                 if self.group is None:
                     values = {k: v.item() for k, v in out.items()}
@@ -451,7 +494,7 @@ def divergence_warning(result: TrainResult, *, lr: float) -> str | None:
 # The TrainConfig settings a checkpoint records (device and the schedule's details are
 # the machine's and the loop's, not the run's).
 RECORDED_SETTINGS = ("epochs", "batch_size", "lr", "seed", "schedule", "binarize", "augment", "augment_copies",
-                     "freeze_decoder", "invariance")
+                     "freeze_decoder", "invariance", "neighbours")
 
 
 def run_meta(
