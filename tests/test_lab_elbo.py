@@ -84,7 +84,9 @@ def test_kl_is_zero_only_when_the_posterior_is_the_prior(vae, mnist):
 @pytest.mark.parametrize("index", [0, 1, 2, 7])
 def test_the_importance_weighted_bound_lies_below_the_negative_elbo(vae, mnist, index):
     image = mnist.test_images[index]
-    terms = elbo.elbo_terms(vae, image, seed=index)
+    # Where the posterior is tight the gap is a few hundredths of a nat: the -ELBO is
+    # estimated with enough samples that its own noise stays below that.
+    terms = elbo.elbo_terms(vae, image, samples=4096, seed=index)
     bound = elbo.iwae_bound(vae, image, k=1000, seed=index)
     assert 0 < bound < terms.nelbo
 
