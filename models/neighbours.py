@@ -9,8 +9,8 @@ so asking neighbours to stay near each other in the plane keeps a class together
 without any label, as t-SNE and UMAP do (the term is their contrastive form,
 Damrich et al. 2023, "From t-SNE to UMAP with contrastive learning").
 
-The table costs N x N distances (about two minutes for MNIST's 60,000 on a 2-core CPU),
-so it is cached (``.npz``, keyed by the images' bytes and k) beside the augmented copies."""
+The table costs N x N distances, so it is made once and cached (``.npz``, keyed by the
+images' bytes and k) beside the augmented copies."""
 from __future__ import annotations
 
 import hashlib
